@@ -1,0 +1,209 @@
+"""ImageRepository and MemberRepository on DynamoDB (PynamoDB).
+
+Every write is conditional: a new image must not exist, a save must find the
+version and status it was read with. A failed condition becomes a domain
+error here; no PynamoDB or botocore exception leaves this module.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator
+
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord
+from chalicelib.domain import listing
+from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, NotFound
+from chalicelib.domain.images import Image, ImageStatus
+from chalicelib.domain.listing import Order, Source
+from chalicelib.domain.members import Member
+
+_SEP = "\x00"  # sorts below every character a value can hold
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def _enc(value: Any) -> str:
+    """Encode a sort value so that string order is Glance's order (None lowest)."""
+    if value is None:
+        return "0"
+    if isinstance(value, datetime):
+        return "1" + value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    if isinstance(value, int):
+        return "1" + f"{value:020d}"
+    return "1" + str(value)
+
+
+def sort_range(image: Image, key: str) -> str:
+    """The ``s_<key>`` index range value: the key, then the created_at and id tie-breakers."""
+    return _SEP.join((_enc(listing.sort_value(image, key)), _enc(image.created_at), image.id))
+
+
+def _to_record(image: Image) -> Any:
+    listed = image.listed
+    record = ImageRecord(
+        image.id,
+        status=image.status.value,
+        name=image.name,
+        visibility=image.visibility,
+        owner=image.owner,
+        protected=image.protected,
+        os_hidden=image.os_hidden,
+        container_format=image.container_format,
+        disk_format=image.disk_format,
+        min_disk=image.min_disk,
+        min_ram=image.min_ram,
+        size=image.size,
+        virtual_size=image.virtual_size,
+        checksum=image.checksum,
+        os_hash_algo=image.os_hash_algo,
+        os_hash_value=image.os_hash_value,
+        tags=set(image.tags) or None,
+        properties=dict(image.extra_properties),
+        created_at=image.created_at,
+        updated_at=image.updated_at,
+        version=image.version,
+        lo=image.owner if listed else None,
+        lv=image.visibility if listed else None,
+    )
+    for key in listing.SORT_KEYS:
+        setattr(record, f"s_{key}", sort_range(image, key) if listed else None)
+    return record
+
+
+def _to_domain(record: Any) -> Image:
+    props = record.properties.as_dict() if record.properties is not None else {}
+    return Image(
+        id=record.id,
+        owner=record.owner,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        status=ImageStatus(record.status),
+        name=record.name,
+        visibility=record.visibility,
+        protected=bool(record.protected),
+        os_hidden=bool(record.os_hidden),
+        container_format=record.container_format,
+        disk_format=record.disk_format,
+        min_disk=int(record.min_disk),
+        min_ram=int(record.min_ram),
+        size=None if record.size is None else int(record.size),
+        virtual_size=None if record.virtual_size is None else int(record.virtual_size),
+        checksum=record.checksum,
+        os_hash_algo=record.os_hash_algo,
+        os_hash_value=record.os_hash_value,
+        tags=frozenset(record.tags or ()),
+        extra_properties={str(k): str(v) for k, v in props.items()},
+        version=int(record.version),
+    )
+
+
+def _condition_failed(exc: PutError) -> bool:
+    return getattr(exc, "cause_response_code", None) == _CONDITION_FAILED
+
+
+class DynamoImageRepository:
+    """Images in one DynamoDB table; listings read the sparse GSIs with Query only."""
+
+    def get(self, image_id: str) -> Image:
+        """Return the stored image (one strongly consistent GetItem); raises NotFound."""
+        try:
+            return _to_domain(ImageRecord.get(image_id, consistent_read=True))
+        except DoesNotExist:
+            raise NotFound(image_id=image_id) from None
+
+    def add(self, image: Image) -> Image:
+        """PutItem conditioned on the id being new; raises Duplicate."""
+        try:
+            _to_record(image).save(condition=ImageRecord.id.does_not_exist())
+        except PutError as exc:
+            if _condition_failed(exc):
+                raise Duplicate(image_id=image.id) from None
+            raise
+        return image
+
+    def save(self, image: Image, *, expected: Image) -> Image:
+        """PutItem conditioned on the expected version and status; raises ConcurrentUpdate."""
+        stored = replace(image, version=expected.version + 1)
+        condition = (ImageRecord.version == expected.version) & (ImageRecord.status == expected.status.value)
+        try:
+            _to_record(stored).save(condition=condition)
+        except PutError as exc:
+            if _condition_failed(exc):
+                raise ConcurrentUpdate(image_id=image.id) from None
+            raise
+        return stored
+
+    def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
+        """Query one partition's index lazily, page by page, strictly after ``marker``."""
+        if source.kind == "member":
+            return listing.after(self._shared_with(source, order), order, marker)
+        key, desc = order.primary
+        index = getattr(ImageRecord, f"idx_{source.kind}_{key}")
+        records = index.query(
+            source.value,
+            range_key_condition=self._resume(key, desc, order, marker),
+            scan_index_forward=not desc,
+            page_size=max(page_size, 1),
+        )
+        stream = listing.regroup((_to_domain(r) for r in records), order)
+        return listing.after(stream, order, marker)
+
+    @staticmethod
+    def _resume(key: str, desc: bool, order: Order, marker: Image | None) -> Any:
+        if marker is None:
+            return None
+        attr = getattr(ImageRecord, f"s_{key}")
+        if order.index_ordered:
+            bound = sort_range(marker, key)
+            return attr < bound if desc else attr > bound
+        # Secondary keys are sorted in memory: restart at the marker's tie group.
+        prefix = _enc(listing.sort_value(marker, key))
+        return attr < prefix + "\x01" if desc else attr >= prefix
+
+    def _shared_with(self, source: Source, order: Order) -> Iterator[Image]:
+        # Reads every share of the project, then the images: O(shares), not O(page).
+        cond = None
+        if source.member_status != "all":
+            cond = MemberRecord.status_image.startswith(source.member_status + "#")
+        ids = [m.image_id for m in MemberRecord.by_member.query(source.value, range_key_condition=cond)]
+        images = [_to_domain(r) for r in _batch_get(ids)]
+        listed = [im for im in images if im.listed]
+        return iter(sorted(listed, key=lambda im: listing.order_key(im, order)))
+
+
+def _batch_get(ids: Iterable[str]) -> Iterator[Any]:
+    keys = list(dict.fromkeys(ids))
+    if not keys:
+        return iter(())
+    return iter(ImageRecord.batch_get(keys))
+
+
+class DynamoMemberRepository:
+    """Image memberships; the member-status index answers "shared with me"."""
+
+    def find(self, image_id: str, member_id: str) -> Member | None:
+        """One GetItem; None when the project is not a member."""
+        try:
+            record = MemberRecord.get(image_id, member_id)
+        except DoesNotExist:
+            return None
+        return Member(record.image_id, record.member_id, record.status, record.created_at, record.updated_at)
+
+    def add(self, member: Member) -> Member:
+        """PutItem conditioned on the membership being new; raises Duplicate."""
+        record = MemberRecord(
+            member.image_id,
+            member.member_id,
+            status=member.status,
+            status_image=f"{member.status}#{member.image_id}",
+            created_at=member.created_at,
+            updated_at=member.updated_at,
+        )
+        try:
+            record.save(condition=MemberRecord.member_id.does_not_exist())
+        except PutError as exc:
+            if _condition_failed(exc):
+                raise Duplicate(f"Member {member.member_id} already exists for image {member.image_id}.") from None
+            raise
+        return member

@@ -1,0 +1,128 @@
+"""PynamoDB models: the persistence shape only, and the one source of table definitions.
+
+Listing indexes are sparse: ``lo`` (listing owner) and ``lv`` (listing
+visibility) exist only while an image may be listed, so deleted and killed
+images drop out of every index. Each sortable key ``k`` has a range attribute
+``s_<k>`` = encoded value, created_at and id, which gives Glance's order with
+its tie-breakers, and two indexes: ``owner-<k>`` and ``visibility-<k>``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.domain.listing import SORT_KEYS
+
+BILLING_MODE = "PAY_PER_REQUEST"
+INDEX_FAMILIES = {"owner": "lo", "visibility": "lv"}
+
+
+def index_name(family: str, key: str) -> str:
+    """Name of the GSI that lists ``family`` partitions ordered by ``key``."""
+    return f"{family}-{key}"
+
+
+def _index(family: str, hash_attr: str, key: str) -> GlobalSecondaryIndex[Any]:
+    meta = type("Meta", (), {"index_name": index_name(family, key), "projection": AllProjection()})
+    attrs = {
+        "Meta": meta,
+        hash_attr: UnicodeAttribute(hash_key=True),
+        f"s_{key}": UnicodeAttribute(range_key=True),
+    }
+    cls = type(f"{family.title()}{key.title().replace('_', '')}Index", (GlobalSecondaryIndex,), attrs)
+    return cls()
+
+
+def _image_attributes() -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        "id": UnicodeAttribute(hash_key=True),
+        "status": UnicodeAttribute(),
+        "name": UnicodeAttribute(null=True),
+        "visibility": UnicodeAttribute(),
+        "owner": UnicodeAttribute(null=True),
+        "protected": BooleanAttribute(default=False),
+        "os_hidden": BooleanAttribute(default=False),
+        "container_format": UnicodeAttribute(null=True),
+        "disk_format": UnicodeAttribute(null=True),
+        "min_disk": NumberAttribute(default=0),
+        "min_ram": NumberAttribute(default=0),
+        "size": NumberAttribute(null=True),
+        "virtual_size": NumberAttribute(null=True),
+        "checksum": UnicodeAttribute(null=True),
+        "os_hash_algo": UnicodeAttribute(null=True),
+        "os_hash_value": UnicodeAttribute(null=True),
+        "tags": UnicodeSetAttribute(null=True),
+        "properties": MapAttribute(null=True),
+        "created_at": UTCDateTimeAttribute(),
+        "updated_at": UTCDateTimeAttribute(),
+        "version": NumberAttribute(default=0),
+        "lo": UnicodeAttribute(null=True),
+        "lv": UnicodeAttribute(null=True),
+    }
+    for key in SORT_KEYS:
+        attrs[f"s_{key}"] = UnicodeAttribute(null=True)
+        for family, hash_attr in INDEX_FAMILIES.items():
+            attrs[f"idx_{family}_{key}"] = _index(family, hash_attr, key)
+    return attrs
+
+
+class _ImageMeta:
+    table_name = "images"
+    billing_mode = BILLING_MODE
+
+
+ImageRecord = type("ImageRecord", (Model,), {"Meta": _ImageMeta, **_image_attributes()})
+ImageRecord.__doc__ = "One image's metadata, plus its sparse listing-index attributes."
+
+
+class MemberIndex(GlobalSecondaryIndex["MemberRecord"]):
+    """Shares to a project: member_id, then status#image_id."""
+
+    class Meta:
+        index_name = "member-status"
+        projection = AllProjection()
+
+    member_id = UnicodeAttribute(hash_key=True)
+    status_image = UnicodeAttribute(range_key=True)
+
+
+class MemberRecord(Model):
+    """One project's membership of one image."""
+
+    class Meta:
+        table_name = "image-members"
+        billing_mode = BILLING_MODE
+
+    image_id = UnicodeAttribute(hash_key=True)
+    member_id = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute()
+    status_image = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    by_member = MemberIndex()
+
+
+TABLE_MODELS: dict[str, type[Model]] = {"images": ImageRecord, "members": MemberRecord}
+
+
+def configure(table_names: dict[str, str], region: str, host: str | None) -> None:
+    """Point every model at its table; call once before first use (never at import)."""
+    for role, model in TABLE_MODELS.items():
+        model.Meta.table_name = table_names[role]
+        model.Meta.region = region
+        model.Meta.host = host
+
+
+def table_schema(model: type[Model]) -> dict[str, Any]:
+    """The CreateTable shape (keys, attribute definitions, GSIs) of ``model``: one source for runner and CDK."""
+    return model._get_schema()  # noqa: SLF001 - PynamoDB's public-in-practice schema hook

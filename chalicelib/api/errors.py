@@ -1,0 +1,101 @@
+"""THE map from domain errors to HTTP, and the per-route wrapper that applies it.
+
+Glance's error bodies are webob's and follow the Accept header (reference 0):
+``application/json`` gets ``{"message": ..., "code": "404 Not Found", "title": "Not Found"}``;
+``text/html``, ``*/*`` or no Accept gets webob's HTML page (python-glanceclient
+sends ``*/*`` and cannot parse the flat JSON form); anything else plain text.
+"""
+from __future__ import annotations
+
+import contextvars
+import functools
+import html
+import json
+from http import HTTPStatus
+from typing import Any, Callable, TypeVar
+
+from chalice import Response
+
+from chalicelib.domain import errors as e
+
+ERROR_STATUS: dict[type[e.DomainError], int] = {
+    e.InvalidInput: 400,
+    e.Unauthenticated: 401,
+    e.Forbidden: 403,
+    e.NotFound: 404,
+    e.MethodNotAllowed: 405,
+    e.Conflict: 409,
+    e.QuotaExceeded: 413,
+    e.UnsupportedMediaType: 415,
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+# The request's Accept header, set by the request middleware.
+current_accept: contextvars.ContextVar[str | None] = contextvars.ContextVar("accept", default=None)
+_HTML = """<html>
+ <head>
+  <title>{code}</title>
+ </head>
+ <body>
+  <h1>{code}</h1>
+  {message}<br /><br />
+
+
+ </body>
+</html>"""
+
+
+def status_for(exc: e.DomainError) -> int:
+    """Walk the MRO to the nearest mapped class."""
+    for cls in type(exc).__mro__:
+        if cls in ERROR_STATUS:
+            return ERROR_STATUS[cls]
+    return 500
+
+
+def _negotiate(accept: str | None) -> str:
+    accept = (accept or "").lower()
+    if "application/json" in accept:
+        return "application/json"
+    if not accept or "text/html" in accept or "*/*" in accept:
+        return "text/html"
+    return "text/plain"
+
+
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None, accept: str | None = None
+) -> Response:
+    """A Glance-shaped error in the media type the Accept header asks for."""
+    phrase = HTTPStatus(status).phrase
+    code = f"{status} {phrase}"
+    media = _negotiate(accept if accept is not None else current_accept.get())
+    if media == "application/json":
+        body = json.dumps({"message": message, "code": code, "title": phrase})
+    elif media == "text/html":
+        body = _HTML.format(code=code, message=html.escape(message))
+    else:
+        body = f"{code}\n\n{message}\n\n   "
+    return Response(
+        body=body,
+        status_code=status,
+        headers={"Content-Type": f"{media}; charset=UTF-8", **(headers or {})},
+    )
+
+
+def to_response(exc: e.DomainError) -> Response:
+    """The HTTP answer for a domain error."""
+    extra = dict(getattr(exc, "headers", {}) or {})
+    return error_response(status_for(exc), exc.message, extra)
+
+
+def http_errors(view: F) -> F:
+    """Turn DomainErrors raised by a view into Glance error responses; others propagate (500)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except e.DomainError as exc:
+            return to_response(exc)
+
+    return wrapper  # type: ignore[return-value]  # functools.wraps keeps the signature

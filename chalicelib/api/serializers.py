@@ -1,0 +1,89 @@
+"""Domain -> Glance JSON: image documents, collections, versions, and response helpers."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping
+from urllib.parse import urlencode
+
+from chalice import Response
+
+from chalicelib.domain.images import Image
+from chalicelib.domain.rules import HIDDEN_PROPERTIES
+
+JSON = {"Content-Type": "application/json; charset=UTF-8"}
+# Glance's version list without the cache or multi-store (reference 1.13), newest first.
+_VERSIONS = [("v2.17", "CURRENT")] + [
+    (f"v2.{minor}", "SUPPORTED") for minor in (15, 9, 7, 6, 5, 4, 3, 2, 1, 0)
+]
+
+
+def isotime(when: datetime) -> str:
+    """Glance's timestamps: second precision, trailing Z."""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def image_view(image: Image) -> dict[str, Any]:
+    """The image as Glance shows it: every core attribute, extra properties flattened."""
+    doc: dict[str, Any] = {
+        k: v for k, v in image.extra_properties.items() if k not in HIDDEN_PROPERTIES
+    }
+    doc.update(
+        id=image.id,
+        name=image.name,
+        status=image.status.value,
+        visibility=image.visibility,
+        protected=image.protected,
+        os_hidden=image.os_hidden,
+        owner=image.owner,
+        container_format=image.container_format,
+        disk_format=image.disk_format,
+        min_disk=image.min_disk,
+        min_ram=image.min_ram,
+        size=image.size,
+        virtual_size=image.virtual_size,
+        checksum=image.checksum,
+        os_hash_algo=image.os_hash_algo,
+        os_hash_value=image.os_hash_value,
+        tags=sorted(image.tags),
+        created_at=isotime(image.created_at),
+        updated_at=isotime(image.updated_at),
+        self=f"/v2/images/{image.id}",
+        file=f"/v2/images/{image.id}/file",
+        schema="/v2/schemas/image",
+    )
+    return doc
+
+
+def images_view(images: Iterable[Image], params: Mapping[str, list[str]], next_marker: str | None) -> dict[str, Any]:
+    """A listing page with Glance's ``first`` and ``next`` links."""
+    rest = [(k, v) for k, values in params.items() if k != "marker" for v in values]
+    doc: dict[str, Any] = {
+        "images": [image_view(im) for im in images],
+        "first": "/v2/images" + (f"?{urlencode(rest)}" if rest else ""),
+        "schema": "/v2/schemas/images",
+    }
+    if next_marker is not None:
+        doc["next"] = "/v2/images?" + urlencode(rest + [("marker", next_marker)])
+    return doc
+
+
+def versions_view(base_url: str) -> dict[str, Any]:
+    """The version document; links point at ``base_url``/v2/."""
+    href = base_url.rstrip("/") + "/v2/"
+    return {
+        "versions": [
+            {"id": vid, "status": status, "links": [{"rel": "self", "href": href}]} for vid, status in _VERSIONS
+        ]
+    }
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON response with Glance's content type."""
+    return Response(body=json.dumps(body), status_code=status, headers={**JSON, **(headers or {})})
+
+
+def no_content() -> Response:
+    """204 with no body."""
+    # Not JSON: python-glanceclient parses any application/json body, even an empty one.
+    return Response(body="", status_code=204, headers={"Content-Type": "text/html; charset=UTF-8"})

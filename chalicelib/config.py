@@ -1,0 +1,94 @@
+"""Settings: the only reader of os.environ. Validated once, passed down as values."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+ENV_REGION = "AWS_REGION"
+ENV_REGION_FALLBACK = "AWS_DEFAULT_REGION"
+ENV_ENDPOINT = "AWS_ENDPOINT_URL"
+ENV_IMAGES_TABLE = "IMAGES_TABLE"
+ENV_MEMBERS_TABLE = "IMAGES_MEMBERS_TABLE"
+ENV_BUCKET = "IMAGES_BUCKET"
+ENV_AUTH_MODE = "IMAGES_AUTH_MODE"
+ENV_DEBUG = "IMAGES_DEBUG"
+ENV_PROPERTY_QUOTA = "IMAGES_PROPERTY_QUOTA"
+ENV_TAG_QUOTA = "IMAGES_TAG_QUOTA"
+ENV_LIMIT_DEFAULT = "IMAGES_LIMIT_PARAM_DEFAULT"
+ENV_LIMIT_MAX = "IMAGES_API_LIMIT_MAX"
+ENV_PUBLIC_ENDPOINT = "IMAGES_PUBLIC_ENDPOINT"
+
+AUTH_MODES = ("dev", "cloud")
+
+
+class ConfigError(Exception):
+    """The environment does not describe a runnable service."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable; Glance's defaults where Glance has one."""
+
+    region: str
+    images_table: str
+    members_table: str
+    bucket: str
+    auth_mode: str
+    endpoint_url: str | None = None
+    debug: bool = False
+    image_property_quota: int = 128
+    image_tag_quota: int = 128
+    limit_param_default: int = 25
+    api_limit_max: int = 1000
+    public_endpoint: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Build from the environment; raises ConfigError naming what is missing or malformed."""
+        env = os.environ if env is None else env
+        region = env.get(ENV_REGION) or env.get(ENV_REGION_FALLBACK)
+        required = {ENV_IMAGES_TABLE: None, ENV_MEMBERS_TABLE: None, ENV_BUCKET: None, ENV_AUTH_MODE: None}
+        missing = [name for name in required if not env.get(name)]
+        if not region:
+            missing.insert(0, ENV_REGION)
+        if missing:
+            raise ConfigError("missing environment variables: " + ", ".join(missing))
+        auth_mode = env[ENV_AUTH_MODE]
+        if auth_mode not in AUTH_MODES:
+            raise ConfigError(f"{ENV_AUTH_MODE} must be one of {AUTH_MODES}, not {auth_mode!r}")
+        return cls(
+            region=str(region),
+            images_table=env[ENV_IMAGES_TABLE],
+            members_table=env[ENV_MEMBERS_TABLE],
+            bucket=env[ENV_BUCKET],
+            auth_mode=auth_mode,
+            endpoint_url=env.get(ENV_ENDPOINT) or None,
+            debug=_bool(env, ENV_DEBUG, False),
+            image_property_quota=_int(env, ENV_PROPERTY_QUOTA, 128),
+            image_tag_quota=_int(env, ENV_TAG_QUOTA, 128),
+            limit_param_default=_int(env, ENV_LIMIT_DEFAULT, 25),
+            api_limit_max=_int(env, ENV_LIMIT_MAX, 1000),
+            public_endpoint=env.get(ENV_PUBLIC_ENDPOINT) or None,
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be a boolean, not {raw!r}")

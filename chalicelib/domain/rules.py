@@ -1,0 +1,74 @@
+"""Pure property, format and key rules of Glance's image API (reference 3.1-3.3)."""
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from chalicelib.domain.errors import InvalidInput, QuotaExceeded, ReadonlyProperty, ReservedProperty
+
+# Deserializer _check_allowed: forbidden in a create body (403).
+CREATE_FORBIDDEN = frozenset({"direct_url", "self", "file", "schema", "stores"})
+# ImageFactory read-only keys (403 on create).
+READ_ONLY_ON_CREATE = frozenset(
+    {"created_at", "updated_at", "status", "checksum", "os_hash_algo", "os_hash_value", "size", "virtual_size"}
+)
+# Read-only roots for PATCH (403).
+READ_ONLY_ON_PATCH = READ_ONLY_ON_CREATE | frozenset({"direct_url", "self", "file", "schema", "id"})
+RESERVED = frozenset({"location", "deleted", "deleted_at"})
+# Core attributes: everything else in a body is an extra property.
+CORE = frozenset(
+    {
+        "id", "name", "status", "visibility", "protected", "os_hidden", "owner",
+        "container_format", "disk_format", "min_disk", "min_ram", "size", "virtual_size",
+        "checksum", "os_hash_algo", "os_hash_value", "tags", "created_at", "updated_at",
+        "locations", "direct_url", "self", "file", "schema", "stores",
+    }
+)
+# Core attributes that a PATCH remove may never drop.
+VISIBILITIES = ("public", "private", "shared", "community")
+# Internal properties Glance never returns.
+HIDDEN_PROPERTIES = frozenset({"os_glance_stage_host", "os_glance_hash_op_host"})
+MAX_KEY_LENGTH = 255
+
+
+def is_reserved(key: str) -> bool:
+    """True for keys no caller may set: Glance's reserved list and the os_glance* namespace."""
+    return key in RESERVED or key.startswith("os_glance")
+
+
+def check_create_keys(keys: Iterable[str]) -> None:
+    """Raise ReadonlyProperty/ReservedProperty for keys a create body may not carry."""
+    for key in keys:
+        if key in CREATE_FORBIDDEN or key in READ_ONLY_ON_CREATE:
+            raise ReadonlyProperty(name=key)
+        if is_reserved(key) or key == "locations":
+            raise ReservedProperty(name=key)
+
+
+def check_patch_key(key: str) -> None:
+    """Raise ReadonlyProperty/ReservedProperty when a PATCH touches a protected root key."""
+    if key in READ_ONLY_ON_PATCH:
+        raise ReadonlyProperty(name=key)
+    if is_reserved(key):
+        raise ReservedProperty(name=key)
+
+
+def check_property_keys(keys: Iterable[str]) -> None:
+    """Raise InvalidInput for an extra-property key that is empty or too long."""
+    for key in keys:
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise InvalidInput(detail=f"Property key '{key[:40]}' must be 1 to {MAX_KEY_LENGTH} characters")
+
+
+def check_quotas(properties: Mapping[str, str], tags: Iterable[str], *, property_quota: int, tag_quota: int) -> None:
+    """Raise QuotaExceeded when properties or tags exceed their per-image quota (negative = unlimited)."""
+    if 0 <= property_quota < len(properties):
+        raise QuotaExceeded(what="image properties", limit=property_quota)
+    if 0 <= tag_quota < len(list(tags)):
+        raise QuotaExceeded(what="image tags", limit=tag_quota)
+
+
+def require_formats(disk_format: str | None, container_format: str | None) -> None:
+    """Raise InvalidInput unless both formats are set (before data may be saved)."""
+    for name, value in (("disk_format", disk_format), ("container_format", container_format)):
+        if not value:
+            raise InvalidInput(f"Property {name} must be set prior to saving data.")

@@ -1,0 +1,208 @@
+"""Image metadata use cases: create, show, list, update, delete, tags.
+
+Each use case loads, checks policy, calls the domain, then saves with a
+conditional write. A write that loses a race re-reads and retries on the
+fresh image, so the domain rules always judge the stored state.
+"""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterator, Mapping
+
+from chalicelib.domain import images as domain
+from chalicelib.domain import listing, policy, rules
+from chalicelib.domain.context import RequestContext
+from chalicelib.domain.errors import BadTransition, ConcurrentUpdate, InvalidInput, InvalidTransition, NotFound
+from chalicelib.domain.images import Image
+from chalicelib.domain.patch import PatchOp, apply_patch
+from chalicelib.ports import Clock, IdGen, ImageRepository, MemberRepository
+
+_RETRIES = 5
+# Core attributes a create body sets directly on the Image.
+_CREATE_CORE = frozenset(
+    {"name", "visibility", "protected", "os_hidden", "container_format", "disk_format", "min_disk", "min_ram"}
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-image quotas (negative = unlimited)."""
+
+    property_quota: int = 128
+    tag_quota: int = 128
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A parsed ``GET /v2/images``."""
+
+    filters: listing.Filters
+    order: listing.Order
+    limit: int
+    marker: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    images: list[Image]
+    next_marker: str | None
+
+
+class ImageService:
+    """Image metadata use cases over an ImageRepository."""
+
+    def __init__(
+        self,
+        repo: ImageRepository,
+        members: MemberRepository,
+        clock: Clock,
+        ids: IdGen,
+        limits: Limits,
+        delayed_delete: bool = False,
+    ) -> None:
+        self.repo = repo
+        self.members = members
+        self.clock = clock
+        self.ids = ids
+        self.limits = limits
+        self.delayed_delete = delayed_delete
+
+    # -- reads ---------------------------------------------------------
+    def show(self, ctx: RequestContext, image_id: str) -> Image:
+        """Return a visible, undeleted image; raises NotFound otherwise."""
+        image = self.repo.get(image_id)
+        if image.status in (domain.S.DELETED, domain.S.PENDING_DELETE) or not self._visible(image, ctx):
+            raise NotFound(image_id=image_id)
+        return image
+
+    def _visible(self, image: Image, ctx: RequestContext) -> bool:
+        # The membership read happens only for someone else's shared image.
+        needs_member = (
+            image.visibility == "shared" and not ctx.is_admin and ctx.project_id is not None and image.owner != ctx.project_id
+        )
+        is_member = needs_member and self.members.find(image.id, str(ctx.project_id)) is not None
+        return policy.can_see(image, ctx, is_member=is_member)
+
+    def list(self, ctx: RequestContext, query: ListQuery) -> Page:
+        """One page of the images ``ctx`` may list, merged from one read stream per source."""
+        policy.require_reader(ctx, "get_images")
+        marker = self._marker(ctx, query.marker)
+        if query.limit == 0:
+            return Page([], None)
+        order = query.order
+        sources = listing.sources_for(ctx, query.filters.visibility, query.filters.member_status)
+        streams = [self.repo.iter_source(s, order, marker, query.limit) for s in sources]
+        found: list[Image] = []
+        last_id = None
+        for image in heapq.merge(*streams, key=lambda im: listing.order_key(im, order)):
+            if image.id == last_id:  # one image can sit in two sources (owner and public)
+                continue
+            last_id = image.id
+            if listing.listable(image, ctx, query.filters.visibility) and listing.matches(image, query.filters):
+                found.append(image)
+                if len(found) == query.limit:
+                    break
+        # As Glance: a full page carries ``next`` even when it happens to be the last.
+        next_marker = found[-1].id if len(found) == query.limit else None
+        return Page(found, next_marker)
+
+    def _marker(self, ctx: RequestContext, marker_id: str | None) -> Image | None:
+        if marker_id is None:
+            return None
+        try:
+            return self.show(ctx, marker_id)
+        except NotFound:
+            raise InvalidInput(f"Invalid marker {marker_id}: no such image.") from None
+
+    # -- writes --------------------------------------------------------
+    def create(self, ctx: RequestContext, body: Mapping[str, Any]) -> Image:
+        """Create a queued image from a schema-valid body; raises Forbidden/QuotaExceeded/Duplicate."""
+        rules.check_create_keys(body)
+        owner = body.get("owner", ctx.project_id)
+        policy.require_add_image(ctx, owner)
+        visibility = body.get("visibility", "shared")
+        if visibility != "shared":
+            policy.require_visibility_change(ctx, visibility)
+        extras = {k: v for k, v in body.items() if k not in rules.CORE}
+        rules.check_property_keys(extras)
+        tags = frozenset(body.get("tags", ()))
+        rules.check_quotas(extras, tags, property_quota=self.limits.property_quota, tag_quota=self.limits.tag_quota)
+        now = self.clock.now()
+        core = {k: v for k, v in body.items() if k in _CREATE_CORE}
+        image = Image(
+            id=body.get("id") or self.ids.new_id(),
+            owner=owner,
+            created_at=now,
+            updated_at=now,
+            tags=tags,
+            extra_properties=extras,
+            **core,
+        )
+        return self.repo.add(image)
+
+    def update(self, ctx: RequestContext, image_id: str, changes: list[PatchOp]) -> Image:
+        """Apply JSON-patch ``changes`` atomically; raises Forbidden/Conflict/QuotaExceeded."""
+
+        def change(image: Image) -> Image:
+            policy.require_modify(image, ctx)
+            updated = apply_patch(image, changes, ctx)
+            rules.check_quotas(
+                updated.extra_properties,
+                updated.tags,
+                property_quota=self.limits.property_quota,
+                tag_quota=self.limits.tag_quota,
+            )
+            return updated
+
+        return self._mutate(ctx, image_id, change)
+
+    def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
+        """Add ``tag`` (idempotent); raises InvalidInput for a long tag, QuotaExceeded past the quota."""
+        if len(tag) > rules.MAX_KEY_LENGTH:
+            raise InvalidInput(f"Tag is longer than {rules.MAX_KEY_LENGTH} characters.")
+
+        def change(image: Image) -> Image:
+            policy.require_modify(image, ctx)
+            tags = image.tags | {tag}
+            rules.check_quotas({}, tags, property_quota=-1, tag_quota=self.limits.tag_quota)
+            return replace(image, tags=tags)
+
+        return self._mutate(ctx, image_id, change)
+
+    def delete_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
+        """Remove ``tag``; raises NotFound when the image lacks it."""
+
+        def change(image: Image) -> Image:
+            policy.require_modify(image, ctx)
+            if tag not in image.tags:
+                raise NotFound(f"Tag {tag} not found.")
+            return replace(image, tags=image.tags - {tag})
+
+        return self._mutate(ctx, image_id, change)
+
+    def delete(self, ctx: RequestContext, image_id: str) -> Image:
+        """Mark the image deleted (or pending_delete); raises ProtectedImage, BadTransition."""
+
+        def change(image: Image) -> Image:
+            policy.require_modify(image, ctx, "delete_image")
+            try:
+                return domain.mark_deleted(image, delayed_delete=self.delayed_delete, has_data=image.size is not None)
+            except InvalidTransition as exc:
+                raise BadTransition(**exc.kwargs) from None
+
+        return self._mutate(ctx, image_id, change)
+
+    def _mutate(self, ctx: RequestContext, image_id: str, change: Callable[[Image], Image]) -> Image:
+        """Read, change, conditionally write; on a lost race re-read and judge again."""
+        for _ in range(_RETRIES):
+            current = self.show(ctx, image_id)
+            updated = change(current)
+            if updated == current:
+                return current
+            try:
+                return self.repo.save(replace(updated, updated_at=self.clock.now()), expected=current)
+            except ConcurrentUpdate:
+                continue
+        raise ConcurrentUpdate(image_id=image_id)
+

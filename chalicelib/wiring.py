@@ -1,0 +1,59 @@
+"""Builds the Container (services over real adapters) lazily, once per process.
+
+Nothing here runs at import: the first request pays for boto3/PynamoDB,
+so importing ``app`` stays cheap. Tests swap the container with ``override``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chalicelib.config import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.services.images import ImageService
+
+
+@dataclass
+class Container:
+    """Everything a request needs, built once."""
+
+    settings: Settings
+    images: "ImageService"
+
+
+_state: dict[str, Container] = {}
+
+
+def build(settings: Settings) -> Container:
+    """Wire the real adapters for ``settings`` (configures PynamoDB's table names and endpoint)."""
+    from chalicelib.adapters import dynamo_models
+    from chalicelib.adapters.dynamo_images import DynamoImageRepository, DynamoMemberRepository
+    from chalicelib.adapters.system import SystemClock, UuidGen
+    from chalicelib.services.images import ImageService, Limits
+
+    dynamo_models.configure(
+        {"images": settings.images_table, "members": settings.members_table},
+        region=settings.region,
+        host=settings.endpoint_url,
+    )
+    limits = Limits(property_quota=settings.image_property_quota, tag_quota=settings.image_tag_quota)
+    images = ImageService(DynamoImageRepository(), DynamoMemberRepository(), SystemClock(), UuidGen(), limits)
+    return Container(settings=settings, images=images)
+
+
+def container() -> Container:
+    """The process-wide container, built from the environment on first use."""
+    if "current" not in _state:
+        _state["current"] = build(Settings.from_env())
+    return _state["current"]
+
+
+def override(replacement: Container) -> None:
+    """Use ``replacement`` until ``reset`` (tests, the local runner)."""
+    _state["current"] = replacement
+
+
+def reset() -> None:
+    """Forget the container; the next request builds a fresh one."""
+    _state.clear()

@@ -1,0 +1,119 @@
+"""``make run``: the embedded AWS emulator plus the API on http://127.0.0.1:9292.
+
+Starts moto's server on 127.0.0.1 (``EMULATOR_PORT``, else a free port) unless
+``AWS_ENDPOINT_URL`` names an endpoint to use instead, creates the tables and
+bucket from the code's own definitions, and serves the Chalice app in-process
+(``HOST``/``PORT`` override the address). Ctrl-C or SIGTERM stops everything.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, MutableMapping
+
+# Local defaults; the cloud gets the same variables from the CDK stack.
+LOCAL_ENV = {
+    "AWS_REGION": "us-east-1",
+    "IMAGES_TABLE": "glance-images",
+    "IMAGES_MEMBERS_TABLE": "glance-image-members",
+    "IMAGES_BUCKET": "glance-images-local",
+    "IMAGES_AUTH_MODE": "dev",
+}
+# Only for the embedded emulator, which accepts any credentials.
+EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@dataclass
+class LocalService:
+    """The emulator (optional) and the API server, started together and stopped together."""
+
+    host: str = "127.0.0.1"
+    port: int = 9292
+    emulator_port: int = 0
+    endpoint_url: str | None = None
+    env: MutableMapping[str, str] = field(default_factory=lambda: os.environ)
+    _emulator: Any = None
+    _server: Any = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self._server.server.server_address[1]}"
+
+    def start(self) -> "LocalService":
+        """Start the emulator (unless an endpoint was given), create resources, start serving."""
+        for key, value in LOCAL_ENV.items():
+            self.env.setdefault(key, value)
+        if self.endpoint_url is None:
+            import logging
+
+            from moto.server import ThreadedMotoServer
+
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the emulator's access log is noise
+
+            self._emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=self.emulator_port, verbose=False)
+            self._emulator.start()
+            host, port = self._emulator.get_host_and_port()
+            self.endpoint_url = f"http://{host}:{port}"
+            for key, value in EMULATOR_CREDENTIALS.items():
+                self.env.setdefault(key, value)
+        self.env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        self._serve()
+        return self
+
+    def _serve(self) -> None:
+        import boto3
+
+        from chalicelib import wiring
+        from chalicelib.config import Settings
+        from infra.local.bootstrap import ensure_resources
+        from infra.local.server import make_server
+
+        settings = Settings.from_env(self.env)
+        ensure_resources(settings, boto3.Session())
+        wiring.override(wiring.build(settings))
+        from app import app
+
+        self._server = make_server(app, self.host, self.port)
+        self._thread = threading.Thread(target=self._server.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving, then stop the emulator."""
+        if self._server is not None:
+            self._server.server.shutdown()
+            self._server.server.server_close()
+        if self._emulator is not None:
+            self._emulator.stop()
+
+
+def main() -> int:
+    """Run until interrupted."""
+    service = LocalService(
+        host=os.environ.get("HOST", "127.0.0.1"),
+        port=int(os.environ.get("PORT", "9292")),
+        emulator_port=int(os.environ.get("EMULATOR_PORT", "0")),
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    own_emulator = service.endpoint_url is None
+    service.start()
+    which = "embedded emulator" if own_emulator else "existing endpoint"
+    print(f"AWS ({which}) at {service.endpoint_url}", flush=True)
+    print(f"Glance API at {service.url}  (try: glance --os-image-url {service.url} "
+          f"--os-auth-token admin:demo:admin image-list)", flush=True)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    print("Stopping...", flush=True)
+    service.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

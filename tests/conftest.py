@@ -1,0 +1,70 @@
+"""Shared fixtures: fake AWS credentials always; moto-backed container on request."""
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Iterator
+
+import pytest
+
+from chalicelib import wiring
+from chalicelib.config import Settings
+
+TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in TEST_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def test_settings(**overrides: object) -> Settings:
+    base = dict(
+        region="us-east-1",
+        images_table=f"images-{uuid.uuid4().hex[:8]}",
+        members_table=f"members-{uuid.uuid4().hex[:8]}",
+        bucket=f"bucket-{uuid.uuid4().hex[:8]}",
+        auth_mode="dev",
+    )
+    base.update(overrides)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def aws() -> Iterator[wiring.Container]:
+    """moto in-process: resources created, then the real container built over them."""
+    import boto3
+    from moto import mock_aws
+
+    from infra.local.bootstrap import ensure_resources
+
+    with mock_aws():
+        settings = test_settings()
+        ensure_resources(settings, boto3.Session())
+        built = wiring.build(settings)
+        wiring.override(built)
+        try:
+            yield built
+        finally:
+            wiring.reset()
+
+
+@pytest.fixture
+def api(aws: wiring.Container) -> Iterator[object]:
+    """chalice.test.Client over the moto-backed container."""
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as client:
+        yield client

@@ -1,0 +1,82 @@
+"""In-memory adapters for unit and contract tests (never shipped)."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from typing import Iterator
+
+from chalicelib.domain import listing
+from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, NotFound
+from chalicelib.domain.images import Image
+from chalicelib.domain.listing import Order, Source
+from chalicelib.domain.members import Member
+
+
+class InMemoryImageRepository:
+    """Dict-backed ImageRepository with the same conditional-write contract."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Image] = {}
+        self.members: InMemoryMemberRepository | None = None
+
+    def get(self, image_id: str) -> Image:
+        if image_id not in self.items:
+            raise NotFound(image_id=image_id)
+        return self.items[image_id]
+
+    def add(self, image: Image) -> Image:
+        if image.id in self.items:
+            raise Duplicate(image_id=image.id)
+        self.items[image.id] = image
+        return image
+
+    def save(self, image: Image, *, expected: Image) -> Image:
+        current = self.items.get(image.id)
+        if current is None or current.version != expected.version or current.status != expected.status:
+            raise ConcurrentUpdate(image_id=image.id)
+        stored = replace(image, version=expected.version + 1)
+        self.items[image.id] = stored
+        return stored
+
+    def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
+        statuses = {}
+        if source.kind == "member" and self.members is not None:
+            statuses = {m.image_id: m.status for m in self.members.rows.values() if m.member_id == source.value}
+        chosen = [im for im in self.items.values() if listing.in_source(im, source, statuses)]
+        ordered = sorted(chosen, key=lambda im: listing.order_key(im, order))
+        return listing.after(ordered, order, marker)
+
+
+class InMemoryMemberRepository:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], Member] = {}
+
+    def find(self, image_id: str, member_id: str) -> Member | None:
+        return self.rows.get((image_id, member_id))
+
+    def add(self, member: Member) -> Member:
+        key = (member.image_id, member.member_id)
+        if key in self.rows:
+            raise Duplicate(f"Member {member.member_id} already exists.")
+        self.rows[key] = member
+        return member
+
+
+class TickingClock:
+    """Each call is one second later, so created_at orders are deterministic."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def now(self) -> datetime:
+        self.current += timedelta(seconds=1)
+        return self.current
+
+
+class SequentialIds:
+    def __init__(self) -> None:
+        self._n = itertools.count(1)
+
+    def new_id(self) -> str:
+        return f"00000000-0000-4000-8000-{next(self._n):012d}"

@@ -40,17 +40,25 @@ def test_settings(**overrides: object) -> Settings:
     return Settings(**base)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def aws() -> Iterator[wiring.Container]:
-    """moto in-process: resources created, then the real container built over them."""
+@pytest.fixture(scope="session")
+def boto_session() -> object:
+    """One boto3 Session for the run: loading service models is the slow part of a client."""
     import boto3
+    import moto  # noqa: F401 - moto must hook botocore before the session exists
+
+    return boto3.Session(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture
+def aws(boto_session: object) -> Iterator[wiring.Container]:
+    """moto in-process: resources created, then the real container built over them."""
     from moto import mock_aws
 
     from infra.local.bootstrap import ensure_resources
 
     with mock_aws():
         settings = test_settings()
-        ensure_resources(settings, boto3.Session())
+        ensure_resources(settings, boto_session)
         built = wiring.build(settings)
         wiring.override(built)
         try:

@@ -121,6 +121,9 @@ def configure(table_names: dict[str, str], region: str, host: str | None) -> Non
         model.Meta.table_name = table_names[role]
         model.Meta.region = region
         model.Meta.host = host
+        # PynamoDB rebinds its cached connection only when the table name changes;
+        # a new endpoint or region under the same name needs a fresh one.
+        model._connection = None  # noqa: SLF001
 
 
 def table_schema(model: type[Model]) -> dict[str, Any]:

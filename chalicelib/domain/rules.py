@@ -72,3 +72,11 @@ def require_formats(disk_format: str | None, container_format: str | None) -> No
     for name, value in (("disk_format", disk_format), ("container_format", container_format)):
         if not value:
             raise InvalidInput(f"Property {name} must be set prior to saving data.")
+
+
+def check_minimums(values: Mapping[str, object]) -> None:
+    """Raise InvalidInput when min_disk or min_ram is negative (Glance checks it in the domain)."""
+    for key in ("min_disk", "min_ram"):
+        value = values.get(key)
+        if isinstance(value, int) and value < 0:
+            raise InvalidInput(f"Cannot set {key} to a negative value")

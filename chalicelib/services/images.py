@@ -126,6 +126,7 @@ class ImageService:
             policy.require_visibility_change(ctx, visibility)
         extras = {k: v for k, v in body.items() if k not in rules.CORE}
         rules.check_property_keys(extras)
+        rules.check_minimums(body)
         tags = frozenset(body.get("tags", ()))
         rules.check_quotas(extras, tags, property_quota=self.limits.property_quota, tag_quota=self.limits.tag_quota)
         now = self.clock.now()

@@ -35,6 +35,7 @@ class LocalService:
     emulator_port: int = 0
     endpoint_url: str | None = None
     env: MutableMapping[str, str] = field(default_factory=lambda: os.environ)
+    settings: Any = None
     _emulator: Any = None
     _server: Any = None
     _thread: threading.Thread | None = None
@@ -73,7 +74,12 @@ class LocalService:
         from infra.local.server import make_server
 
         settings = Settings.from_env(self.env)
-        ensure_resources(settings, boto3.Session())
+        session = boto3.Session(
+            aws_access_key_id=self.env.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=self.env.get("AWS_SECRET_ACCESS_KEY"),
+        )
+        ensure_resources(settings, session)
+        self.settings = settings
         wiring.override(wiring.build(settings))
         from app import app
 

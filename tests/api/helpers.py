@@ -1,0 +1,32 @@
+"""Headers and small helpers for API tests."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+PATCH21 = "application/openstack-images-v2.1-json-patch"
+PATCH20 = "application/openstack-images-v2.0-json-patch"
+
+
+def token(user: str, project: str, roles: str) -> dict[str, str]:
+    return {"X-Auth-Token": f"{user}:{project}:{roles}", "Accept": "application/json", "Content-Type": "application/json"}
+
+
+ADMIN = token("admin", "admin-proj", "admin")
+ALICE = token("alice", "proj-a", "member,reader")
+BOB = token("bob", "proj-b", "member,reader")
+READER = token("rita", "proj-a", "reader")
+
+
+def body(resp: Any) -> Any:
+    return json.loads(resp.body)
+
+
+def create(api: Any, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
+    resp = api.http.post("/v2/images", headers=headers, body=json.dumps(fields))
+    assert resp.status_code == 201, resp.body
+    return body(resp)
+
+
+def patch(api: Any, headers: dict[str, str], image_id: str, ops: list[dict[str, Any]], media: str = PATCH21) -> Any:
+    return api.http.patch(f"/v2/images/{image_id}", headers={**headers, "Content-Type": media}, body=json.dumps(ops))

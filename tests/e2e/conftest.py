@@ -1,0 +1,35 @@
+"""The local service (moto server + API) on free ports, for tests that use real clients."""
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import pytest
+
+from chalicelib import wiring
+from infra.local.run import LocalService
+from tests.conftest import TEST_ENV
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
+    env = {**TEST_ENV, "IMAGES_TABLE": "e2e-images", "IMAGES_MEMBERS_TABLE": "e2e-members", "IMAGES_BUCKET": "e2e-bucket"}
+    saved = {k: os.environ.get(k) for k in TEST_ENV}
+    os.environ.update(TEST_ENV)  # the in-process server's PynamoDB reads credentials from here
+    svc = LocalService(port=0, env=env).start()
+    try:
+        yield svc
+    finally:
+        svc.stop()
+        wiring.reset()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def _serve_this_service(service: LocalService) -> None:
+    """Other tests rewire the process; point it back at the local service before each test here."""
+    wiring.override(wiring.build(service.settings))

@@ -1,0 +1,107 @@
+"""Benchmarks that print figures (no pass/fail): cold-start import cost and AWS calls per operation.
+
+Run with ``make bench``. Targets (issue #2): importing ``app`` costs at most
+1.5x importing boto3 alone; show = 1 call, create = 1, a list page = one
+Query per visibility source.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RUNS = 7
+
+
+def _import_seconds(module: str) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+# What the first request adds: the adapters (PynamoDB, botocore) wired on first use.
+_WIRED = (
+    "app; from chalicelib import wiring; from chalicelib.config import Settings; "
+    "wiring.build(Settings(region='us-east-1', images_table='t', members_table='m', bucket='b', auth_mode='dev'))"
+)
+
+
+def bench_imports() -> None:
+    # Interleave the runs so machine noise hits all alike.
+    boto, app, wired = [], [], []
+    for _ in range(RUNS):
+        boto.append(_import_seconds("boto3"))
+        app.append(_import_seconds("app"))
+        wired.append(_import_seconds(_WIRED))
+    b, a, w = statistics.median(boto), statistics.median(app), statistics.median(wired)
+    print(f"import boto3 alone           : {b * 1000:7.1f} ms (median of {RUNS})")
+    print(f"import app                   : {a * 1000:7.1f} ms (median of {RUNS})")
+    print(f"ratio app/boto3              : {a / b:7.2f}x   (target <= 1.5x)")
+    print(f"import app + wire adapters   : {w * 1000:7.1f} ms  ({w / b:.2f}x boto3; paid by the first request)")
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, event_name: str, **_: Any) -> None:
+        self.calls.append(event_name.split(".")[-1])
+
+
+def bench_calls() -> None:
+    for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        os.environ.setdefault(key, value)
+    import boto3
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from app import app
+    from chalicelib import wiring
+    from chalicelib.adapters.dynamo_models import TABLE_MODELS
+    from chalicelib.config import Settings
+    from infra.local.bootstrap import ensure_resources
+
+    with mock_aws():
+        settings = Settings(region="us-east-1", images_table="b-images", members_table="b-members", bucket="b-bucket", auth_mode="dev")
+        ensure_resources(settings, boto3.Session())
+        wiring.override(wiring.build(settings))
+        counter = Counter()
+        for model in TABLE_MODELS.values():
+            model._get_connection().connection.client.meta.events.register("before-call", counter)  # noqa: SLF001
+        member = {"X-Auth-Token": "u:proj:member,reader", "Content-Type": "application/json", "Accept": "application/json"}
+        admin = {**member, "X-Auth-Token": "a:adm:admin"}
+        patch = {**member, "Content-Type": "application/openstack-images-v2.1-json-patch"}
+        with Client(app) as client:
+            for n in range(60):  # a table bigger than a page, so a Scan would show
+                client.http.post("/v2/images", headers=member, body=json.dumps({"name": f"seed{n}"}))
+            image_id = json.loads(client.http.post("/v2/images", headers=member, body="{}").body)["id"]
+            ops = [
+                ("create", "POST", "/v2/images", member, "{}"),
+                ("show", "GET", f"/v2/images/{image_id}", member, None),
+                ("list page (member: owner+public+shared)", "GET", "/v2/images?limit=10", member, None),
+                ("list page, sort=name:asc", "GET", "/v2/images?limit=10&sort=name:asc", member, None),
+                ("list page with marker", "GET", f"/v2/images?limit=10&marker={image_id}", member, None),
+                ("list page (admin: public+private+shared+own)", "GET", "/v2/images?limit=10", admin, None),
+                ("list page, filter name=seed7", "GET", "/v2/images?limit=10&name=seed7", member, None),
+                ("update (PATCH)", "PATCH", f"/v2/images/{image_id}", patch, '[{"op":"add","path":"/k","value":"v"}]'),
+                ("add tag", "PUT", f"/v2/images/{image_id}/tags/t", member, None),
+                ("delete", "DELETE", f"/v2/images/{image_id}", member, None),
+            ]
+            print(f"\n{'operation':48} {'status':>6}  AWS calls")
+            for name, method, path, headers, body in ops:
+                counter.calls.clear()
+                resp = getattr(client.http, method.lower())(path, headers=headers, body=body)
+                summary = ", ".join(f"{c} x{counter.calls.count(c)}" for c in dict.fromkeys(counter.calls))
+                print(f"{name:48} {resp.status_code:>6}  {len(counter.calls)}: {summary}")
+        print("targets: show = 1, create = 1, list page = one Query per visibility source; no Scan anywhere")
+
+
+if __name__ == "__main__":
+    bench_imports()
+    bench_calls()

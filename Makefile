@@ -16,6 +16,7 @@ run: $(STAMP)
 	$(BIN)/python -m infra.local.run
 
 test: $(STAMP)
+	$(BIN)/mypy --strict chalicelib/domain chalicelib/services
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

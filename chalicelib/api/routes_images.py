@@ -27,7 +27,7 @@ def list_images() -> Response:
     req, settings = bp.current_request, container().settings
     params = query_lists(req)
     query = des.list_images(params, default_limit=settings.limit_param_default, max_limit=settings.api_limit_max)
-    page = container().images.list(request_context(req), query)
+    page = container().images.index(request_context(req), query)
     return ser.json_response(ser.images_view(page.images, params, page.next_marker))
 
 

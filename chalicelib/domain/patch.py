@@ -6,7 +6,7 @@ from typing import Any
 
 from chalicelib.domain import rules
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import Conflict, Forbidden
+from chalicelib.domain.errors import Conflict, Forbidden, ReadonlyProperty
 from chalicelib.domain.images import Image, ImageStatus
 from chalicelib.domain.policy import require_visibility_change
 
@@ -37,7 +37,7 @@ def _set_core(image: Image, key: str, value: Any, ctx: RequestContext) -> Image:
         # Location changes need show_multiple_locations, which is off by default.
         raise Forbidden("It's not allowed to update locations if locations are invisible.")
     if key not in MUTABLE_CORE:
-        raise rules.ReadonlyProperty(name=key)
+        raise ReadonlyProperty(name=key)
     if key in _FORMAT_KEYS and image.status not in _FORMAT_STATUSES and value != getattr(image, key):
         raise Forbidden(f"Attribute {key} can be only replaced for a queued image.")
     if key == "owner" and not ctx.is_admin and value != image.owner:

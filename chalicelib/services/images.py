@@ -84,7 +84,7 @@ class ImageService:
         is_member = needs_member and self.members.find(image.id, str(ctx.project_id)) is not None
         return policy.can_see(image, ctx, is_member=is_member)
 
-    def list(self, ctx: RequestContext, query: ListQuery) -> Page:
+    def index(self, ctx: RequestContext, query: ListQuery) -> Page:
         """One page of the images ``ctx`` may list, merged from one read stream per source."""
         policy.require_reader(ctx, "get_images")
         marker = self._marker(ctx, query.marker)

@@ -23,14 +23,7 @@ def ids(svc: ImageService, ctx: RequestContext, qs: str = "", limit: int = 25) -
     for part in filter(None, qs.split("&")):
         key, _, value = part.partition("=")
         params.setdefault(key, []).append(value)
-    return [im.id for im in svc.list(ctx, des.list_images(params, default_limit=limit, max_limit=1000)).images]
-
-
-def names(svc: ImageService, ctx: RequestContext, qs: str = "") -> list[str | None]:
-    by_id = {}
-    for part in [qs]:
-        pass
-    return [svc.repo.get(i).name for i in ids(svc, ctx, qs)]
+    return [im.id for im in svc.index(ctx, des.list_images(params, default_limit=limit, max_limit=1000)).images]
 
 
 def share(svc: ImageService, image_id: str, project: str, status: str) -> None:

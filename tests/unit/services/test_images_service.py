@@ -117,7 +117,7 @@ def test_member_loses_access_when_image_goes_private(svc: ImageService) -> None:
     svc.update(ALICE, image.id, [PatchOp("replace", ("visibility",), "private")])
     with pytest.raises(NotFound):
         svc.show(BOB, image.id)
-    assert svc.list(BOB, query()).images == []
+    assert svc.index(BOB, query()).images == []
 
 
 def test_visible_but_not_owned_is_forbidden_not_hidden(svc: ImageService) -> None:
@@ -225,9 +225,9 @@ def test_endless_races_give_up_with_conflict() -> None:
 
 def test_unknown_marker_is_bad_request(svc: ImageService) -> None:
     with pytest.raises(InvalidInput):
-        svc.list(ALICE, query(marker="nope"))
+        svc.index(ALICE, query(marker="nope"))
 
 
 def test_listing_needs_a_reader_role(svc: ImageService) -> None:
     with pytest.raises(Forbidden):
-        svc.list(RequestContext("u", "p", frozenset()), query())
+        svc.index(RequestContext("u", "p", frozenset()), query())

@@ -1,11 +1,12 @@
 """Chalice app: route and middleware registrations only; views live in chalicelib/api/routes_*."""
 from chalice import Chalice
 
-from chalicelib.api import routes_discovery, routes_images
+from chalicelib.api import routes_data, routes_discovery, routes_images
 from chalicelib.api.http import reject_other_methods, request_id_middleware, serve_unversioned
 
 app = Chalice(app_name="glance-serverless")
 app.register_blueprint(routes_images.bp)
+app.register_blueprint(routes_data.bp)
 app.register_blueprint(routes_discovery.bp)
 app.register_middleware(request_id_middleware, "http")
 serve_unversioned(app)

@@ -18,6 +18,11 @@ ENV_TAG_QUOTA = "IMAGES_TAG_QUOTA"
 ENV_LIMIT_DEFAULT = "IMAGES_LIMIT_PARAM_DEFAULT"
 ENV_LIMIT_MAX = "IMAGES_API_LIMIT_MAX"
 ENV_PUBLIC_ENDPOINT = "IMAGES_PUBLIC_ENDPOINT"
+ENV_SIZE_CAP = "IMAGES_SIZE_CAP"
+ENV_DOWNLOAD_MODE = "IMAGES_DOWNLOAD_MODE"
+ENV_PROXY_MAX_BYTES = "IMAGES_PROXY_MAX_BYTES"
+ENV_DELAYED_DELETE = "IMAGES_DELAYED_DELETE"
+DOWNLOAD_MODES = ("redirect", "proxy")
 
 AUTH_MODES = ("dev", "cloud")
 
@@ -42,6 +47,10 @@ class Settings:
     limit_param_default: int = 25
     api_limit_max: int = 1000
     public_endpoint: str | None = None
+    image_size_cap: int = 1099511627776
+    download_mode: str = "redirect"
+    proxy_max_bytes: int = 4_500_000
+    delayed_delete: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -70,6 +79,10 @@ class Settings:
             limit_param_default=_int(env, ENV_LIMIT_DEFAULT, 25),
             api_limit_max=_int(env, ENV_LIMIT_MAX, 1000),
             public_endpoint=env.get(ENV_PUBLIC_ENDPOINT) or None,
+            image_size_cap=_int(env, ENV_SIZE_CAP, 1099511627776),
+            download_mode=_choice(env, ENV_DOWNLOAD_MODE, DOWNLOAD_MODES),
+            proxy_max_bytes=_int(env, ENV_PROXY_MAX_BYTES, 4_500_000),
+            delayed_delete=_bool(env, ENV_DELAYED_DELETE, False),
         )
 
 
@@ -81,6 +94,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name) or choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {choices}, not {raw!r}")
+    return raw
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

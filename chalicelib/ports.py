@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterator, Protocol
+from typing import Iterable, Iterator, Protocol
 
 from chalicelib.domain.images import Image
 from chalicelib.domain.listing import Order, Source
@@ -42,3 +42,36 @@ class Clock(Protocol):
 class IdGen(Protocol):
     def new_id(self) -> str:
         """A fresh UUID string."""
+
+
+class ObjectStore(Protocol):
+    def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
+        """Store the chunks as one object (multipart when large); returns its size.
+
+        Leaves nothing behind when the iterable raises.
+        """
+
+    def delete(self, key: str) -> None:
+        """Remove the object if present."""
+
+    def exists(self, key: str) -> bool:
+        """True when the object is stored."""
+
+    def presigned_get(self, key: str, expires_in: int) -> str:
+        """A short-lived URL that GETs the object (ranges honoured by the store)."""
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start``..``end`` inclusive."""
+
+
+class Inspection(Protocol):
+    def __iter__(self) -> Iterator[bytes]:
+        """The chunks, inspected as they pass."""
+
+    def verdict(self) -> tuple[str, int]:
+        """(detected format, virtual size); raises UnsafeImage."""
+
+
+class FormatInspector(Protocol):
+    def inspect(self, chunks: Iterable[bytes]) -> Inspection:
+        """Wrap a data stream for inspection."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from chalicelib.config import Settings
 
 if TYPE_CHECKING:
+    from chalicelib.services.image_data import ImageDataService
     from chalicelib.services.images import ImageService
 
 
@@ -20,6 +21,7 @@ class Container:
 
     settings: Settings
     images: "ImageService"
+    data: "ImageDataService"
 
 
 _state: dict[str, Container] = {}
@@ -27,9 +29,15 @@ _state: dict[str, Container] = {}
 
 def build(settings: Settings) -> Container:
     """Wire the real adapters for ``settings`` (configures PynamoDB's table names and endpoint)."""
+    import boto3
+    from botocore.config import Config
+
     from chalicelib.adapters import dynamo_models
     from chalicelib.adapters.dynamo_images import DynamoImageRepository, DynamoMemberRepository
+    from chalicelib.adapters.inspection import OsloInspector
+    from chalicelib.adapters.s3_store import S3ObjectStore
     from chalicelib.adapters.system import SystemClock, UuidGen
+    from chalicelib.services.image_data import DataLimits, ImageDataService
     from chalicelib.services.images import ImageService, Limits
 
     dynamo_models.configure(
@@ -37,9 +45,23 @@ def build(settings: Settings) -> Container:
         region=settings.region,
         host=settings.endpoint_url,
     )
+    s3 = boto3.session.Session().client(
+        "s3", region_name=settings.region, endpoint_url=settings.endpoint_url,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    store = S3ObjectStore(s3, settings.bucket)
     limits = Limits(property_quota=settings.image_property_quota, tag_quota=settings.image_tag_quota)
-    images = ImageService(DynamoImageRepository(), DynamoMemberRepository(), SystemClock(), UuidGen(), limits)
-    return Container(settings=settings, images=images)
+    images = ImageService(
+        DynamoImageRepository(), DynamoMemberRepository(), SystemClock(), UuidGen(), limits,
+        store=store, delayed_delete=settings.delayed_delete,
+    )
+    data_limits = DataLimits(
+        image_size_cap=settings.image_size_cap,
+        proxy_max_bytes=settings.proxy_max_bytes,
+        download_mode=settings.download_mode,
+    )
+    data = ImageDataService(images, store, OsloInspector(), data_limits)
+    return Container(settings=settings, images=images, data=data)
 
 
 def container() -> Container:

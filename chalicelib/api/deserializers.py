@@ -256,3 +256,26 @@ def list_images(params: Mapping[str, list[str]], *, default_limit: int, max_limi
     limit = _int("limit", params["limit"][-1]) if "limit" in params else default_limit
     marker = params["marker"][-1] if "marker" in params else None
     return ListQuery(filters=_filters(params), order=_order(params), limit=min(limit, max_limit), marker=marker)
+
+
+CHUNK = 1024 * 1024
+
+
+def image_data(content_type: str | None, headers: Any, raw: bytes | None) -> tuple[list[bytes], int | None]:
+    """An upload body: exactly application/octet-stream (415), size from x-openstack-image-size (400 if bad)."""
+    if _media_type(content_type) != "application/octet-stream":
+        raise UnsupportedMediaType(content_type=content_type or "")
+    declared = headers.get("x-openstack-image-size")
+    size: int | None = None
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise InvalidInput(f"x-openstack-image-size must be a non-negative integer, not {declared!r}") from None
+        if size < 0:
+            raise InvalidInput("x-openstack-image-size must be a non-negative integer")
+    body = raw or b""
+    # The body is already in memory (the request payload); hand it on in chunks so
+    # hashing, inspection and the store see a stream, never one more copy of it.
+    view = memoryview(body)
+    return [bytes(view[i : i + CHUNK]) for i in range(0, len(body), CHUNK)], size

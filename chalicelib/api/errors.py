@@ -25,8 +25,10 @@ ERROR_STATUS: dict[type[e.DomainError], int] = {
     e.NotFound: 404,
     e.MethodNotAllowed: 405,
     e.Conflict: 409,
+    e.Gone: 410,
     e.QuotaExceeded: 413,
     e.UnsupportedMediaType: 415,
+    e.RangeNotSatisfiable: 416,
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

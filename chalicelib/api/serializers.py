@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from urllib.parse import urlencode
 
 from chalice import Response
 
 from chalicelib.domain.images import Image
 from chalicelib.domain.rules import HIDDEN_PROPERTIES
+
+if TYPE_CHECKING:
+    from chalicelib.services.image_data import Download
 
 JSON = {"Content-Type": "application/json; charset=UTF-8"}
 # Glance's version list without the cache or multi-store (reference 1.13), newest first.
@@ -87,3 +90,20 @@ def no_content() -> Response:
     """204 with no body."""
     # Not JSON: python-glanceclient parses any application/json body, even an empty one.
     return Response(body="", status_code=204, headers={"Content-Type": "text/html; charset=UTF-8"})
+
+
+def download_response(plan: "Download") -> Response:
+    """204 without data; a redirect to the store; or the bytes (206 for a range) with Glance's headers."""
+    if plan.empty:
+        return no_content()
+    headers = {}
+    if plan.image.checksum:
+        headers["Content-MD5"] = plan.image.checksum  # hex, as Glance sends it (not RFC 1864 base64)
+    if plan.url is not None:
+        # The client's Range travels with it to the store, which answers 206 itself.
+        return Response(body="", status_code=302, headers={**headers, "Location": plan.url, "Content-Type": "text/plain"})
+    headers["Content-Type"] = "application/octet-stream"
+    if plan.partial and plan.byte_range is not None:
+        headers["Content-Range"] = plan.byte_range.content_range
+        return Response(body=plan.body, status_code=206, headers=headers)
+    return Response(body=plan.body, status_code=200, headers=headers)

@@ -93,6 +93,18 @@ class QuotaExceeded(DomainError):
     template = "Maximum {what} exceeded; limit is {limit}."
 
 
+class Gone(DomainError):
+    """The resource went away while the request was being served."""
+
+    template = "Image {image_id} was deleted during the upload."
+
+
+class RangeNotSatisfiable(DomainError):
+    """A Range/Content-Range that does not fit the image."""
+
+    template = "Requested range not satisfiable: {detail}"
+
+
 class UnsupportedMediaType(DomainError):
     """The request's Content-Type is not one this operation accepts."""
 
@@ -103,3 +115,15 @@ class MethodNotAllowed(DomainError):
     """The path exists but not with this method."""
 
     template = "The method {method} is not allowed for this resource."
+
+
+class ImageFormatMismatch(UnsupportedMediaType):
+    """The data is not in the image's disk_format."""
+
+    template = "Image format {detected} does not match disk_format {expected}."
+
+
+class UnsafeImage(UnsupportedMediaType):
+    """The data failed the format inspector's safety checks."""
+
+    template = "Image failed safety checks: {detail}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
-from typing import Mapping
+from typing import Callable, Mapping
 
 from chalicelib.domain import rules
 from chalicelib.domain.errors import InvalidTransition, ProtectedImage
@@ -79,6 +79,9 @@ class Image:
     def listed(self) -> bool:
         """True when the image may appear in listings at all."""
         return self.status not in UNLISTED
+
+
+Transition = Callable[[Image], Image]
 
 
 def transition(image: Image, target: ImageStatus) -> Image:

@@ -13,10 +13,13 @@ from typing import Any, Callable, Iterator, Mapping
 from chalicelib.domain import images as domain
 from chalicelib.domain import listing, policy, rules
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import BadTransition, ConcurrentUpdate, InvalidInput, InvalidTransition, NotFound
+from chalicelib.domain.errors import (
+    BadTransition, ConcurrentUpdate, Forbidden, InvalidInput, InvalidTransition, NotFound,
+)
 from chalicelib.domain.images import Image
 from chalicelib.domain.patch import PatchOp, apply_patch
-from chalicelib.ports import Clock, IdGen, ImageRepository, MemberRepository
+from chalicelib.domain.data import data_key, staging_key
+from chalicelib.ports import Clock, IdGen, ImageRepository, MemberRepository, ObjectStore
 
 _RETRIES = 5
 # Core attributes a create body sets directly on the Image.
@@ -59,6 +62,7 @@ class ImageService:
         clock: Clock,
         ids: IdGen,
         limits: Limits,
+        store: ObjectStore | None = None,
         delayed_delete: bool = False,
     ) -> None:
         self.repo = repo
@@ -66,6 +70,7 @@ class ImageService:
         self.clock = clock
         self.ids = ids
         self.limits = limits
+        self.store = store
         self.delayed_delete = delayed_delete
 
     # -- reads ---------------------------------------------------------
@@ -156,7 +161,7 @@ class ImageService:
             )
             return updated
 
-        return self._mutate(ctx, image_id, change)
+        return self.mutate(ctx, image_id, change)
 
     def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
         """Add ``tag`` (idempotent); raises InvalidInput for a long tag, QuotaExceeded past the quota."""
@@ -169,7 +174,7 @@ class ImageService:
             rules.check_quotas({}, tags, property_quota=-1, tag_quota=self.limits.tag_quota)
             return replace(image, tags=tags)
 
-        return self._mutate(ctx, image_id, change)
+        return self.mutate(ctx, image_id, change)
 
     def delete_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
         """Remove ``tag``; raises NotFound when the image lacks it."""
@@ -180,7 +185,7 @@ class ImageService:
                 raise NotFound(f"Tag {tag} not found.")
             return replace(image, tags=image.tags - {tag})
 
-        return self._mutate(ctx, image_id, change)
+        return self.mutate(ctx, image_id, change)
 
     def delete(self, ctx: RequestContext, image_id: str) -> Image:
         """Mark the image deleted (or pending_delete); raises ProtectedImage, BadTransition."""
@@ -192,10 +197,41 @@ class ImageService:
             except InvalidTransition as exc:
                 raise BadTransition(**exc.kwargs) from None
 
-        return self._mutate(ctx, image_id, change)
+        deleted = self.mutate(ctx, image_id, change)
+        if deleted.status is domain.S.DELETED and self.store is not None:
+            # Data goes only after the record says deleted; pending_delete keeps it for the scrubber.
+            self.store.delete(data_key(image_id))
+            self.store.delete(staging_key(image_id))
+        return deleted
 
-    def _mutate(self, ctx: RequestContext, image_id: str, change: Callable[[Image], Image]) -> Image:
-        """Read, change, conditionally write; on a lost race re-read and judge again."""
+    def deactivate(self, ctx: RequestContext, image_id: str) -> Image:
+        """active -> deactivated (no-op when already there); other statuses are Forbidden."""
+        return self._toggle(ctx, image_id, "deactivate", domain.S.ACTIVE, domain.S.DEACTIVATED, domain.deactivate)
+
+    def reactivate(self, ctx: RequestContext, image_id: str) -> Image:
+        """deactivated -> active (no-op when already there); other statuses are Forbidden."""
+        return self._toggle(ctx, image_id, "reactivate", domain.S.DEACTIVATED, domain.S.ACTIVE, domain.activate)
+
+    def _toggle(
+        self, ctx: RequestContext, image_id: str, action: str, source: domain.ImageStatus, target: domain.ImageStatus,
+        move: domain.Transition,
+    ) -> Image:
+        def change(image: Image) -> Image:
+            policy.require_modify(image, ctx, action)
+            if image.status is target:
+                return image
+            if image.status is not source:
+                raise Forbidden(f"Not allowed to {action} image in status '{image.status.value}'")
+            return move(image)
+
+        return self.mutate(ctx, image_id, change)
+
+    def mutate(self, ctx: RequestContext, image_id: str, change: Callable[[Image], Image]) -> Image:
+        """Read, change, conditionally write; on a lost race re-read and judge again.
+
+        ``change`` sees the stored image each time and raises to refuse; the
+        write is conditioned on the version and status it saw.
+        """
         for _ in range(_RETRIES):
             current = self.show(ctx, image_id)
             updated = change(current)

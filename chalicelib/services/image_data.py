@@ -1,0 +1,199 @@
+"""Image data use cases: upload, stage, download, and their failure handling (reference 5).
+
+Status moves are conditional writes through ImageService.mutate. Bytes pass
+once: hashes (MD5 and SHA-512, in parallel), size cap and format inspection
+happen while the data streams to the store. Any failure removes what was
+written and puts the image back to ``queued`` (Glance's v2 behaviour).
+"""
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Iterable, Iterator, Mapping
+
+from chalicelib.domain import data, policy
+from chalicelib.domain import images as domain
+from chalicelib.domain.context import RequestContext
+from chalicelib.domain.errors import ConcurrentUpdate, Forbidden, Gone, InvalidInput, NotFound, QuotaExceeded
+from chalicelib.domain.images import Image, ImageStatus
+from chalicelib.ports import FormatInspector, ObjectStore
+from chalicelib.services.images import ImageService
+
+HASH_ALGO = "sha512"
+_DEACTIVATED = "The requested image has been deactivated. Image data download is forbidden."
+
+
+@dataclass(frozen=True)
+class DataLimits:
+    image_size_cap: int = 1099511627776
+    proxy_max_bytes: int = 4_500_000
+    presign_seconds: int = 300
+    download_mode: str = "redirect"  # or "proxy": stream ranges through the function
+
+
+@dataclass(frozen=True)
+class Download:
+    """How to answer a download: a redirect, bytes, or nothing (204)."""
+
+    image: Image
+    url: str | None = None
+    body: bytes | None = None
+    byte_range: data.ByteRange | None = None
+    partial: bool = False  # the client asked for a range: 206
+
+    @property
+    def empty(self) -> bool:
+        return self.url is None and self.body is None
+
+
+class Digests:
+    """MD5 and SHA-512 of one stream; hashlib releases the GIL, so the two run in parallel."""
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha = hashlib.sha512()
+        self._pool = pool
+
+    def update(self, chunk: bytes) -> None:
+        pending = self._pool.submit(self.md5.update, chunk)
+        self.sha.update(chunk)
+        pending.result()
+
+
+def _capped(chunks: Iterable[bytes], cap: int, digests: Digests | None) -> Iterator[bytes]:
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > cap:
+            raise QuotaExceeded(what="image size", limit=cap)
+        if digests is not None:
+            digests.update(chunk)
+        yield chunk
+
+
+class ImageDataService:
+    """Upload, stage and download over an ObjectStore."""
+
+    def __init__(self, images: ImageService, store: ObjectStore, inspector: FormatInspector, limits: DataLimits) -> None:
+        self.images = images
+        self.store = store
+        self.inspector = inspector
+        self.limits = limits
+
+    # -- upload --------------------------------------------------------
+    def upload(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], declared_size: int | None) -> Image:
+        """queued -> saving -> active with checksums and virtual size; 409/413/415 paths requeue."""
+        saving = self._begin(ctx, image_id, domain.begin_upload, "upload_image")
+        key = data.data_key(image_id)
+        try:
+            self._check_declared(declared_size)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                digests = Digests(pool)
+                inspection = self.inspector.inspect(chunks) if saving.container_format == "bare" else None
+                size = self.store.put_stream(key, _capped(inspection or chunks, self.limits.image_size_cap, digests))
+            virtual_size = None
+            if inspection is not None:
+                detected, detected_vsize = inspection.verdict()
+                virtual_size = data.judge_format(saving.disk_format, detected, detected_vsize, size)
+            fields = dict(size=size, virtual_size=virtual_size, checksum=digests.md5.hexdigest(),
+                          os_hash_algo=HASH_ALGO, os_hash_value=digests.sha.hexdigest())
+            return self._finish(ctx, image_id, ImageStatus.SAVING, fields, key)
+        except Gone:
+            raise
+        except BaseException:
+            self._abandon(image_id, key, ImageStatus.SAVING)
+            raise
+
+    def stage(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], declared_size: int | None) -> Image:
+        """queued -> uploading with the data in the staging area and ``size`` set."""
+        self._begin(ctx, image_id, domain.begin_stage, "upload_image")
+        key = data.staging_key(image_id)
+        try:
+            self._check_declared(declared_size)
+            size = self.store.put_stream(key, _capped(chunks, self.limits.image_size_cap, None))
+            return self._finish(ctx, image_id, ImageStatus.UPLOADING, {"size": size}, key, activate=False)
+        except Gone:
+            raise
+        except BaseException:
+            self._abandon(image_id, key, ImageStatus.UPLOADING)
+            raise
+
+    def _begin(self, ctx: RequestContext, image_id: str, move: "domain.Transition", action: str) -> Image:
+        def change(image: Image) -> Image:
+            policy.require_modify(image, ctx, action)
+            return move(image)
+
+        return self.images.mutate(ctx, image_id, change)
+
+    def _check_declared(self, declared_size: int | None) -> None:
+        if declared_size is not None and declared_size > self.limits.image_size_cap:
+            raise QuotaExceeded(what="image size", limit=self.limits.image_size_cap)
+
+    def _finish(
+        self, ctx: RequestContext, image_id: str, expected: ImageStatus, fields: Mapping[str, object], key: str,
+        activate: bool = True,
+    ) -> Image:
+        def change(image: Image) -> Image:
+            if image.status is not expected:
+                raise Gone(image_id=image_id)
+            moved = domain.activate(image) if activate else image
+            return replace(moved, **fields)  # type: ignore[arg-type]
+
+        try:
+            return self.images.mutate(ctx, image_id, change)
+        except (Gone, NotFound):
+            # Deleted (or moved on) while the data streamed: keep nothing (Glance: 410).
+            self.store.delete(key)
+            raise Gone(image_id=image_id) from None
+
+    def _abandon(self, image_id: str, key: str, expected: ImageStatus) -> None:
+        """Remove written data and put the image back to queued, if it is still ours to move."""
+        self.store.delete(key)
+        repo = self.images.repo
+        for _ in range(5):
+            try:
+                current = repo.get(image_id)
+            except NotFound:
+                return
+            if current.status is not expected:
+                return
+            try:
+                repo.save(domain.requeue(current), expected=current)
+                return
+            except ConcurrentUpdate:
+                continue
+
+    # -- download ------------------------------------------------------
+    def download(self, ctx: RequestContext, image_id: str, range_header: str | None, content_range: str | None) -> Download:
+        """Checks in Glance's order (404, 403 deactivated, policy, 204 no data, ranges), then redirect or bytes."""
+        image = self.images.show(ctx, image_id)
+        if image.status is ImageStatus.DEACTIVATED and not ctx.is_admin:
+            raise Forbidden(_DEACTIVATED)
+        if not (ctx.is_admin or ctx.is_member):
+            raise Forbidden(action="download_image")
+        if image.size is None or image.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED):
+            return Download(image)
+        key = data.data_key(image.id)
+        if range_header is not None:
+            byte_range = data.parse_range(range_header, image.size)
+        elif content_range is not None:
+            # The deprecated form cannot be handed to S3: always served here.
+            return self._proxy(image, key, data.parse_content_range(content_range, image.size), partial=True)
+        else:
+            byte_range = None
+        partial = byte_range is not None
+        if self.limits.download_mode == "proxy":
+            whole = data.ByteRange(0, image.size - 1, image.size)
+            return self._proxy(image, key, byte_range or whole, partial)
+        url = self.store.presigned_get(key, self.limits.presign_seconds)
+        return Download(image, url=url, byte_range=byte_range, partial=partial)
+
+    def _proxy(self, image: Image, key: str, byte_range: data.ByteRange, partial: bool) -> Download:
+        if byte_range.length > self.limits.proxy_max_bytes:
+            raise InvalidInput(
+                f"The requested range is {byte_range.length} bytes; at most {self.limits.proxy_max_bytes} bytes "
+                "can pass through the API. Download with a Range header (served from object storage) instead."
+            )
+        body = b"" if byte_range.total == 0 else self.store.get_range(key, byte_range.start, byte_range.end)
+        return Download(image, body=body, byte_range=byte_range, partial=partial)

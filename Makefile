@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean qemu-img
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(BIN)/python -m infra.local.run
 
-test: $(STAMP)
+# The data tests build real images with qemu-img (Debian's qemu-utils).
+qemu-img:
+	@command -v qemu-img >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq qemu-utils >/dev/null; } \
+		|| { echo "qemu-img is needed: install the qemu-utils package" >&2; exit 1; }
+
+test: $(STAMP) qemu-img
 	$(BIN)/mypy --strict chalicelib/domain chalicelib/services
 	$(BIN)/python -m pytest -q
 

@@ -240,3 +240,23 @@ def test_stage_failure_requeues_and_cleans(api: Any, aws: Any, qcow: dict[str, A
     aws.data.limits = replace(aws.data.limits, image_size_cap=4)
     assert api.http.put(f"/v2/images/{qcow['id']}/stage", headers={**ALICE, **OCTET}, body=b"too-big").status_code == 413
     assert show(api, ALICE, qcow["id"])["status"] == "queued" and objects(aws) == []
+
+
+def test_image_deleted_during_upload_is_410_and_leaves_no_bytes(api: Any, aws: Any, qcow: dict[str, Any]) -> None:
+    store = aws.data.store
+    real_put = store.put_stream
+
+    def put_then_lose_the_image(key: str, chunks: Any) -> int:
+        size = real_put(key, chunks)
+        # Another request deletes the image while this upload is still finishing.
+        assert api.http.delete(f"/v2/images/{qcow['id']}", headers=ADMIN).status_code == 204
+        return size
+
+    store.put_stream = put_then_lose_the_image
+    try:
+        resp = put_file(api, ALICE, qcow["id"], fx.qcow2())
+    finally:
+        store.put_stream = real_put
+    assert resp.status_code == 410
+    assert objects(aws) == []
+    assert api.http.get(f"/v2/images/{qcow['id']}", headers=ADMIN).status_code == 404

@@ -14,13 +14,17 @@ from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord
 from chalicelib.domain import listing
-from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, NotFound
+from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, NotFound
 from chalicelib.domain.images import Image, ImageStatus
 from chalicelib.domain.listing import Order, Source
 from chalicelib.domain.members import Member
 
-_SEP = "\x00"  # sorts below every character a value can hold
+_SEP = "\x00"  # sorts below every character an encoded value can hold
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+# DynamoDB refuses hash keys over 2048 bytes; no image id is that long.
+_MAX_KEY_BYTES = 2048
+# Order-preserving escape so that no encoded value contains the separator.
+_ESCAPES = str.maketrans({"\x00": "\x01\x01", "\x01": "\x01\x02"})
 
 
 def _enc(value: Any) -> str:
@@ -31,7 +35,7 @@ def _enc(value: Any) -> str:
         return "1" + value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
     if isinstance(value, int):
         return "1" + f"{value:020d}"
-    return "1" + str(value)
+    return "1" + str(value).translate(_ESCAPES)
 
 
 def sort_range(image: Image, key: str) -> str:
@@ -93,7 +97,7 @@ def _to_domain(record: Any) -> Image:
         os_hash_algo=record.os_hash_algo,
         os_hash_value=record.os_hash_value,
         tags=frozenset(record.tags or ()),
-        extra_properties={str(k): str(v) for k, v in props.items()},
+        extra_properties={str(k): (None if v is None else str(v)) for k, v in props.items()},
         version=int(record.version),
     )
 
@@ -102,11 +106,22 @@ def _condition_failed(exc: PutError) -> bool:
     return getattr(exc, "cause_response_code", None) == _CONDITION_FAILED
 
 
+def _refused(exc: PutError) -> InvalidInput:
+    """A write DynamoDB refused for its shape (size limits): the caller's input, not a server fault."""
+    return InvalidInput(f"The image metadata cannot be stored: {getattr(exc, 'cause_response_message', exc)}")
+
+
+def _storable_key(image_id: str) -> bool:
+    return bool(image_id) and len(image_id.encode("utf-8", "surrogatepass")) <= _MAX_KEY_BYTES
+
+
 class DynamoImageRepository:
     """Images in one DynamoDB table; listings read the sparse GSIs with Query only."""
 
     def get(self, image_id: str) -> Image:
         """Return the stored image (one strongly consistent GetItem); raises NotFound."""
+        if not _storable_key(image_id):
+            raise NotFound(image_id=image_id)
         try:
             return _to_domain(ImageRecord.get(image_id, consistent_read=True))
         except DoesNotExist:
@@ -119,7 +134,7 @@ class DynamoImageRepository:
         except PutError as exc:
             if _condition_failed(exc):
                 raise Duplicate(image_id=image.id) from None
-            raise
+            raise _refused(exc) from None
         return image
 
     def save(self, image: Image, *, expected: Image) -> Image:
@@ -131,7 +146,7 @@ class DynamoImageRepository:
         except PutError as exc:
             if _condition_failed(exc):
                 raise ConcurrentUpdate(image_id=image.id) from None
-            raise
+            raise _refused(exc) from None
         return stored
 
     def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
@@ -205,5 +220,5 @@ class DynamoMemberRepository:
         except PutError as exc:
             if _condition_failed(exc):
                 raise Duplicate(f"Member {member.member_id} already exists for image {member.image_id}.") from None
-            raise
+            raise _refused(exc) from None
         return member

@@ -33,7 +33,9 @@ def json_body(raw: bytes | None, *, required: bool = True) -> Any:
         return None
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        # Lone surrogates parse but can never be stored as UTF-8.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):
         raise InvalidInput("Malformed JSON in request body.") from None
     if not isinstance(body, (dict, list)):
         raise InvalidInput("Expected an object or array in request body.")
@@ -124,12 +126,12 @@ def _bool(name: str, raw: str) -> bool:
     raise InvalidInput(f"Invalid value for {name}: {raw!r}; expected true or false.")
 
 
-def _int(name: str, raw: str) -> int:
+def _int(name: str, raw: str, *, minimum: int | None = 0) -> int:
     try:
         value = int(raw)
     except ValueError:
         raise InvalidInput(f"{name} param must be an integer") from None
-    if value < 0:
+    if minimum is not None and value < minimum:
         raise InvalidInput(f"{name} param must be positive")
     return value
 
@@ -210,8 +212,8 @@ def _filters(params: Mapping[str, list[str]]) -> listing.Filters:
     return listing.Filters(
         exact=exact,
         tags=frozenset(params.get("tag", [])),
-        size_min=_int("size_min", one["size_min"]) if "size_min" in one else None,
-        size_max=_int("size_max", one["size_max"]) if "size_max" in one else None,
+        size_min=_int("size_min", one["size_min"], minimum=None) if "size_min" in one else None,
+        size_max=_int("size_max", one["size_max"], minimum=None) if "size_max" in one else None,
         protected=_bool("protected", one["protected"]) if "protected" in one else None,
         os_hidden=_bool("os_hidden", one["os_hidden"]) if "os_hidden" in one else False,
         dates=_dates(params),

@@ -29,6 +29,7 @@ ERROR_STATUS: dict[type[e.DomainError], int] = {
     e.QuotaExceeded: 413,
     e.UnsupportedMediaType: 415,
     e.RangeNotSatisfiable: 416,
+    e.MethodNotImplemented: 501,
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

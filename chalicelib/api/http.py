@@ -11,11 +11,13 @@ from chalice.app import Request
 from chalicelib.api import identity
 from chalicelib.api.errors import current_accept, error_response, http_errors
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import MethodNotAllowed
+from chalicelib.domain.errors import MethodNotAllowed, MethodNotImplemented
 from chalicelib.wiring import container
 
 MAX_REQUEST_ID_LENGTH = 64
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH")
+# Glance answers 501 for any other method; OPTIONS is the one API Gateway and chalice local route.
+UNSUPPORTED = ("OPTIONS",)
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 
@@ -83,11 +85,11 @@ def serve_unversioned(app: Chalice) -> None:
 def reject_other_methods(app: Chalice) -> None:
     """Answer 405 with ``Allow`` for any method a known path does not serve (Glance's reject routes)."""
     for path, views in list(app.routes.items()):
-        missing = [m for m in METHODS if m not in views and not (m == "HEAD" and "GET" in views)]
-        if not missing:
-            continue
         allowed = ", ".join(m for m in METHODS if m in views)
-        app.route(path, methods=missing, content_types=["*/*"], name=f"reject{path}")(_rejecter(allowed))
+        missing = [m for m in METHODS if m not in views]
+        if missing:
+            app.route(path, methods=missing, content_types=["*/*"])(_rejecter(allowed))
+        app.route(path, methods=list(UNSUPPORTED), content_types=["*/*"])(_unsupported)
 
 
 def _rejecter(allowed: str) -> Callable[..., Any]:
@@ -98,3 +100,8 @@ def _rejecter(allowed: str) -> Callable[..., Any]:
         raise exc
 
     return reject
+
+
+@http_errors
+def _unsupported(**_: str) -> Response:
+    raise MethodNotImplemented()

@@ -111,6 +111,12 @@ class UnsupportedMediaType(DomainError):
     template = "Unsupported Content-Type: {content_type}"
 
 
+class MethodNotImplemented(DomainError):
+    """A method the API does not implement at all."""
+
+    template = "The server does not support this method."
+
+
 class MethodNotAllowed(DomainError):
     """The path exists but not with this method."""
 

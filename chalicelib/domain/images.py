@@ -72,7 +72,8 @@ class Image:
     os_hash_algo: str | None = None
     os_hash_value: str | None = None
     tags: frozenset[str] = frozenset()
-    extra_properties: Mapping[str, str] = field(default_factory=dict)
+    # Values are strings; null is kept for schema properties that allow it (kernel_id, ramdisk_id).
+    extra_properties: Mapping[str, str | None] = field(default_factory=dict)
     version: int = 0
 
     @property

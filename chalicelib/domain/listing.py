@@ -17,6 +17,9 @@ SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", 
 TIE_BREAKERS = ("created_at", "id")
 MEMBER_STATUSES = ("pending", "accepted", "rejected", "all")
 DATE_OPS = ("gt", "gte", "lt", "lte", "eq", "neq")
+# Names sort by their first bytes only, so an index key (1024 bytes in DynamoDB) can hold them;
+# only names longer than this that share this prefix order by created_at/id instead.
+SORT_PREFIX_BYTES = 400
 
 
 @dataclass(frozen=True)
@@ -76,9 +79,13 @@ class _Key:
 
 
 def sort_value(image: Image, key: str) -> Any:
-    """The value an image sorts by for ``key`` (status enums by their wire value)."""
+    """The value an image sorts by for ``key`` (status enums by their wire value, names by their prefix)."""
     value = getattr(image, key)
-    return value.value if key == "status" else value
+    if key == "status":
+        return value.value
+    if key == "name" and value is not None and len(value) > SORT_PREFIX_BYTES // 4:
+        return value.encode("utf-8")[:SORT_PREFIX_BYTES].decode("utf-8", "ignore")
+    return value
 
 
 def order_key(image: Image, order: Order) -> tuple[_Key, ...]:
@@ -136,8 +143,9 @@ class Filters:
 
 
 def _exact_value(image: Image, key: str) -> str | None:
-    if hasattr(image, key) and key not in ("extra_properties", "tags", "version"):
-        value = sort_value(image, key)
+    if hasattr(image, key) and key not in ("extra_properties", "tags", "version", "listed"):
+        value = getattr(image, key)
+        value = value.value if key == "status" else value
         return None if value is None else str(value)
     return image.extra_properties.get(key)
 
@@ -169,7 +177,7 @@ def matches(image: Image, filters: Filters) -> bool:
         return False
     for key, op, when in filters.dates:
         # Glance compares at second precision, as timestamps are shown.
-        if not _DATE_TESTS[op](getattr(image, key).replace(microsecond=0), when):
+        if not _DATE_TESTS[op](getattr(image, key).replace(microsecond=0), when.replace(microsecond=0)):
             return False
     return True
 

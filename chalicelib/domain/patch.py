@@ -44,7 +44,7 @@ def _set_core(image: Image, key: str, value: Any, ctx: RequestContext) -> Image:
         raise Forbidden("Attribute 'owner' is reserved for administrators.")
     if key == "visibility" and value != image.visibility:
         require_visibility_change(ctx, value)
-    rules.check_minimums({key: value})
+    rules.check_core_values({key: value})
     if key == "tags":
         value = frozenset(value)
     return replace(image, **{key: value})

@@ -28,6 +28,9 @@ VISIBILITIES = ("public", "private", "shared", "community")
 # Internal properties Glance never returns.
 HIDDEN_PROPERTIES = frozenset({"os_glance_stage_host", "os_glance_hash_op_host"})
 MAX_KEY_LENGTH = 255
+MAX_INT = 2**31 - 1
+# DynamoDB items hold at most 400 KB; the listing index copies need room too.
+MAX_METADATA_BYTES = 256 * 1024
 
 
 def is_reserved(key: str) -> bool:
@@ -59,7 +62,7 @@ def check_property_keys(keys: Iterable[str]) -> None:
             raise InvalidInput(detail=f"Property key '{key[:40]}' must be 1 to {MAX_KEY_LENGTH} characters")
 
 
-def check_quotas(properties: Mapping[str, str], tags: Iterable[str], *, property_quota: int, tag_quota: int) -> None:
+def check_quotas(properties: Mapping[str, str | None], tags: Iterable[str], *, property_quota: int, tag_quota: int) -> None:
     """Raise QuotaExceeded when properties or tags exceed their per-image quota (negative = unlimited)."""
     if 0 <= property_quota < len(properties):
         raise QuotaExceeded(what="image properties", limit=property_quota)
@@ -74,9 +77,22 @@ def require_formats(disk_format: str | None, container_format: str | None) -> No
             raise InvalidInput(f"Property {name} must be set prior to saving data.")
 
 
-def check_minimums(values: Mapping[str, object]) -> None:
-    """Raise InvalidInput when min_disk or min_ram is negative (Glance checks it in the domain)."""
+def check_core_values(values: Mapping[str, object]) -> None:
+    """Raise InvalidInput for min_disk/min_ram outside 0..2^31-1 (Glance's INT columns) or an empty owner."""
     for key in ("min_disk", "min_ram"):
         value = values.get(key)
         if isinstance(value, int) and value < 0:
             raise InvalidInput(f"Cannot set {key} to a negative value")
+        if isinstance(value, int) and value > MAX_INT:
+            raise InvalidInput(f"{key} must be at most {MAX_INT}")
+    if values.get("owner", None) == "":
+        raise InvalidInput("owner must not be an empty string")
+
+
+def check_metadata_size(name: str | None, properties: Mapping[str, str | None], tags: Iterable[str]) -> None:
+    """Raise QuotaExceeded when an image's metadata would not fit one stored item."""
+    total = len((name or "").encode("utf-8"))
+    total += sum(len(k.encode("utf-8")) + len((v or "").encode("utf-8")) for k, v in properties.items())
+    total += sum(len(t.encode("utf-8")) for t in tags)
+    if total > MAX_METADATA_BYTES:
+        raise QuotaExceeded(what="image metadata size in bytes", limit=MAX_METADATA_BYTES)

@@ -75,7 +75,9 @@ class ImageService:
 
     # -- reads ---------------------------------------------------------
     def show(self, ctx: RequestContext, image_id: str) -> Image:
-        """Return a visible, undeleted image; raises NotFound otherwise."""
+        """Return a visible, undeleted image; raises NotFound otherwise (also for a caller with no role)."""
+        if not ctx.is_reader:
+            raise NotFound(image_id=image_id)  # get_image fails, so the image is hidden (reference 0)
         image = self.repo.get(image_id)
         if image.status in (domain.S.DELETED, domain.S.PENDING_DELETE) or not self._visible(image, ctx):
             raise NotFound(image_id=image_id)
@@ -131,9 +133,10 @@ class ImageService:
             policy.require_visibility_change(ctx, visibility)
         extras = {k: v for k, v in body.items() if k not in rules.CORE}
         rules.check_property_keys(extras)
-        rules.check_minimums(body)
+        rules.check_core_values(body)
         tags = frozenset(body.get("tags", ()))
         rules.check_quotas(extras, tags, property_quota=self.limits.property_quota, tag_quota=self.limits.tag_quota)
+        rules.check_metadata_size(body.get("name"), extras, tags)
         now = self.clock.now()
         core = {k: v for k, v in body.items() if k in _CREATE_CORE}
         image = Image(
@@ -159,6 +162,7 @@ class ImageService:
                 property_quota=self.limits.property_quota,
                 tag_quota=self.limits.tag_quota,
             )
+            rules.check_metadata_size(updated.name, updated.extra_properties, updated.tags)
             return updated
 
         return self.mutate(ctx, image_id, change)

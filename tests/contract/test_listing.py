@@ -231,3 +231,19 @@ def test_limit_zero_and_cap(svc: ImageService) -> None:
     assert ids(svc, ALICE, "limit=0") == []
     query = des.list_images({"limit": ["5000"]}, default_limit=25, max_limit=1000)
     assert query.limit == 1000
+
+
+def test_names_with_control_characters_page_in_order(svc: ImageService) -> None:
+    made = [svc.create(ALICE, {"name": n}).id for n in ["a", "a\u0000\u0001", "a", "a\u0000\u0001", "b", "a\u0001"]]
+    expected = ids(svc, ALICE, "sort=name:asc", limit=100)
+    names = [svc.repo.get(i).name for i in expected]
+    assert names == sorted(names)
+    seen: list[str] = []
+    marker = None
+    while True:
+        page = ids(svc, ALICE, "sort=name:asc" + (f"&marker={marker}" if marker else ""), limit=1)
+        if not page:
+            break
+        seen += page
+        marker = page[-1]
+    assert seen == expected and sorted(seen) == sorted(made)

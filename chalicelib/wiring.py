@@ -45,9 +45,11 @@ def build(settings: Settings) -> Container:
         region=settings.region,
         host=settings.endpoint_url,
     )
+    # Path-style only against an emulator endpoint (its host cannot take bucket subdomains).
+    style = "path" if settings.endpoint_url else "virtual"
     s3 = boto3.session.Session().client(
         "s3", region_name=settings.region, endpoint_url=settings.endpoint_url,
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        config=Config(signature_version="s3v4", s3={"addressing_style": style}),
     )
     store = S3ObjectStore(s3, settings.bucket)
     limits = Limits(property_quota=settings.image_property_quota, tag_quota=settings.image_tag_quota)

@@ -1,8 +1,10 @@
 """Chalice app: route and middleware registrations only; views live in chalicelib/api/routes_*."""
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib.api import routes_data, routes_discovery, routes_images
 from chalicelib.api.http import reject_other_methods, request_id_middleware, serve_unversioned
+from chalicelib.pipeline import scrubber
+from chalicelib.wiring import container
 
 app = Chalice(app_name="glance-serverless")
 app.register_blueprint(routes_images.bp)
@@ -11,3 +13,8 @@ app.register_blueprint(routes_discovery.bp)
 app.register_middleware(request_id_middleware, "http")
 serve_unversioned(app)
 reject_other_methods(app)
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="scrub_images")
+def scrub_images(event: object) -> dict:
+    return scrubber.scrub_images(container())

@@ -22,6 +22,7 @@ ENV_SIZE_CAP = "IMAGES_SIZE_CAP"
 ENV_DOWNLOAD_MODE = "IMAGES_DOWNLOAD_MODE"
 ENV_PROXY_MAX_BYTES = "IMAGES_PROXY_MAX_BYTES"
 ENV_DELAYED_DELETE = "IMAGES_DELAYED_DELETE"
+ENV_SCRUB_DELAY = "IMAGES_SCRUB_DELAY_SECONDS"
 DOWNLOAD_MODES = ("redirect", "proxy")
 
 AUTH_MODES = ("dev", "cloud")
@@ -51,6 +52,7 @@ class Settings:
     download_mode: str = "redirect"
     proxy_max_bytes: int = 4_500_000
     delayed_delete: bool = False
+    scrub_delay_seconds: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -83,6 +85,7 @@ class Settings:
             download_mode=_choice(env, ENV_DOWNLOAD_MODE, DOWNLOAD_MODES),
             proxy_max_bytes=_int(env, ENV_PROXY_MAX_BYTES, 4_500_000),
             delayed_delete=_bool(env, ENV_DELAYED_DELETE, False),
+            scrub_delay_seconds=_int(env, ENV_SCRUB_DELAY, 0),
         )
 
 

@@ -25,6 +25,9 @@ class ImageRepository(Protocol):
     def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
         """Yield the listed images of ``source`` in ``order``, strictly after ``marker``, reading lazily."""
 
+    def iter_pending_delete(self, deleted_before: datetime) -> Iterator[Image]:
+        """Yield pending_delete images whose deletion (updated_at) is older than ``deleted_before``."""
+
 
 class MemberRepository(Protocol):
     def find(self, image_id: str, member_id: str) -> Member | None:

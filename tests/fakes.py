@@ -48,6 +48,11 @@ class InMemoryImageRepository:
         return listing.after(ordered, order, marker)
 
 
+    def iter_pending_delete(self, deleted_before: datetime) -> Iterator[Image]:
+        pending = [im for im in self.items.values() if im.status.value == "pending_delete" and im.updated_at < deleted_before]
+        return iter(sorted(pending, key=lambda im: im.updated_at))
+
+
 class InMemoryMemberRepository:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], Member] = {}

@@ -21,6 +21,7 @@ from chalicelib.domain.members import Member
 
 _SEP = "\x00"  # sorts below every character an encoded value can hold
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+PENDING = "pending"  # the one partition of the pending-delete index
 # DynamoDB refuses hash keys over 2048 bytes; no image id is that long.
 _MAX_KEY_BYTES = 2048
 # Order-preserving escape so that no encoded value contains the separator.
@@ -70,6 +71,8 @@ def _to_record(image: Image) -> Any:
         lo=image.owner if listed else None,
         lv=image.visibility if listed else None,
     )
+    if image.status is ImageStatus.PENDING_DELETE:
+        record.pd, record.pd_at = PENDING, _enc(image.updated_at)
     for key in listing.SORT_KEYS:
         setattr(record, f"s_{key}", sort_range(image, key) if listed else None)
     return record
@@ -163,6 +166,12 @@ class DynamoImageRepository:
         )
         stream = listing.regroup((_to_domain(r) for r in records), order)
         return listing.after(stream, order, marker)
+
+    def iter_pending_delete(self, deleted_before: datetime) -> Iterator[Image]:
+        """pending_delete images whose deletion is older than ``deleted_before`` (one Query, paged lazily)."""
+        index = ImageRecord.idx_pending_delete
+        records = index.query(PENDING, range_key_condition=ImageRecord.pd_at < _enc(deleted_before))
+        return (_to_domain(r) for r in records)
 
     @staticmethod
     def _resume(key: str, desc: bool, order: Order, marker: Image | None) -> Any:

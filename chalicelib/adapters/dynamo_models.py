@@ -68,12 +68,26 @@ def _image_attributes() -> dict[str, Any]:
         "version": NumberAttribute(default=0),
         "lo": UnicodeAttribute(null=True),
         "lv": UnicodeAttribute(null=True),
+        "pd": UnicodeAttribute(null=True),
+        "pd_at": UnicodeAttribute(null=True),
+        "idx_pending_delete": PendingDeleteIndex(),
     }
     for key in SORT_KEYS:
         attrs[f"s_{key}"] = UnicodeAttribute(null=True)
         for family, hash_attr in INDEX_FAMILIES.items():
             attrs[f"idx_{family}_{key}"] = _index(family, hash_attr, key)
     return attrs
+
+
+class PendingDeleteIndex(GlobalSecondaryIndex[Any]):
+    """Sparse: only pending_delete images, oldest deletion first, for the scrubber."""
+
+    class Meta:
+        index_name = "pending-delete"
+        projection = AllProjection()
+
+    pd = UnicodeAttribute(hash_key=True)
+    pd_at = UnicodeAttribute(range_key=True)
 
 
 class _ImageMeta:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Mapping
 
 from chalicelib.domain import images as domain
@@ -207,6 +208,24 @@ class ImageService:
             self.store.delete(data_key(image_id))
             self.store.delete(staging_key(image_id))
         return deleted
+
+    def scrub(self, now: datetime, delay: timedelta) -> list[str]:
+        """Purge pending_delete images deleted more than ``delay`` ago: deleted first, then their data.
+
+        Each move is conditional on the image still being pending_delete, so a
+        restore or a second scrubber racing this one is never overridden.
+        """
+        purged = []
+        for image in self.repo.iter_pending_delete(now - delay):
+            try:
+                self.repo.save(replace(domain.transition(image, domain.S.DELETED), updated_at=now), expected=image)
+            except ConcurrentUpdate:
+                continue
+            if self.store is not None:
+                self.store.delete(data_key(image.id))
+                self.store.delete(staging_key(image.id))
+            purged.append(image.id)
+        return purged
 
     def deactivate(self, ctx: RequestContext, image_id: str) -> Image:
         """active -> deactivated (no-op when already there); other statuses are Forbidden."""

@@ -260,3 +260,14 @@ def test_image_deleted_during_upload_is_410_and_leaves_no_bytes(api: Any, aws: A
     assert resp.status_code == 410
     assert objects(aws) == []
     assert api.http.get(f"/v2/images/{qcow['id']}", headers=ADMIN).status_code == 404
+
+
+def test_delayed_delete_keeps_bytes_until_the_scrubber_runs(api: Any, aws: Any, active: tuple[str, bytes]) -> None:
+    from chalicelib.pipeline.scrubber import scrub_images
+
+    aws.images.delayed_delete = True
+    assert api.http.delete(f"/v2/images/{active[0]}", headers=ALICE).status_code == 204
+    assert api.http.get(f"/v2/images/{active[0]}", headers=ALICE).status_code == 404
+    assert objects(aws) == [f"images/{active[0]}"]
+    assert scrub_images(aws) == {"purged": [active[0]]}
+    assert objects(aws) == []

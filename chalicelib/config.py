@@ -10,6 +10,8 @@ ENV_REGION_FALLBACK = "AWS_DEFAULT_REGION"
 ENV_ENDPOINT = "AWS_ENDPOINT_URL"
 ENV_IMAGES_TABLE = "IMAGES_TABLE"
 ENV_MEMBERS_TABLE = "IMAGES_MEMBERS_TABLE"
+ENV_USAGE_TABLE = "IMAGES_USAGE_TABLE"
+ENV_STORAGE_QUOTA = "IMAGES_USER_STORAGE_QUOTA"
 ENV_BUCKET = "IMAGES_BUCKET"
 ENV_AUTH_MODE = "IMAGES_AUTH_MODE"
 ENV_DEBUG = "IMAGES_DEBUG"
@@ -39,6 +41,7 @@ class Settings:
     region: str
     images_table: str
     members_table: str
+    usage_table: str
     bucket: str
     auth_mode: str
     endpoint_url: str | None = None
@@ -53,13 +56,14 @@ class Settings:
     proxy_max_bytes: int = 4_500_000
     delayed_delete: bool = False
     scrub_delay_seconds: int = 0
+    user_storage_quota: int = 0  # bytes per project; 0 = unlimited, as Glance
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         """Build from the environment; raises ConfigError naming what is missing or malformed."""
         env = os.environ if env is None else env
         region = env.get(ENV_REGION) or env.get(ENV_REGION_FALLBACK)
-        required = {ENV_IMAGES_TABLE: None, ENV_MEMBERS_TABLE: None, ENV_BUCKET: None, ENV_AUTH_MODE: None}
+        required = {ENV_IMAGES_TABLE: None, ENV_MEMBERS_TABLE: None, ENV_USAGE_TABLE: None, ENV_BUCKET: None, ENV_AUTH_MODE: None}
         missing = [name for name in required if not env.get(name)]
         if not region:
             missing.insert(0, ENV_REGION)
@@ -72,6 +76,7 @@ class Settings:
             region=str(region),
             images_table=env[ENV_IMAGES_TABLE],
             members_table=env[ENV_MEMBERS_TABLE],
+            usage_table=env[ENV_USAGE_TABLE],
             bucket=env[ENV_BUCKET],
             auth_mode=auth_mode,
             endpoint_url=env.get(ENV_ENDPOINT) or None,
@@ -86,6 +91,7 @@ class Settings:
             proxy_max_bytes=_int(env, ENV_PROXY_MAX_BYTES, 4_500_000),
             delayed_delete=_bool(env, ENV_DELAYED_DELETE, False),
             scrub_delay_seconds=_int(env, ENV_SCRUB_DELAY, 0),
+            user_storage_quota=_int(env, ENV_STORAGE_QUOTA, 0),
         )
 
 

@@ -16,9 +16,11 @@ class ImageRepository(Protocol):
     def add(self, image: Image) -> Image:
         """Store a new image; raises Duplicate when the id exists (even deleted)."""
 
-    def save(self, image: Image, *, expected: Image) -> Image:
+    def save(self, image: Image, *, expected: Image, usage_delta: int = 0, usage_limit: int = 0) -> Image:
         """Write ``image`` only if the stored one still has ``expected``'s version and status.
 
+        With ``usage_delta``, the owner's stored-bytes counter moves in the same atomic
+        write; a growth that would pass a positive ``usage_limit`` raises QuotaExceeded.
         Returns the stored image (version bumped); raises ConcurrentUpdate otherwise.
         """
 

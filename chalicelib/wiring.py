@@ -41,7 +41,7 @@ def build(settings: Settings) -> Container:
     from chalicelib.services.images import ImageService, Limits
 
     dynamo_models.configure(
-        {"images": settings.images_table, "members": settings.members_table},
+        {"images": settings.images_table, "members": settings.members_table, "usage": settings.usage_table},
         region=settings.region,
         host=settings.endpoint_url,
     )
@@ -52,7 +52,11 @@ def build(settings: Settings) -> Container:
         config=Config(signature_version="s3v4", s3={"addressing_style": style}),
     )
     store = S3ObjectStore(s3, settings.bucket)
-    limits = Limits(property_quota=settings.image_property_quota, tag_quota=settings.image_tag_quota)
+    limits = Limits(
+        property_quota=settings.image_property_quota,
+        tag_quota=settings.image_tag_quota,
+        storage_quota=settings.user_storage_quota,
+    )
     images = ImageService(
         DynamoImageRepository(), DynamoMemberRepository(), SystemClock(), UuidGen(), limits,
         store=store, delayed_delete=settings.delayed_delete,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
 from chalicelib.domain import listing
-from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, NotFound
+from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image
 from chalicelib.domain.listing import Order, Source
 from chalicelib.domain.members import Member
@@ -19,6 +19,7 @@ class InMemoryImageRepository:
     def __init__(self) -> None:
         self.items: dict[str, Image] = {}
         self.members: InMemoryMemberRepository | None = None
+        self.usage: dict[str, int] = {}
 
     def get(self, image_id: str) -> Image:
         if image_id not in self.items:
@@ -31,10 +32,15 @@ class InMemoryImageRepository:
         self.items[image.id] = image
         return image
 
-    def save(self, image: Image, *, expected: Image) -> Image:
+    def save(self, image: Image, *, expected: Image, usage_delta: int = 0, usage_limit: int = 0) -> Image:
         current = self.items.get(image.id)
         if current is None or current.version != expected.version or current.status != expected.status:
             raise ConcurrentUpdate(image_id=image.id)
+        owner = image.owner or ""
+        used = self.usage.get(owner, 0)
+        if usage_delta > 0 and usage_limit > 0 and used + usage_delta > usage_limit:
+            raise QuotaExceeded(what="storage in bytes", limit=usage_limit)
+        self.usage[owner] = used + usage_delta
         stored = replace(image, version=expected.version + 1)
         self.items[image.id] = stored
         return stored

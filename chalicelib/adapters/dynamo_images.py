@@ -10,11 +10,12 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord
+from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord, UsageRecord
 from chalicelib.domain import listing
-from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, NotFound
+from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image, ImageStatus
 from chalicelib.domain.listing import Order, Source
 from chalicelib.domain.members import Member
@@ -140,10 +141,17 @@ class DynamoImageRepository:
             raise _refused(exc) from None
         return image
 
-    def save(self, image: Image, *, expected: Image) -> Image:
-        """PutItem conditioned on the expected version and status; raises ConcurrentUpdate."""
+    def save(self, image: Image, *, expected: Image, usage_delta: int = 0, usage_limit: int = 0) -> Image:
+        """PutItem conditioned on the expected version and status; raises ConcurrentUpdate.
+
+        A usage change makes it one TransactWriteItems with the owner's counter
+        update, conditioned on staying within ``usage_limit``; raises QuotaExceeded.
+        """
         stored = replace(image, version=expected.version + 1)
         condition = (ImageRecord.version == expected.version) & (ImageRecord.status == expected.status.value)
+        if usage_delta and image.owner:
+            self._save_with_usage(stored, condition, image.owner, usage_delta, usage_limit)
+            return stored
         try:
             _to_record(stored).save(condition=condition)
         except PutError as exc:
@@ -151,6 +159,24 @@ class DynamoImageRepository:
                 raise ConcurrentUpdate(image_id=image.id) from None
             raise _refused(exc) from None
         return stored
+
+    @staticmethod
+    def _save_with_usage(stored: Image, condition: Any, owner: str, delta: int, limit: int) -> None:
+        quota = delta > 0 and limit > 0
+        if quota and delta > limit:
+            raise QuotaExceeded(what="storage in bytes", limit=limit)
+        within = UsageRecord.image_bytes.does_not_exist() | (UsageRecord.image_bytes <= limit - delta)
+        try:
+            with TransactWrite(connection=ImageRecord._get_connection().connection) as tx:  # noqa: SLF001
+                tx.save(_to_record(stored), condition=condition)
+                tx.update(UsageRecord(owner), actions=[UsageRecord.image_bytes.add(delta)], condition=within if quota else None)
+        except TransactWriteError as exc:
+            reasons = [r.code if r is not None else None for r in exc.cancellation_reasons]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise ConcurrentUpdate(image_id=stored.id) from None
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise QuotaExceeded(what="storage in bytes", limit=limit) from None
+            raise InvalidInput(f"The image metadata cannot be stored: {exc.cause_response_message}") from None
 
     def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
         """Query one partition's index lazily, page by page, strictly after ``marker``."""

@@ -126,7 +126,18 @@ class MemberRecord(Model):
     by_member = MemberIndex()
 
 
-TABLE_MODELS: dict[str, type[Model]] = {"images": ImageRecord, "members": MemberRecord}
+class UsageRecord(Model):
+    """Bytes of active and deactivated image data per project (user_storage_quota, /v2/info/usage)."""
+
+    class Meta:
+        table_name = "image-usage"
+        billing_mode = BILLING_MODE
+
+    project_id = UnicodeAttribute(hash_key=True)
+    image_bytes = NumberAttribute(default=0)
+
+
+TABLE_MODELS: dict[str, type[Model]] = {"images": ImageRecord, "members": MemberRecord, "usage": UsageRecord}
 
 
 def configure(table_names: dict[str, str], region: str, host: str | None) -> None:

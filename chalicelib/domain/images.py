@@ -85,6 +85,15 @@ class Image:
 Transition = Callable[[Image], Image]
 
 
+# Statuses whose data counts against a project's storage (Glance sums its undeleted images).
+_STORED = frozenset({S.ACTIVE, S.DEACTIVATED})
+
+
+def stored_bytes(image: Image) -> int:
+    """Bytes this image holds against its owner's storage quota."""
+    return (image.size or 0) if image.status in _STORED else 0
+
+
 def transition(image: Image, target: ImageStatus) -> Image:
     """Return ``image`` in ``target``; raises InvalidTransition if the table forbids it."""
     if target not in TRANSITIONS[image.status]:

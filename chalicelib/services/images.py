@@ -35,6 +35,7 @@ class Limits:
 
     property_quota: int = 128
     tag_quota: int = 128
+    storage_quota: int = 0  # bytes per project; 0 = unlimited
 
 
 @dataclass(frozen=True)
@@ -260,8 +261,12 @@ class ImageService:
             updated = change(current)
             if updated == current:
                 return current
+            delta = domain.stored_bytes(updated) - domain.stored_bytes(current)
             try:
-                return self.repo.save(replace(updated, updated_at=self.clock.now()), expected=current)
+                return self.repo.save(
+                    replace(updated, updated_at=self.clock.now()), expected=current,
+                    usage_delta=delta, usage_limit=self.limits.storage_quota,
+                )
             except ConcurrentUpdate:
                 continue
         raise ConcurrentUpdate(image_id=image_id)

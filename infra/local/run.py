@@ -19,6 +19,7 @@ LOCAL_ENV = {
     "AWS_REGION": "us-east-1",
     "IMAGES_TABLE": "glance-images",
     "IMAGES_MEMBERS_TABLE": "glance-image-members",
+    "IMAGES_USAGE_TABLE": "glance-image-usage",
     "IMAGES_BUCKET": "glance-images-local",
     "IMAGES_AUTH_MODE": "dev",
 }

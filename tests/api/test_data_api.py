@@ -271,3 +271,15 @@ def test_delayed_delete_keeps_bytes_until_the_scrubber_runs(api: Any, aws: Any, 
     assert objects(aws) == [f"images/{active[0]}"]
     assert scrub_images(aws) == {"purged": [active[0]]}
     assert objects(aws) == []
+
+
+def test_storage_quota_is_413_queued_and_nothing_stored(api: Any, aws: Any) -> None:
+    aws.images.limits = replace(aws.images.limits, storage_quota=300000)
+    first = create(api, ALICE, disk_format="qcow2", container_format="bare")
+    assert put_file(api, ALICE, first["id"], fx.qcow2(padding=200000)).status_code == 204
+    second = create(api, ALICE, disk_format="qcow2", container_format="bare")
+    assert put_file(api, ALICE, second["id"], fx.qcow2(padding=200000)).status_code == 413
+    assert show(api, ALICE, second["id"])["status"] == "queued"
+    assert objects(aws) == [f"images/{first['id']}"]
+    assert api.http.delete(f"/v2/images/{first['id']}", headers=ALICE).status_code == 204
+    assert put_file(api, ALICE, second["id"], fx.qcow2(padding=200000)).status_code == 204

@@ -188,12 +188,12 @@ class RacingRepo(InMemoryImageRepository):
         super().__init__()
         self.races, self.change = races, change
 
-    def save(self, image, *, expected):  # type: ignore[no-untyped-def]
+    def save(self, image, *, expected, **usage):  # type: ignore[no-untyped-def]
         if self.races:
             self.races -= 1
             cur = self.items[image.id]
             self.items[image.id] = replace(cur, version=cur.version + 1, **self.change)  # type: ignore[arg-type]
-        return super().save(image, expected=expected)
+        return super().save(image, expected=expected, **usage)
 
 
 def test_lost_race_is_retried_on_fresh_state() -> None:

@@ -29,9 +29,6 @@ _state: dict[str, Container] = {}
 
 def build(settings: Settings) -> Container:
     """Wire the real adapters for ``settings`` (configures PynamoDB's table names and endpoint)."""
-    import boto3
-    from botocore.config import Config
-
     from chalicelib.adapters import dynamo_models
     from chalicelib.adapters.dynamo_images import DynamoImageRepository, DynamoMemberRepository
     from chalicelib.adapters.inspection import OsloInspector
@@ -45,13 +42,7 @@ def build(settings: Settings) -> Container:
         region=settings.region,
         host=settings.endpoint_url,
     )
-    # Path-style only against an emulator endpoint (its host cannot take bucket subdomains).
-    style = "path" if settings.endpoint_url else "virtual"
-    s3 = boto3.session.Session().client(
-        "s3", region_name=settings.region, endpoint_url=settings.endpoint_url,
-        config=Config(signature_version="s3v4", s3={"addressing_style": style}),
-    )
-    store = S3ObjectStore(s3, settings.bucket)
+    store = S3ObjectStore(lambda: _s3_client(settings), settings.bucket)
     limits = Limits(
         property_quota=settings.image_property_quota,
         tag_quota=settings.image_tag_quota,
@@ -68,6 +59,18 @@ def build(settings: Settings) -> Container:
     )
     data = ImageDataService(images, store, OsloInspector(), data_limits)
     return Container(settings=settings, images=images, data=data)
+
+
+def _s3_client(settings: Settings) -> object:
+    import boto3
+    from botocore.config import Config
+
+    # Path-style only against an emulator endpoint (its host cannot take bucket subdomains).
+    style = "path" if settings.endpoint_url else "virtual"
+    return boto3.session.Session().client(
+        "s3", region_name=settings.region, endpoint_url=settings.endpoint_url,
+        config=Config(signature_version="s3v4", s3={"addressing_style": style}),
+    )
 
 
 def container() -> Container:

@@ -5,7 +5,8 @@ multipart upload so no parts or objects are left behind.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+import functools
+from typing import Any, Callable, Iterable
 
 from botocore.exceptions import ClientError
 
@@ -15,12 +16,19 @@ CONTENT_TYPE = "application/octet-stream"
 
 
 class S3ObjectStore:
-    """One bucket; the client comes in from wiring."""
+    """One bucket; the client comes in from wiring as a factory, built on first use.
 
-    def __init__(self, client: Any, bucket: str, part_size: int = PART_SIZE) -> None:
-        self.client = client
+    Metadata-only requests (most of them) never pay for loading the S3 model.
+    """
+
+    def __init__(self, client_factory: Callable[[], Any], bucket: str, part_size: int = PART_SIZE) -> None:
+        self._client_factory = client_factory
         self.bucket = bucket
         self.part_size = part_size
+
+    @functools.cached_property
+    def client(self) -> Any:
+        return self._client_factory()
 
     def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
         """PutObject for small data, else a multipart upload; aborts on any failure."""

@@ -1,7 +1,6 @@
 """Shared fixtures: fake AWS credentials always; moto-backed container on request."""
 from __future__ import annotations
 
-import os
 import uuid
 from typing import Iterator
 

@@ -43,4 +43,4 @@ def show_metadefs_schema(name: str) -> Response:
 @bp.route("/{proxy+}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"], content_types=ANY)
 @http_errors
 def unknown_path(proxy: str = "") -> Response:
-    raise NotFound(f"The resource could not be found.")
+    raise NotFound("The resource could not be found.")

@@ -23,8 +23,6 @@ CORE = frozenset(
         "locations", "direct_url", "self", "file", "schema", "stores",
     }
 )
-# Core attributes that a PATCH remove may never drop.
-VISIBILITIES = ("public", "private", "shared", "community")
 # Internal properties Glance never returns.
 HIDDEN_PROPERTIES = frozenset({"os_glance_stage_host", "os_glance_hash_op_host"})
 MAX_KEY_LENGTH = 255

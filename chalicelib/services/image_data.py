@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from chalicelib.domain import data, policy
 from chalicelib.domain import images as domain
@@ -86,7 +86,8 @@ class ImageDataService:
         """queued -> saving -> active with checksums and virtual size; 409/413/415 paths requeue."""
         saving = self._begin(ctx, image_id, domain.begin_upload, "upload_image")
         key = data.data_key(image_id)
-        try:
+
+        def write() -> Image:
             self._check_declared(declared_size)
             with ThreadPoolExecutor(max_workers=1) as pool:
                 digests = Digests(pool)
@@ -99,24 +100,29 @@ class ImageDataService:
             fields = dict(size=size, virtual_size=virtual_size, checksum=digests.md5.hexdigest(),
                           os_hash_algo=HASH_ALGO, os_hash_value=digests.sha.hexdigest())
             return self._finish(ctx, image_id, ImageStatus.SAVING, fields, key)
-        except Gone:
-            raise
-        except BaseException:
-            self._abandon(image_id, key, ImageStatus.SAVING)
-            raise
+
+        return self._guarded(image_id, key, ImageStatus.SAVING, write)
 
     def stage(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], declared_size: int | None) -> Image:
         """queued -> uploading with the data in the staging area and ``size`` set."""
         self._begin(ctx, image_id, domain.begin_stage, "upload_image")
         key = data.staging_key(image_id)
-        try:
+
+        def write() -> Image:
             self._check_declared(declared_size)
             size = self.store.put_stream(key, _capped(chunks, self.limits.image_size_cap, None))
             return self._finish(ctx, image_id, ImageStatus.UPLOADING, {"size": size}, key, activate=False)
+
+        return self._guarded(image_id, key, ImageStatus.UPLOADING, write)
+
+    def _guarded(self, image_id: str, key: str, expected: ImageStatus, write: Callable[[], Image]) -> Image:
+        """Run ``write``; on any failure but Gone (already cleaned) remove the bytes and requeue."""
+        try:
+            return write()
         except Gone:
             raise
         except BaseException:
-            self._abandon(image_id, key, ImageStatus.UPLOADING)
+            self._abandon(image_id, key, expected)
             raise
 
     def _begin(self, ctx: RequestContext, image_id: str, move: "domain.Transition", action: str) -> Image:

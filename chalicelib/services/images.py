@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 from chalicelib.domain import images as domain
 from chalicelib.domain import listing, policy, rules

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.helpers import ADMIN, ALICE, PATCH21, body, create, patch
+from tests.api.helpers import ADMIN, ALICE, body, create, patch
 
 
 def post(api: Any, headers: dict[str, str], raw: str) -> Any:

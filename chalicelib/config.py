@@ -25,6 +25,11 @@ ENV_DOWNLOAD_MODE = "IMAGES_DOWNLOAD_MODE"
 ENV_PROXY_MAX_BYTES = "IMAGES_PROXY_MAX_BYTES"
 ENV_DELAYED_DELETE = "IMAGES_DELAYED_DELETE"
 ENV_SCRUB_DELAY = "IMAGES_SCRUB_DELAY_SECONDS"
+ENV_SHOW_MULTIPLE_LOCATIONS = "IMAGES_SHOW_MULTIPLE_LOCATIONS"
+ENV_SHOW_DIRECT_URL = "IMAGES_SHOW_DIRECT_URL"
+ENV_LOCATION_QUOTA = "IMAGES_LOCATION_QUOTA"
+ENV_ALLOWED_HOSTS = "IMPORT_ALLOWED_HOSTS"
+ENV_ALLOWED_PORTS = "IMPORT_ALLOWED_PORTS"
 DOWNLOAD_MODES = ("redirect", "proxy")
 
 AUTH_MODES = ("dev", "cloud")
@@ -57,6 +62,12 @@ class Settings:
     delayed_delete: bool = False
     scrub_delay_seconds: int = 0
     user_storage_quota: int = 0  # bytes per project; 0 = unlimited, as Glance
+    show_multiple_locations: bool = False
+    show_image_direct_url: bool = False
+    image_location_quota: int = 10
+    # Outbound http(s) (locations, web-download): hosts allowed even on private addresses, and ports.
+    allowed_hosts: frozenset[str] = frozenset()
+    allowed_ports: frozenset[int] = frozenset({80, 443})
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -92,6 +103,11 @@ class Settings:
             delayed_delete=_bool(env, ENV_DELAYED_DELETE, False),
             scrub_delay_seconds=_int(env, ENV_SCRUB_DELAY, 0),
             user_storage_quota=_int(env, ENV_STORAGE_QUOTA, 0),
+            show_multiple_locations=_bool(env, ENV_SHOW_MULTIPLE_LOCATIONS, False),
+            show_image_direct_url=_bool(env, ENV_SHOW_DIRECT_URL, False),
+            image_location_quota=_int(env, ENV_LOCATION_QUOTA, 10),
+            allowed_hosts=frozenset(h.strip().lower() for h in env.get(ENV_ALLOWED_HOSTS, "").split(",") if h.strip()),
+            allowed_ports=frozenset(_ints(env, ENV_ALLOWED_PORTS, (80, 443))),
         )
 
 
@@ -103,6 +119,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def _ints(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated integers, not {raw!r}") from None
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

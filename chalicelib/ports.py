@@ -68,6 +68,20 @@ class ObjectStore(Protocol):
     def get_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``start``..``end`` inclusive."""
 
+    def size(self, key: str) -> int | None:
+        """The object's size, None when it is not stored."""
+
+    def url_of(self, key: str) -> str:
+        """The location URL of ``key`` (``s3://bucket/key``)."""
+
+    def key_of(self, url: str) -> str | None:
+        """The key of a location URL in this store, None for any other URL."""
+
+
+class WebProbe(Protocol):
+    def probe_size(self, url: str) -> int | None:
+        """HEAD an http(s) URL behind the SSRF guard: its size if known; raises InvalidInput if refused or failing."""
+
 
 class Inspection(Protocol):
     def __iter__(self) -> Iterator[bytes]:

@@ -34,8 +34,12 @@ def build(settings: Settings) -> Container:
     from chalicelib.adapters.inspection import OsloInspector
     from chalicelib.adapters.s3_store import S3ObjectStore
     from chalicelib.adapters.system import SystemClock, UuidGen
+    from chalicelib.adapters.web import GuardedHttp
+    from chalicelib.domain.locations import LocationRules
+    from chalicelib.domain.urls import FetchPolicy
     from chalicelib.services.image_data import DataLimits, ImageDataService
     from chalicelib.services.images import ImageService, Limits
+    from chalicelib.services.locations import LocationSupport
 
     dynamo_models.configure(
         {"images": settings.images_table, "members": settings.members_table, "usage": settings.usage_table},
@@ -48,9 +52,13 @@ def build(settings: Settings) -> Container:
         tag_quota=settings.image_tag_quota,
         storage_quota=settings.user_storage_quota,
     )
+    web = GuardedHttp(FetchPolicy(settings.allowed_hosts, settings.allowed_ports))
+    locations = LocationSupport(
+        LocationRules(enabled=settings.show_multiple_locations, quota=settings.image_location_quota), store, web
+    )
     images = ImageService(
         DynamoImageRepository(), DynamoMemberRepository(), SystemClock(), UuidGen(), limits,
-        store=store, delayed_delete=settings.delayed_delete,
+        store=store, delayed_delete=settings.delayed_delete, locations=locations,
     )
     data_limits = DataLimits(
         image_size_cap=settings.image_size_cap,

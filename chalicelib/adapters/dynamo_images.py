@@ -16,7 +16,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord, UsageRecord
 from chalicelib.domain import listing
 from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, NotFound, QuotaExceeded
-from chalicelib.domain.images import Image, ImageStatus
+from chalicelib.domain.images import Image, ImageStatus, Location
 from chalicelib.domain.listing import Order, Source
 from chalicelib.domain.members import Member
 
@@ -66,6 +66,7 @@ def _to_record(image: Image) -> Any:
         os_hash_value=image.os_hash_value,
         tags=set(image.tags) or None,
         properties=dict(image.extra_properties),
+        locations=[{"url": loc.url, "metadata": dict(loc.metadata)} for loc in image.locations] or None,
         created_at=image.created_at,
         updated_at=image.updated_at,
         version=image.version,
@@ -102,6 +103,7 @@ def _to_domain(record: Any) -> Image:
         os_hash_value=record.os_hash_value,
         tags=frozenset(record.tags or ()),
         extra_properties={str(k): (None if v is None else str(v)) for k, v in props.items()},
+        locations=tuple(Location(loc["url"], loc.get("metadata") or {}) for loc in record.locations or ()),
         version=int(record.version),
     )
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    JSONAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -63,6 +64,8 @@ def _image_attributes() -> dict[str, Any]:
         "os_hash_value": UnicodeAttribute(null=True),
         "tags": UnicodeSetAttribute(null=True),
         "properties": MapAttribute(null=True),
+        # [{"url": ..., "metadata": {...}}]: JSON keeps location metadata exactly as given.
+        "locations": JSONAttribute(null=True),
         "created_at": UTCDateTimeAttribute(),
         "updated_at": UTCDateTimeAttribute(),
         "version": NumberAttribute(default=0),

@@ -15,6 +15,9 @@ PART_SIZE = 8 * 1024 * 1024
 CONTENT_TYPE = "application/octet-stream"
 
 
+SCHEME = "s3://"
+
+
 class S3ObjectStore:
     """One bucket; the client comes in from wiring as a factory, built on first use.
 
@@ -71,13 +74,27 @@ class S3ObjectStore:
 
     def exists(self, key: str) -> bool:
         """HeadObject."""
+        return self.size(key) is not None
+
+    def size(self, key: str) -> int | None:
+        """HeadObject's ContentLength; None when the object is missing."""
         try:
-            self.client.head_object(Bucket=self.bucket, Key=key)
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
+                return None
             raise
-        return True
+        return int(head["ContentLength"])
+
+    def url_of(self, key: str) -> str:
+        return f"{SCHEME}{self.bucket}/{key}"
+
+    def key_of(self, url: str) -> str | None:
+        """The key of ``s3://<this bucket>/<key>``; None for other buckets and schemes."""
+        prefix = f"{SCHEME}{self.bucket}/"
+        if not url.startswith(prefix):
+            return None
+        return url[len(prefix):] or None
 
     def presigned_get(self, key: str, expires_in: int) -> str:
         """Signed locally: no AWS call."""

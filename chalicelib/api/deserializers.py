@@ -106,7 +106,30 @@ def _one_change(item: Any, draft4: bool) -> PatchOp:
     if op != "remove" and len(path) == 1:
         rules.check_property_keys([path[0]] if path[0] not in rules.CORE else [])
         schemas.validate("image", {path[0]: change.value})
+    elif op == "add":
+        # Glance validates an element added at /locations/N as a one-item list.
+        schemas.validate("image", {path[0]: [change.value]})
     return change
+
+
+def add_location(raw: bytes | None) -> tuple[str, dict[str, str] | None]:
+    """``POST /v2/images/{id}/locations``: ``url`` required; ``os_hash_algo``/``os_hash_value`` together."""
+    body = json_body(raw)
+    if not isinstance(body, dict) or not isinstance(body.get("url"), str) or not body["url"]:
+        raise InvalidInput("The request body must be an object with a 'url' string.")
+    extra = set(body) - {"url", "validation_data"}
+    if extra:
+        raise InvalidInput(f"Additional properties are not allowed ({', '.join(sorted(extra))}).")
+    validation = body.get("validation_data")
+    if validation is None:
+        return body["url"], None
+    if not isinstance(validation, dict) or set(validation) - {"os_hash_algo", "os_hash_value"}:
+        raise InvalidInput("validation_data may hold only os_hash_algo and os_hash_value.")
+    if set(validation) != {"os_hash_algo", "os_hash_value"}:
+        raise InvalidInput("os_hash_algo and os_hash_value must be given together.")
+    if not all(isinstance(v, str) for v in validation.values()):
+        raise InvalidInput("os_hash_algo and os_hash_value must be strings.")
+    return body["url"], dict(validation)
 
 
 def update_image(content_type: str | None, raw: bytes | None) -> list[PatchOp]:

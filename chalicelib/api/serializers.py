@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from urllib.parse import urlencode
 
 from chalice import Response
 
-from chalicelib.domain.images import Image
+from chalicelib.domain.context import RequestContext
+from chalicelib.domain.images import Image, Location
+from chalicelib.domain.policy import can_see_locations
 from chalicelib.domain.rules import HIDDEN_PROPERTIES
 
 if TYPE_CHECKING:
@@ -26,7 +29,24 @@ def isotime(when: datetime) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def image_view(image: Image) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LocationDisplay:
+    """show_multiple_locations / show_image_direct_url, and who is asking (get_image_location)."""
+
+    multiple: bool = False
+    direct_url: bool = False
+    ctx: RequestContext | None = None
+
+    def locations(self, image: Image) -> list[Location]:
+        return list(image.locations) if self.ctx is not None and can_see_locations(image, self.ctx) else []
+
+
+def locations_view(locations: Iterable[Location]) -> list[dict[str, Any]]:
+    """Locations as Glance returns them: url and metadata (validation_data is write-only)."""
+    return [{"url": loc.url, "metadata": dict(loc.metadata)} for loc in locations]
+
+
+def image_view(image: Image, shown: LocationDisplay = LocationDisplay()) -> dict[str, Any]:
     """The image as Glance shows it: every core attribute, extra properties flattened."""
     doc: dict[str, Any] = {
         k: v for k, v in image.extra_properties.items() if k not in HIDDEN_PROPERTIES
@@ -55,14 +75,23 @@ def image_view(image: Image) -> dict[str, Any]:
         file=f"/v2/images/{image.id}/file",
         schema="/v2/schemas/image",
     )
+    if shown.multiple or shown.direct_url:
+        visible = shown.locations(image)
+        if shown.multiple:
+            doc["locations"] = locations_view(visible)  # [] means "allowed, but none"
+        if shown.direct_url and visible:
+            doc["direct_url"] = visible[0].url
     return doc
 
 
-def images_view(images: Iterable[Image], params: Mapping[str, list[str]], next_marker: str | None) -> dict[str, Any]:
+def images_view(
+    images: Iterable[Image], params: Mapping[str, list[str]], next_marker: str | None,
+    shown: LocationDisplay = LocationDisplay(),
+) -> dict[str, Any]:
     """A listing page with Glance's ``first`` and ``next`` links."""
     rest = [(k, v) for k, values in params.items() if k != "marker" for v in values]
     doc: dict[str, Any] = {
-        "images": [image_view(im) for im in images],
+        "images": [image_view(im, shown) for im in images],
         "first": "/v2/images" + (f"?{urlencode(rest)}" if rest else ""),
         "schema": "/v2/schemas/images",
     }
@@ -90,6 +119,11 @@ def no_content() -> Response:
     """204 with no body."""
     # Not JSON: python-glanceclient parses any application/json body, even an empty one.
     return Response(body="", status_code=204, headers={"Content-Type": "text/html; charset=UTF-8"})
+
+
+def accepted() -> Response:
+    """202 with no body (the new location API)."""
+    return Response(body="", status_code=202, headers={"Content-Type": "text/html; charset=UTF-8"})
 
 
 def download_response(plan: "Download") -> Response:

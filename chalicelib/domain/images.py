@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from chalicelib.domain import rules
 from chalicelib.domain.errors import InvalidTransition, ProtectedImage
@@ -50,6 +50,14 @@ UNLISTED = frozenset({S.DELETED, S.KILLED, S.PENDING_DELETE})
 
 
 @dataclass(frozen=True)
+class Location:
+    """Where an image's data lives: a store URL and free-form metadata."""
+
+    url: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Image:
     """An image's metadata; field names are Glance's wire names."""
 
@@ -74,6 +82,7 @@ class Image:
     tags: frozenset[str] = frozenset()
     # Values are strings; null is kept for schema properties that allow it (kernel_id, ramdisk_id).
     extra_properties: Mapping[str, str | None] = field(default_factory=dict)
+    locations: tuple[Location, ...] = ()
     version: int = 0
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chalicelib.domain import rules
+from chalicelib.domain import locations, rules
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Conflict, Forbidden, ReadonlyProperty
 from chalicelib.domain.images import Image, ImageStatus
@@ -32,10 +32,23 @@ def _is_core(key: str) -> bool:
     return key in rules.CORE
 
 
+@dataclass(frozen=True)
+class LocationChanges:
+    """What location ops need beyond the image: the settings and a URL check (which may do I/O)."""
+
+    rules: locations.LocationRules = locations.LocationRules()
+    check: locations.UrlCheck = lambda url: None
+
+
+def _locations(image: Image, change: PatchOp, ctx: RequestContext, loc: LocationChanges) -> Image:
+    if change.op == "remove":
+        return locations.remove(image, change.path[1], loc.rules, ctx)[0]
+    if change.op == "add":
+        return locations.add(image, change.path[1], locations.NewLocation.from_json(change.value), loc.rules, loc.check)
+    return locations.replace_all(image, [locations.NewLocation.from_json(v) for v in change.value], loc.rules, loc.check)
+
+
 def _set_core(image: Image, key: str, value: Any, ctx: RequestContext) -> Image:
-    if key == "locations":
-        # Location changes need show_multiple_locations, which is off by default.
-        raise Forbidden("It's not allowed to update locations if locations are invisible.")
     if key not in MUTABLE_CORE:
         raise ReadonlyProperty(name=key)
     if key in _FORMAT_KEYS and image.status not in _FORMAT_STATUSES and value != getattr(image, key):
@@ -50,9 +63,11 @@ def _set_core(image: Image, key: str, value: Any, ctx: RequestContext) -> Image:
     return replace(image, **{key: value})
 
 
-def _apply_one(image: Image, change: PatchOp, ctx: RequestContext) -> Image:
+def _apply_one(image: Image, change: PatchOp, ctx: RequestContext, loc: LocationChanges) -> Image:
     key = change.path[0]
     rules.check_patch_key(key)
+    if key == "locations":
+        return _locations(image, change, ctx, loc)
     extras = dict(image.extra_properties)
     if change.op == "remove":
         if _is_core(key):
@@ -72,8 +87,10 @@ def _apply_one(image: Image, change: PatchOp, ctx: RequestContext) -> Image:
     return replace(image, extra_properties=extras)
 
 
-def apply_patch(image: Image, changes: list[PatchOp], ctx: RequestContext) -> Image:
+def apply_patch(
+    image: Image, changes: list[PatchOp], ctx: RequestContext, loc: LocationChanges = LocationChanges()
+) -> Image:
     """Apply ``changes`` in order and return the new image; raises Forbidden/Conflict per Glance."""
     for change in changes:
-        image = _apply_one(image, change, ctx)
+        image = _apply_one(image, change, ctx, loc)
     return image

@@ -49,3 +49,21 @@ def require_visibility_change(ctx: RequestContext, visibility: str) -> None:
         raise Forbidden(action="publicize_image")
     if visibility == "community" and not (ctx.is_admin or ctx.is_member):
         raise Forbidden(action="communitize_image")
+
+
+def can_see_locations(image: Image, ctx: RequestContext) -> bool:
+    """get_image_location: admin, or a reader of the owner project (others see an empty list)."""
+    return ctx.is_admin or (ctx.is_reader and owns(image, ctx))
+
+
+def require_add_location(image: Image, ctx: RequestContext) -> None:
+    """add_image_location (new location API): role service, or a member of the owner project."""
+    if "service" in ctx.roles or (ctx.is_member and owns(image, ctx)):
+        return
+    raise Forbidden(action="add_image_location")
+
+
+def require_fetch_locations(ctx: RequestContext) -> None:
+    """fetch_image_location: the service (or admin) role only."""
+    if not ({"service", "admin"} & ctx.roles):
+        raise Forbidden(action="fetch_image_location")

@@ -16,7 +16,7 @@ from chalicelib.domain import data, policy
 from chalicelib.domain import images as domain
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import ConcurrentUpdate, Forbidden, Gone, InvalidInput, NotFound, QuotaExceeded
-from chalicelib.domain.images import Image, ImageStatus
+from chalicelib.domain.images import Image, ImageStatus, Location
 from chalicelib.ports import FormatInspector, ObjectStore
 from chalicelib.services.images import ImageService
 
@@ -98,7 +98,8 @@ class ImageDataService:
                 detected, detected_vsize = inspection.verdict()
                 virtual_size = data.judge_format(saving.disk_format, detected, detected_vsize, size)
             fields = dict(size=size, virtual_size=virtual_size, checksum=digests.md5.hexdigest(),
-                          os_hash_algo=HASH_ALGO, os_hash_value=digests.sha.hexdigest())
+                          os_hash_algo=HASH_ALGO, os_hash_value=digests.sha.hexdigest(),
+                          locations=(Location(self.store.url_of(key), {}),))
             return self._finish(ctx, image_id, ImageStatus.SAVING, fields, key)
 
         return self._guarded(image_id, key, ImageStatus.SAVING, write)
@@ -178,9 +179,16 @@ class ImageDataService:
             raise Forbidden(_DEACTIVATED)
         if not (ctx.is_admin or ctx.is_member):
             raise Forbidden(action="download_image")
-        if image.size is None or image.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED):
+        if not image.locations or image.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED):
             return Download(image)
-        key = data.data_key(image.id)
+        # Glance's default location strategy: the first location serves the data.
+        first = image.locations[0].url
+        key = self.images.locations.own_key(image.id, first)
+        if key is None:
+            # An http(s) location: the client fetches it there, Range and all.
+            return Download(image, url=first)
+        if image.size is None:
+            return Download(image, url=self.store.presigned_get(key, self.limits.presign_seconds))
         if range_header is not None:
             byte_range = data.parse_range(range_header, image.size)
         elif content_range is not None:

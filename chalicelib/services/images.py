@@ -15,14 +15,17 @@ from chalicelib.domain import images as domain
 from chalicelib.domain import listing, policy, rules
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import (
-    BadTransition, ConcurrentUpdate, Forbidden, InvalidInput, InvalidTransition, NotFound,
+    BadTransition, ConcurrentUpdate, Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound,
 )
 from chalicelib.domain.images import Image
 from chalicelib.domain.patch import PatchOp, apply_patch
 from chalicelib.domain.data import data_key, staging_key
 from chalicelib.ports import Clock, IdGen, ImageRepository, MemberRepository, ObjectStore
+from chalicelib.services.locations import LocationSupport, add_location, removed
 
 _RETRIES = 5
+# Soft-deleted: hidden from everyone but admins (Glance's can_see_deleted), and never changed again.
+_SOFT_DELETED = frozenset({domain.S.DELETED, domain.S.PENDING_DELETE})
 # Core attributes a create body sets directly on the Image.
 _CREATE_CORE = frozenset(
     {"name", "visibility", "protected", "os_hidden", "container_format", "disk_format", "min_disk", "min_ram"}
@@ -66,6 +69,7 @@ class ImageService:
         limits: Limits,
         store: ObjectStore | None = None,
         delayed_delete: bool = False,
+        locations: LocationSupport | None = None,
     ) -> None:
         self.repo = repo
         self.members = members
@@ -74,14 +78,18 @@ class ImageService:
         self.limits = limits
         self.store = store
         self.delayed_delete = delayed_delete
+        self.locations = locations if locations is not None else LocationSupport(store=store)
 
     # -- reads ---------------------------------------------------------
     def show(self, ctx: RequestContext, image_id: str) -> Image:
-        """Return a visible, undeleted image; raises NotFound otherwise (also for a caller with no role)."""
+        """Return a visible image; raises NotFound otherwise (also for a caller with no role).
+
+        Deleted and pending_delete images are visible to admins only, as in Glance.
+        """
         if not ctx.is_reader:
             raise NotFound(image_id=image_id)  # get_image fails, so the image is hidden (reference 0)
         image = self.repo.get(image_id)
-        if image.status in (domain.S.DELETED, domain.S.PENDING_DELETE) or not self._visible(image, ctx):
+        if (image.status in _SOFT_DELETED and not ctx.is_admin) or not self._visible(image, ctx):
             raise NotFound(image_id=image_id)
         return image
 
@@ -155,9 +163,11 @@ class ImageService:
     def update(self, ctx: RequestContext, image_id: str, changes: list[PatchOp]) -> Image:
         """Apply JSON-patch ``changes`` atomically; raises Forbidden/Conflict/QuotaExceeded."""
 
+        loc = self.locations.changes(image_id)
+
         def change(image: Image) -> Image:
             policy.require_modify(image, ctx)
-            updated = apply_patch(image, changes, ctx)
+            updated = apply_patch(image, changes, ctx, loc)
             rules.check_quotas(
                 updated.extra_properties,
                 updated.tags,
@@ -167,7 +177,20 @@ class ImageService:
             rules.check_metadata_size(updated.name, updated.extra_properties, updated.tags)
             return updated
 
-        return self.mutate(ctx, image_id, change)
+        before: list[Image] = []
+        updated = self.mutate(ctx, image_id, change, seen=before)
+        # Bytes go only after the record no longer names them (Glance removes a dropped location's data).
+        self.locations.drop_data(image_id, removed(before[-1], updated))
+        return updated
+
+    def add_location(self, ctx: RequestContext, image_id: str, url: str, validation: Mapping[str, str] | None) -> Image:
+        """The new location API: a queued image gets ``url`` and becomes active, in one conditional write."""
+        return self.mutate(ctx, image_id, lambda image: add_location(self.locations, image, ctx, url, validation))
+
+    def list_locations(self, ctx: RequestContext, image_id: str) -> list[domain.Location]:
+        """The image's locations, for the service role (and admins) only."""
+        policy.require_fetch_locations(ctx)
+        return list(self.show(ctx, image_id).locations)
 
     def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
         """Add ``tag`` (idempotent); raises InvalidInput for a long tag, QuotaExceeded past the quota."""
@@ -204,11 +227,17 @@ class ImageService:
                 raise BadTransition(**exc.kwargs) from None
 
         deleted = self.mutate(ctx, image_id, change)
-        if deleted.status is domain.S.DELETED and self.store is not None:
+        if deleted.status is domain.S.DELETED:
             # Data goes only after the record says deleted; pending_delete keeps it for the scrubber.
-            self.store.delete(data_key(image_id))
-            self.store.delete(staging_key(image_id))
+            self._drop_all_data(deleted)
         return deleted
+
+    def _drop_all_data(self, image: Image) -> None:
+        if self.store is None:
+            return
+        self.locations.drop_data(image.id, image.locations)
+        self.store.delete(data_key(image.id))
+        self.store.delete(staging_key(image.id))
 
     def scrub(self, now: datetime, delay: timedelta) -> list[str]:
         """Purge pending_delete images deleted more than ``delay`` ago: deleted first, then their data.
@@ -222,9 +251,7 @@ class ImageService:
                 self.repo.save(replace(domain.transition(image, domain.S.DELETED), updated_at=now), expected=image)
             except ConcurrentUpdate:
                 continue
-            if self.store is not None:
-                self.store.delete(data_key(image.id))
-                self.store.delete(staging_key(image.id))
+            self._drop_all_data(image)
             purged.append(image.id)
         return purged
 
@@ -250,17 +277,25 @@ class ImageService:
 
         return self.mutate(ctx, image_id, change)
 
-    def mutate(self, ctx: RequestContext, image_id: str, change: Callable[[Image], Image]) -> Image:
+    def mutate(
+        self, ctx: RequestContext, image_id: str, change: Callable[[Image], Image], seen: list[Image] | None = None
+    ) -> Image:
         """Read, change, conditionally write; on a lost race re-read and judge again.
 
         ``change`` sees the stored image each time and raises to refuse; the
-        write is conditioned on the version and status it saw.
+        write is conditioned on the version and status it saw, so a status
+        rule ``change`` applied still holds when the write lands. The image
+        the accepted write replaced is appended to ``seen``.
         """
         for _ in range(_RETRIES):
             current = self.show(ctx, image_id)
             updated = change(current)
+            if seen is not None:
+                seen.append(current)
             if updated == current:
                 return current
+            if current.status in _SOFT_DELETED:
+                raise Conflict(f"Image {image_id} is {current.status.value} and cannot be changed.")
             delta = domain.stored_bytes(updated) - domain.stored_bytes(current)
             try:
                 return self.repo.save(

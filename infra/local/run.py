@@ -22,6 +22,8 @@ LOCAL_ENV = {
     "IMAGES_USAGE_TABLE": "glance-image-usage",
     "IMAGES_BUCKET": "glance-images-local",
     "IMAGES_AUTH_MODE": "dev",
+    # Glance's legacy location PATCH API (issue 4); IMPORT_ALLOWED_HOSTS passes through from the environment.
+    "IMAGES_SHOW_MULTIPLE_LOCATIONS": "true",
 }
 # Only for the embedded emulator, which accepts any credentials.
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}

@@ -1,0 +1,110 @@
+"""Where location URLs may point, and the new location API (reference 1.7b).
+
+A location is either ``s3://<our bucket>/images/<image id>[/...]`` (the
+image's own prefix, so no image can point at, or later delete, another
+image's bytes) or an http(s) URL that passes the SSRF guard. The PATCH rules
+themselves are pure (domain/locations.py); this module supplies their URL
+check and the data clean-up after a location is gone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterable, Mapping
+
+from chalicelib.domain import data, policy
+from chalicelib.domain import locations as locrules
+from chalicelib.domain.context import RequestContext
+from chalicelib.domain.errors import Conflict, Forbidden, InvalidInput
+from chalicelib.domain.images import Image, ImageStatus, Location
+from chalicelib.domain.patch import LocationChanges
+from chalicelib.ports import ObjectStore, WebProbe
+
+_WEB = ("http://", "https://")
+_NEW_API_STATUSES = frozenset({ImageStatus.QUEUED})
+NEW_API_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
+IMPORT_LOCK = "os_glance_import_task"
+
+
+@dataclass(frozen=True)
+class LocationSupport:
+    """The location settings and the stores a URL can name."""
+
+    rules: locrules.LocationRules = locrules.LocationRules()
+    store: ObjectStore | None = None
+    web: WebProbe | None = None
+
+    def own_key(self, image_id: str, url: str) -> str | None:
+        """The object key of ``url`` if it lies under this image's own data prefix."""
+        key = self.store.key_of(url) if self.store is not None else None
+        own = data.data_key(image_id)
+        if key is not None and (key == own or key.startswith(own + "/")):
+            return key
+        return None
+
+    def checker(self, image_id: str) -> locrules.UrlCheck:
+        """The URL check for one request: validates and sizes each URL once, however often the write retries."""
+        seen: dict[str, int | None] = {}
+
+        def check(url: str) -> int | None:
+            if url not in seen:
+                seen[url] = self._size_of(image_id, url)
+            return seen[url]
+
+        return check
+
+    def changes(self, image_id: str) -> LocationChanges:
+        return LocationChanges(self.rules, self.checker(image_id))
+
+    def _size_of(self, image_id: str, url: str) -> int | None:
+        if url.startswith("s3://"):
+            key = self.own_key(image_id, url)
+            if key is None or self.store is None:
+                raise InvalidInput(
+                    f"Invalid location {url}: an s3 location must be under this image's own prefix "
+                    f"({self.store.url_of(data.data_key(image_id)) if self.store else 's3://<bucket>/images/<id>'})."
+                )
+            size = self.store.size(key)
+            if size is None:
+                raise InvalidInput(f"Invalid location {url}: no such object.")
+            return size
+        if url.lower().startswith(_WEB) and self.web is not None:
+            return self.web.probe_size(url)
+        raise InvalidInput(f"Invalid location {url}: the scheme is not supported (use s3:// or http(s)://).")
+
+    def drop_data(self, image_id: str, gone: Iterable[Location]) -> None:
+        """Delete the bytes of locations that are gone, when they are this image's own objects."""
+        if self.store is None:
+            return
+        for loc in gone:
+            key = self.own_key(image_id, loc.url)
+            if key is not None:
+                self.store.delete(key)
+
+
+def removed(before: Image, after: Image) -> list[Location]:
+    """Locations ``before`` had whose URL ``after`` no longer has."""
+    kept = {loc.url for loc in after.locations}
+    return [loc for loc in before.locations if loc.url not in kept]
+
+
+def add_location(
+    support: LocationSupport, image: Image, ctx: RequestContext, url: str, validation: Mapping[str, str] | None
+) -> Image:
+    """The new location API's change: queued only (409), http only for non-service callers (403),
+    validation data checked (400), then the image is active with the location."""
+    policy.require_add_location(image, ctx)
+    locrules.require_status(image, "add", _NEW_API_STATUSES)
+    if "service" not in ctx.roles and not url.lower().startswith(_WEB):
+        raise Forbidden("Only http(s) locations may be added by callers without the service role.")
+    if IMPORT_LOCK in image.extra_properties:
+        raise Conflict(f"Image {image.id} is locked by import task {image.extra_properties[IMPORT_LOCK]}.")
+    values = dict(validation or {})
+    algo = values.get("os_hash_algo", support.rules.hashing_algorithm)
+    if values:
+        if algo not in NEW_API_ALGORITHMS:
+            raise InvalidInput(f"os_hash_algo must be one of {', '.join(NEW_API_ALGORITHMS)}, not {algo}")
+        locrules.check_hashes(values, str(algo), InvalidInput)
+    new = locrules.NewLocation(url, {}, values or None)
+    # This API does not depend on show_multiple_locations, and takes the algorithm the caller hashed with.
+    enabled = replace(support.rules, enabled=True, hashing_algorithm=str(algo))
+    return locrules.add(image, "-", new, enabled, support.checker(image.id))

@@ -50,14 +50,18 @@ def boto_session() -> object:
 
 
 @pytest.fixture
-def aws(boto_session: object) -> Iterator[wiring.Container]:
-    """moto in-process: resources created, then the real container built over them."""
+def aws(boto_session: object, request: pytest.FixtureRequest) -> Iterator[wiring.Container]:
+    """moto in-process: resources created, then the real container built over them.
+
+    ``@pytest.mark.settings(name=value, ...)`` overrides Settings for a test or module.
+    """
     from moto import mock_aws
 
     from infra.local.bootstrap import ensure_resources
 
+    marker = request.node.get_closest_marker("settings")
     with mock_aws():
-        settings = test_settings()
+        settings = test_settings(**(marker.kwargs if marker else {}))
         ensure_resources(settings, boto_session)
         built = wiring.build(settings)
         wiring.override(built)

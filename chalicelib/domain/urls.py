@@ -73,17 +73,18 @@ def check_target(url: str, addresses: Iterable[str], policy: FetchPolicy) -> Tar
     """Raise InvalidInput unless ``url`` may be contacted at every one of ``addresses``."""
     target = parse(url)
     allowed_host = target.host in policy.allowed_hosts
-    if not allowed_host and target.port not in policy.allowed_ports:
-        raise InvalidInput(
-            f"Port {target.port} of {url} is not allowed; allowed ports are "
-            f"{sorted(policy.allowed_ports)} (IMPORT_ALLOWED_PORTS), or list the host in IMPORT_ALLOWED_HOSTS."
-        )
     resolved = [_plain(a) for a in addresses]
     if not resolved:
         raise InvalidInput(f"The host of {url} does not resolve.")
     for address in resolved:
         if address in METADATA_ADDRESSES:
             raise InvalidInput(f"{url} points at the instance metadata service ({address}), which is never allowed.")
+    if not allowed_host and target.port not in policy.allowed_ports:
+        raise InvalidInput(
+            f"Port {target.port} of {url} is not allowed; allowed ports are "
+            f"{sorted(policy.allowed_ports)} (IMPORT_ALLOWED_PORTS), or list the host in IMPORT_ALLOWED_HOSTS."
+        )
+    for address in resolved:
         reason = None if allowed_host else _why_refused(address)
         if reason is not None:
             raise InvalidInput(

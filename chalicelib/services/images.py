@@ -190,7 +190,10 @@ class ImageService:
     def list_locations(self, ctx: RequestContext, image_id: str) -> list[domain.Location]:
         """The image's locations, for the service role (and admins) only."""
         policy.require_fetch_locations(ctx)
-        return list(self.show(ctx, image_id).locations)
+        image = self.repo.get(image_id)  # the service role reads any image, as an admin does
+        if image.status in _SOFT_DELETED:
+            raise NotFound(image_id=image_id)
+        return list(image.locations)
 
     def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
         """Add ``tag`` (idempotent); raises InvalidInput for a long tag, QuotaExceeded past the quota."""

@@ -60,9 +60,9 @@ def _plain(raw: str) -> Address:
 
 def _why_refused(address: Address) -> str | None:
     for label, flag in (
-        ("loopback", address.is_loopback), ("link-local", address.is_link_local),
-        ("multicast", address.is_multicast), ("private", address.is_private),
-        ("unspecified", address.is_unspecified), ("reserved", address.is_reserved),
+        ("loopback", address.is_loopback), ("unspecified", address.is_unspecified),
+        ("link-local", address.is_link_local), ("multicast", address.is_multicast),
+        ("private", address.is_private), ("reserved", address.is_reserved),
     ):
         if flag:
             return label

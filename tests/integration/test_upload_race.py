@@ -4,32 +4,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import pytest
 
-from chalicelib.adapters.dynamo_models import ImageRecord
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.images import ImageStatus
 from tests import images as fx
 
 ALICE = RequestContext("alice", "proj-a", frozenset({"member", "reader"}))
-
-
-@pytest.fixture
-def serial_moto(aws: Any) -> Any:
-    """moto's DynamoDB is not guaranteed atomic across threads; real DynamoDB is per call. Serialise moto's
-    calls (never our code's read-modify-write) so the test measures our conditions, not moto's races."""
-    conn = ImageRecord._get_connection().connection  # noqa: SLF001
-    original = conn._make_api_call  # noqa: SLF001
-    lock = threading.Lock()
-
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(*args, **kwargs)
-
-    conn._make_api_call = locked  # noqa: SLF001
-    yield aws
-    conn._make_api_call = original  # noqa: SLF001
 
 
 def test_concurrent_uploads_one_wins_one_conflicts(serial_moto: Any) -> None:

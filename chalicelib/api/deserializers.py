@@ -121,7 +121,7 @@ def add_location(raw: bytes | None) -> tuple[str, dict[str, str] | None]:
     if extra:
         raise InvalidInput(f"Additional properties are not allowed ({', '.join(sorted(extra))}).")
     validation = body.get("validation_data")
-    if validation is None:
+    if validation is None or validation == {}:  # glanceclient sends {} when no hash is given
         return body["url"], None
     if not isinstance(validation, dict) or set(validation) - {"os_hash_algo", "os_hash_value"}:
         raise InvalidInput("validation_data may hold only os_hash_algo and os_hash_value.")

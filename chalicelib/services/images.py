@@ -24,7 +24,7 @@ from chalicelib.ports import Clock, IdGen, ImageRepository, MemberRepository, Ob
 from chalicelib.services.locations import LocationSupport, add_location, removed
 
 _RETRIES = 5
-# Soft-deleted: hidden from everyone but admins (Glance's can_see_deleted), and never changed again.
+# Soft-deleted: 404 on every read (Glance's ImageRepo.get), and never changed again.
 _SOFT_DELETED = frozenset({domain.S.DELETED, domain.S.PENDING_DELETE})
 # Core attributes a create body sets directly on the Image.
 _CREATE_CORE = frozenset(
@@ -81,15 +81,17 @@ class ImageService:
         self.locations = locations if locations is not None else LocationSupport(store=store)
 
     # -- reads ---------------------------------------------------------
-    def show(self, ctx: RequestContext, image_id: str) -> Image:
-        """Return a visible image; raises NotFound otherwise (also for a caller with no role).
+    def show(self, ctx: RequestContext, image_id: str, *, include_deleted: bool = False) -> Image:
+        """Return a visible, undeleted image; raises NotFound otherwise (also for a caller with no role).
 
-        Deleted and pending_delete images are visible to admins only, as in Glance.
+        ``include_deleted`` lets an admin's PATCH judge a deleted or pending_delete image (409)
+        instead of answering 404 as Glance's reads do.
         """
         if not ctx.is_reader:
             raise NotFound(image_id=image_id)  # get_image fails, so the image is hidden (reference 0)
         image = self.repo.get(image_id)
-        if (image.status in _SOFT_DELETED and not ctx.is_admin) or not self._visible(image, ctx):
+        hidden = image.status in _SOFT_DELETED and not (include_deleted and ctx.is_admin)
+        if hidden or not self._visible(image, ctx):
             raise NotFound(image_id=image_id)
         return image
 
@@ -178,7 +180,7 @@ class ImageService:
             return updated
 
         before: list[Image] = []
-        updated = self.mutate(ctx, image_id, change, seen=before)
+        updated = self.mutate(ctx, image_id, change, seen=before, include_deleted=True)
         # Bytes go only after the record no longer names them (Glance removes a dropped location's data).
         self.locations.drop_data(image_id, removed(before[-1], updated))
         return updated
@@ -281,7 +283,8 @@ class ImageService:
         return self.mutate(ctx, image_id, change)
 
     def mutate(
-        self, ctx: RequestContext, image_id: str, change: Callable[[Image], Image], seen: list[Image] | None = None
+        self, ctx: RequestContext, image_id: str, change: Callable[[Image], Image], seen: list[Image] | None = None,
+        include_deleted: bool = False,
     ) -> Image:
         """Read, change, conditionally write; on a lost race re-read and judge again.
 
@@ -291,7 +294,7 @@ class ImageService:
         the accepted write replaced is appended to ``seen``.
         """
         for _ in range(_RETRIES):
-            current = self.show(ctx, image_id)
+            current = self.show(ctx, image_id, include_deleted=include_deleted)
             updated = change(current)
             if seen is not None:
                 seen.append(current)

@@ -106,8 +106,9 @@ def test_deleted_image_is_hidden_from_its_owner_but_409_for_an_admin(api: Any, a
     image_id = seed(aws, api, ImageStatus.DELETED, [web["/a.img"]])
     assert patch(api, ALICE, image_id, add_op(web["/b.img"])).status_code == 404
     assert patch(api, ADMIN, image_id, add_op(web["/b.img"])).status_code == 409
-    # Nor can an admin change anything else on it.
+    # Nor can an admin change anything else on it; reads stay 404 for everyone, as in Glance.
     assert patch(api, ADMIN, image_id, [{"op": "replace", "path": "/name", "value": "x"}]).status_code == 409
+    assert api.http.get(f"/v2/images/{image_id}", headers=ADMIN).status_code == 404
 
 
 # -- rules of each operation ----------------------------------------------------------------------

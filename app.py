@@ -1,7 +1,7 @@
 """Chalice app: route and middleware registrations only; views live in chalicelib/api/routes_*."""
 from chalice import Chalice, Rate
 
-from chalicelib.api import routes_data, routes_discovery, routes_images
+from chalicelib.api import routes_data, routes_discovery, routes_images, routes_members
 from chalicelib.api.http import reject_other_methods, request_id_middleware, serve_unversioned
 from chalicelib.pipeline import scrubber
 from chalicelib.wiring import container
@@ -9,6 +9,7 @@ from chalicelib.wiring import container
 app = Chalice(app_name="glance-serverless")
 app.register_blueprint(routes_images.bp)
 app.register_blueprint(routes_data.bp)
+app.register_blueprint(routes_members.bp)
 app.register_blueprint(routes_discovery.bp)
 app.register_middleware(request_id_middleware, "http")
 serve_unversioned(app)

@@ -26,6 +26,18 @@ ENV_PROXY_MAX_BYTES = "IMAGES_PROXY_MAX_BYTES"
 ENV_DELAYED_DELETE = "IMAGES_DELAYED_DELETE"
 ENV_SCRUB_DELAY = "IMAGES_SCRUB_DELAY_SECONDS"
 DOWNLOAD_MODES = ("redirect", "proxy")
+# Sharing, formats and per-project limits (issue 7).
+ENV_METADEFS_TABLE = "IMAGES_METADEFS_TABLE"
+ENV_MEMBER_QUOTA = "IMAGES_MEMBER_QUOTA"
+ENV_DISK_FORMATS = "IMAGES_DISK_FORMATS"
+ENV_CONTAINER_FORMATS = "IMAGES_CONTAINER_FORMATS"
+ENV_LIMIT_COUNT_TOTAL = "IMAGES_LIMIT_IMAGE_COUNT_TOTAL"
+ENV_LIMIT_COUNT_UPLOADING = "IMAGES_LIMIT_IMAGE_COUNT_UPLOADING"
+ENV_LIMIT_SIZE_TOTAL = "IMAGES_LIMIT_IMAGE_SIZE_TOTAL_MIB"
+ENV_LIMIT_STAGE_TOTAL = "IMAGES_LIMIT_IMAGE_STAGE_TOTAL_MIB"
+# Glance's [image_format] defaults.
+DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
+CONTAINER_FORMATS = ("ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed")
 
 AUTH_MODES = ("dev", "cloud")
 
@@ -57,13 +69,28 @@ class Settings:
     delayed_delete: bool = False
     scrub_delay_seconds: int = 0
     user_storage_quota: int = 0  # bytes per project; 0 = unlimited, as Glance
+    metadefs_table: str = ""
+    image_member_quota: int = 128
+    disk_formats: tuple[str, ...] = DISK_FORMATS
+    container_formats: tuple[str, ...] = CONTAINER_FORMATS
+    # Per-project limits as Glance's keystone limits (sizes in MiB); negative = unlimited.
+    limit_image_count_total: int = -1
+    limit_image_count_uploading: int = -1
+    limit_image_size_total: int = -1
+    limit_image_stage_total: int = -1
+
+    def table_names(self) -> dict[str, str]:
+        """The table name of each persistence role (the keys of dynamo_models.TABLE_MODELS)."""
+        return {"images": self.images_table, "members": self.members_table, "usage": self.usage_table,
+                "metadefs": self.metadefs_table}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         """Build from the environment; raises ConfigError naming what is missing or malformed."""
         env = os.environ if env is None else env
         region = env.get(ENV_REGION) or env.get(ENV_REGION_FALLBACK)
-        required = {ENV_IMAGES_TABLE: None, ENV_MEMBERS_TABLE: None, ENV_USAGE_TABLE: None, ENV_BUCKET: None, ENV_AUTH_MODE: None}
+        required = {ENV_IMAGES_TABLE: None, ENV_MEMBERS_TABLE: None, ENV_USAGE_TABLE: None, ENV_METADEFS_TABLE: None,
+                    ENV_BUCKET: None, ENV_AUTH_MODE: None}
         missing = [name for name in required if not env.get(name)]
         if not region:
             missing.insert(0, ENV_REGION)
@@ -92,6 +119,14 @@ class Settings:
             delayed_delete=_bool(env, ENV_DELAYED_DELETE, False),
             scrub_delay_seconds=_int(env, ENV_SCRUB_DELAY, 0),
             user_storage_quota=_int(env, ENV_STORAGE_QUOTA, 0),
+            metadefs_table=env[ENV_METADEFS_TABLE],
+            image_member_quota=_int(env, ENV_MEMBER_QUOTA, 128),
+            disk_formats=_names(env, ENV_DISK_FORMATS, DISK_FORMATS),
+            container_formats=_names(env, ENV_CONTAINER_FORMATS, CONTAINER_FORMATS),
+            limit_image_count_total=_int(env, ENV_LIMIT_COUNT_TOTAL, -1),
+            limit_image_count_uploading=_int(env, ENV_LIMIT_COUNT_UPLOADING, -1),
+            limit_image_size_total=_int(env, ENV_LIMIT_SIZE_TOTAL, -1),
+            limit_image_stage_total=_int(env, ENV_LIMIT_STAGE_TOTAL, -1),
         )
 
 
@@ -103,6 +138,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    names = tuple(n.strip() for n in raw.split(",") if n.strip())
+    if not names:
+        raise ConfigError(f"{name} must list at least one format")
+    return names
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -35,8 +35,23 @@ class MemberRepository(Protocol):
     def find(self, image_id: str, member_id: str) -> Member | None:
         """Return the membership row, or None."""
 
-    def add(self, member: Member) -> Member:
-        """Store a new membership; raises Duplicate when it exists."""
+    def add(self, member: Member, image: Image | None = None) -> Member:
+        """Store a new membership (indexed for listing under ``image``'s sort values); raises Duplicate."""
+
+    def list_for_image(self, image_id: str) -> list[Member]:
+        """Every membership of one image (one Query)."""
+
+    def update(self, member: Member, image: Image) -> Member:
+        """Store ``member``'s new status (and re-index it under ``image``); raises NotFound when gone."""
+
+    def remove(self, image_id: str, member_id: str) -> None:
+        """Delete the membership; raises NotFound when absent."""
+
+    def refresh_listing(self, image: Image) -> None:
+        """Re-index ``image``'s memberships after its sort values, status or visibility changed."""
+
+    def iter_shared(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
+        """Yield images shared with ``source.value`` in ``source.member_status``, in ``order``, after ``marker``."""
 
 
 class Clock(Protocol):

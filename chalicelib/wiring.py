@@ -13,6 +13,7 @@ from chalicelib.config import Settings
 if TYPE_CHECKING:
     from chalicelib.services.image_data import ImageDataService
     from chalicelib.services.images import ImageService
+    from chalicelib.services.members import MemberService
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Container:
     settings: Settings
     images: "ImageService"
     data: "ImageDataService"
+    members: "MemberService"
 
 
 _state: dict[str, Container] = {}
@@ -30,15 +32,17 @@ _state: dict[str, Container] = {}
 def build(settings: Settings) -> Container:
     """Wire the real adapters for ``settings`` (configures PynamoDB's table names and endpoint)."""
     from chalicelib.adapters import dynamo_models
-    from chalicelib.adapters.dynamo_images import DynamoImageRepository, DynamoMemberRepository
+    from chalicelib.adapters.dynamo_images import DynamoImageRepository
+    from chalicelib.adapters.dynamo_members import DynamoMemberRepository
     from chalicelib.adapters.inspection import OsloInspector
     from chalicelib.adapters.s3_store import S3ObjectStore
     from chalicelib.adapters.system import SystemClock, UuidGen
     from chalicelib.services.image_data import DataLimits, ImageDataService
     from chalicelib.services.images import ImageService, Limits
+    from chalicelib.services.members import MemberService
 
     dynamo_models.configure(
-        {"images": settings.images_table, "members": settings.members_table, "usage": settings.usage_table},
+        settings.table_names(),
         region=settings.region,
         host=settings.endpoint_url,
     )
@@ -48,8 +52,9 @@ def build(settings: Settings) -> Container:
         tag_quota=settings.image_tag_quota,
         storage_quota=settings.user_storage_quota,
     )
+    member_repo = DynamoMemberRepository()
     images = ImageService(
-        DynamoImageRepository(), DynamoMemberRepository(), SystemClock(), UuidGen(), limits,
+        DynamoImageRepository(), member_repo, SystemClock(), UuidGen(), limits,
         store=store, delayed_delete=settings.delayed_delete,
     )
     data_limits = DataLimits(
@@ -58,7 +63,8 @@ def build(settings: Settings) -> Container:
         download_mode=settings.download_mode,
     )
     data = ImageDataService(images, store, OsloInspector(), data_limits)
-    return Container(settings=settings, images=images, data=data)
+    members = MemberService(images, member_repo, SystemClock(), settings.image_member_quota)
+    return Container(settings=settings, images=images, data=data, members=members)
 
 
 def _s3_client(settings: Settings) -> object:

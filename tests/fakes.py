@@ -10,7 +10,7 @@ from chalicelib.domain import listing
 from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image
 from chalicelib.domain.listing import Order, Source
-from chalicelib.domain.members import Member
+from chalicelib.domain.members import Member, MemberNotFound
 
 
 class InMemoryImageRepository:
@@ -60,18 +60,43 @@ class InMemoryImageRepository:
 
 
 class InMemoryMemberRepository:
-    def __init__(self) -> None:
+    def __init__(self, images: InMemoryImageRepository | None = None) -> None:
         self.rows: dict[tuple[str, str], Member] = {}
+        self.images = images
 
     def find(self, image_id: str, member_id: str) -> Member | None:
         return self.rows.get((image_id, member_id))
 
-    def add(self, member: Member) -> Member:
+    def add(self, member: Member, image: Image | None = None) -> Member:
         key = (member.image_id, member.member_id)
         if key in self.rows:
             raise Duplicate(f"Member {member.member_id} already exists.")
         self.rows[key] = member
         return member
+
+    def list_for_image(self, image_id: str) -> list[Member]:
+        return sorted((m for m in self.rows.values() if m.image_id == image_id), key=lambda m: (m.created_at, m.member_id))
+
+    def update(self, member: Member, image: Image) -> Member:
+        key = (member.image_id, member.member_id)
+        if key not in self.rows:
+            raise MemberNotFound(image_id=member.image_id, member_id=member.member_id)
+        self.rows[key] = member
+        return member
+
+    def remove(self, image_id: str, member_id: str) -> None:
+        if self.rows.pop((image_id, member_id), None) is None:
+            raise MemberNotFound(image_id=image_id, member_id=member_id)
+
+    def refresh_listing(self, image: Image) -> None:
+        """Nothing is copied here: the fake reads images directly."""
+
+    def iter_shared(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
+        assert self.images is not None, "wire the fake member repository to its image repository"
+        statuses = {m.image_id: m.status for m in self.rows.values() if m.member_id == source.value}
+        chosen = [im for im in self.images.items.values() if im.visibility == "shared" and listing.in_source(im, source, statuses)]
+        ordered = sorted(chosen, key=lambda im: listing.order_key(im, order))
+        return listing.after(ordered, order, marker)
 
 
 class TickingClock:

@@ -1,4 +1,4 @@
-"""ImageRepository and MemberRepository on DynamoDB (PynamoDB).
+"""ImageRepository on DynamoDB (PynamoDB); memberships live in dynamo_members.
 
 Every write is conditional: a new image must not exist, a save must find the
 version and status it was read with. A failed condition becomes a domain
@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord, UsageRecord
+from chalicelib.adapters.dynamo_models import ImageRecord, UsageRecord
 from chalicelib.domain import listing
 from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image, ImageStatus
 from chalicelib.domain.listing import Order, Source
-from chalicelib.domain.members import Member
 
 _SEP = "\x00"  # sorts below every character an encoded value can hold
 _CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -180,8 +179,6 @@ class DynamoImageRepository:
 
     def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
         """Query one partition's index lazily, page by page, strictly after ``marker``."""
-        if source.kind == "member":
-            return listing.after(self._shared_with(source, order), order, marker)
         key, desc = order.primary
         index = getattr(ImageRecord, f"idx_{source.kind}_{key}")
         records = index.query(
@@ -210,50 +207,3 @@ class DynamoImageRepository:
         # Secondary keys are sorted in memory: restart at the marker's tie group.
         prefix = _enc(listing.sort_value(marker, key))
         return attr < prefix + "\x01" if desc else attr >= prefix
-
-    def _shared_with(self, source: Source, order: Order) -> Iterator[Image]:
-        # Reads every share of the project, then the images: O(shares), not O(page).
-        cond = None
-        if source.member_status != "all":
-            cond = MemberRecord.status_image.startswith(source.member_status + "#")
-        ids = [m.image_id for m in MemberRecord.by_member.query(source.value, range_key_condition=cond)]
-        images = [_to_domain(r) for r in _batch_get(ids)]
-        listed = [im for im in images if im.listed]
-        return iter(sorted(listed, key=lambda im: listing.order_key(im, order)))
-
-
-def _batch_get(ids: Iterable[str]) -> Iterator[Any]:
-    keys = list(dict.fromkeys(ids))
-    if not keys:
-        return iter(())
-    return iter(ImageRecord.batch_get(keys))
-
-
-class DynamoMemberRepository:
-    """Image memberships; the member-status index answers "shared with me"."""
-
-    def find(self, image_id: str, member_id: str) -> Member | None:
-        """One GetItem; None when the project is not a member."""
-        try:
-            record = MemberRecord.get(image_id, member_id)
-        except DoesNotExist:
-            return None
-        return Member(record.image_id, record.member_id, record.status, record.created_at, record.updated_at)
-
-    def add(self, member: Member) -> Member:
-        """PutItem conditioned on the membership being new; raises Duplicate."""
-        record = MemberRecord(
-            member.image_id,
-            member.member_id,
-            status=member.status,
-            status_image=f"{member.status}#{member.image_id}",
-            created_at=member.created_at,
-            updated_at=member.updated_at,
-        )
-        try:
-            record.save(condition=MemberRecord.member_id.does_not_exist())
-        except PutError as exc:
-            if _condition_failed(exc):
-                raise Duplicate(f"Member {member.member_id} already exists for image {member.image_id}.") from None
-            raise _refused(exc) from None
-        return member

@@ -101,7 +101,7 @@ class ImageService:
             return Page([], None)
         order = query.order
         sources = listing.sources_for(ctx, query.filters.visibility, query.filters.member_status)
-        streams = [self.repo.iter_source(s, order, marker, query.limit) for s in sources]
+        streams = [self._source(s, order, marker, query.limit) for s in sources]
         found: list[Image] = []
         last_id = None
         for image in heapq.merge(*streams, key=lambda im: listing.order_key(im, order)):
@@ -115,6 +115,12 @@ class ImageService:
         # As Glance: a full page carries ``next`` even when it happens to be the last.
         next_marker = found[-1].id if len(found) == query.limit else None
         return Page(found, next_marker)
+
+    def _source(self, source: listing.Source, order: listing.Order, marker: Image | None, limit: int) -> Any:
+        # "Shared with me" is read from the membership index (O(page)), the rest from the image indexes.
+        if source.kind == "member":
+            return self.members.iter_shared(source, order, marker, limit)
+        return self.repo.iter_source(source, order, marker, limit)
 
     def _marker(self, ctx: RequestContext, marker_id: str | None) -> Image | None:
         if marker_id is None:
@@ -263,11 +269,18 @@ class ImageService:
                 return current
             delta = domain.stored_bytes(updated) - domain.stored_bytes(current)
             try:
-                return self.repo.save(
+                stored = self.repo.save(
                     replace(updated, updated_at=self.clock.now()), expected=current,
                     usage_delta=delta, usage_limit=self.limits.storage_quota,
                 )
             except ConcurrentUpdate:
                 continue
+            self.refresh_members(current, stored)
+            return stored
         raise ConcurrentUpdate(image_id=image_id)
+
+    def refresh_members(self, before: Image, after: Image) -> None:
+        """Keep the member rows' copies of the listing sort values in step (only shared images have rows)."""
+        if "shared" in (before.visibility, after.visibility):
+            self.members.refresh_listing(after)
 

@@ -20,6 +20,7 @@ LOCAL_ENV = {
     "IMAGES_TABLE": "glance-images",
     "IMAGES_MEMBERS_TABLE": "glance-image-members",
     "IMAGES_USAGE_TABLE": "glance-image-usage",
+    "IMAGES_METADEFS_TABLE": "glance-metadefs",
     "IMAGES_BUCKET": "glance-images-local",
     "IMAGES_AUTH_MODE": "dev",
 }

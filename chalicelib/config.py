@@ -31,10 +31,12 @@ ENV_METADEFS_TABLE = "IMAGES_METADEFS_TABLE"
 ENV_MEMBER_QUOTA = "IMAGES_MEMBER_QUOTA"
 ENV_DISK_FORMATS = "IMAGES_DISK_FORMATS"
 ENV_CONTAINER_FORMATS = "IMAGES_CONTAINER_FORMATS"
+ENV_IMPORT_METHODS = "IMAGES_ENABLED_IMPORT_METHODS"
 ENV_LIMIT_COUNT_TOTAL = "IMAGES_LIMIT_IMAGE_COUNT_TOTAL"
 ENV_LIMIT_COUNT_UPLOADING = "IMAGES_LIMIT_IMAGE_COUNT_UPLOADING"
 ENV_LIMIT_SIZE_TOTAL = "IMAGES_LIMIT_IMAGE_SIZE_TOTAL_MIB"
 ENV_LIMIT_STAGE_TOTAL = "IMAGES_LIMIT_IMAGE_STAGE_TOTAL_MIB"
+IMPORT_METHODS = ("glance-direct", "web-download", "copy-image")  # Glance's enabled_import_methods
 # Glance's [image_format] defaults.
 DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
 CONTAINER_FORMATS = ("ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed")
@@ -73,6 +75,7 @@ class Settings:
     image_member_quota: int = 128
     disk_formats: tuple[str, ...] = DISK_FORMATS
     container_formats: tuple[str, ...] = CONTAINER_FORMATS
+    import_methods: tuple[str, ...] = IMPORT_METHODS
     # Per-project limits as Glance's keystone limits (sizes in MiB); negative = unlimited.
     limit_image_count_total: int = -1
     limit_image_count_uploading: int = -1
@@ -123,6 +126,7 @@ class Settings:
             image_member_quota=_int(env, ENV_MEMBER_QUOTA, 128),
             disk_formats=_names(env, ENV_DISK_FORMATS, DISK_FORMATS),
             container_formats=_names(env, ENV_CONTAINER_FORMATS, CONTAINER_FORMATS),
+            import_methods=_names(env, ENV_IMPORT_METHODS, IMPORT_METHODS),
             limit_image_count_total=_int(env, ENV_LIMIT_COUNT_TOTAL, -1),
             limit_image_count_uploading=_int(env, ENV_LIMIT_COUNT_UPLOADING, -1),
             limit_image_size_total=_int(env, ENV_LIMIT_SIZE_TOTAL, -1),

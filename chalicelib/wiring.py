@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from chalicelib.services.image_data import ImageDataService
     from chalicelib.services.images import ImageService
     from chalicelib.services.members import MemberService
+    from chalicelib.services.metadefs import MetadefService
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Container:
     images: "ImageService"
     data: "ImageDataService"
     members: "MemberService"
+    metadefs: "MetadefService"
 
 
 _state: dict[str, Container] = {}
@@ -34,12 +36,14 @@ def build(settings: Settings) -> Container:
     from chalicelib.adapters import dynamo_models
     from chalicelib.adapters.dynamo_images import DynamoImageRepository
     from chalicelib.adapters.dynamo_members import DynamoMemberRepository
+    from chalicelib.adapters.dynamo_metadefs import DynamoMetadefRepository
     from chalicelib.adapters.inspection import OsloInspector
     from chalicelib.adapters.s3_store import S3ObjectStore
     from chalicelib.adapters.system import SystemClock, UuidGen
     from chalicelib.services.image_data import DataLimits, ImageDataService
     from chalicelib.services.images import ImageService, Limits
     from chalicelib.services.members import MemberService
+    from chalicelib.services.metadefs import MetadefService
 
     dynamo_models.configure(
         settings.table_names(),
@@ -51,6 +55,10 @@ def build(settings: Settings) -> Container:
         property_quota=settings.image_property_quota,
         tag_quota=settings.image_tag_quota,
         storage_quota=settings.user_storage_quota,
+        count_total=settings.limit_image_count_total,
+        count_uploading=settings.limit_image_count_uploading,
+        size_total_mib=settings.limit_image_size_total,
+        stage_total_mib=settings.limit_image_stage_total,
     )
     member_repo = DynamoMemberRepository()
     images = ImageService(
@@ -64,7 +72,8 @@ def build(settings: Settings) -> Container:
     )
     data = ImageDataService(images, store, OsloInspector(), data_limits)
     members = MemberService(images, member_repo, SystemClock(), settings.image_member_quota)
-    return Container(settings=settings, images=images, data=data, members=members)
+    metadefs = MetadefService(DynamoMetadefRepository(), SystemClock())
+    return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs)
 
 
 def _s3_client(settings: Settings) -> object:

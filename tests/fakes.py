@@ -4,9 +4,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from typing import Iterator, Mapping
 
-from chalicelib.domain import listing
+from chalicelib.domain import listing, usage
 from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image
 from chalicelib.domain.listing import Order, Source
@@ -19,28 +19,41 @@ class InMemoryImageRepository:
     def __init__(self) -> None:
         self.items: dict[str, Image] = {}
         self.members: InMemoryMemberRepository | None = None
-        self.usage: dict[str, int] = {}
+        self.counters: dict[str, dict[str, int]] = {}
 
     def get(self, image_id: str) -> Image:
         if image_id not in self.items:
             raise NotFound(image_id=image_id)
         return self.items[image_id]
 
-    def add(self, image: Image) -> Image:
+    def add(self, image: Image, *, usage_limits: Mapping[str, int] | None = None) -> Image:
         if image.id in self.items:
             raise Duplicate(image_id=image.id)
+        self._count(image.owner, usage.delta(None, image), usage_limits or {})
         self.items[image.id] = image
         return image
 
-    def save(self, image: Image, *, expected: Image, usage_delta: int = 0, usage_limit: int = 0) -> Image:
+    def _count(self, owner: str | None, moves: Mapping[str, int], limits: Mapping[str, int]) -> None:
+        if not owner:
+            return
+        counters = self.counters.setdefault(owner, {k: 0 for k in usage.COUNTERS})
+        for name, limit in usage.enforced(limits, moves).items():
+            if counters[name] + moves[name] > limit:
+                raise QuotaExceeded(what=usage.COUNTERS[name], limit=limit)
+        for name, move in moves.items():
+            counters[name] += move
+
+    def usage(self, project_id: str) -> dict[str, int]:
+        return dict(self.counters.get(project_id, {k: 0 for k in usage.COUNTERS}))
+
+    def save(
+        self, image: Image, *, expected: Image, usage_delta: Mapping[str, int] | None = None,
+        usage_limits: Mapping[str, int] | None = None,
+    ) -> Image:
         current = self.items.get(image.id)
         if current is None or current.version != expected.version or current.status != expected.status:
             raise ConcurrentUpdate(image_id=image.id)
-        owner = image.owner or ""
-        used = self.usage.get(owner, 0)
-        if usage_delta > 0 and usage_limit > 0 and used + usage_delta > usage_limit:
-            raise QuotaExceeded(what="storage in bytes", limit=usage_limit)
-        self.usage[owner] = used + usage_delta
+        self._count(image.owner, usage_delta or {}, usage_limits or {})
         stored = replace(image, version=expected.version + 1)
         self.items[image.id] = stored
         return stored

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo_models import ImageRecord, UsageRecord
-from chalicelib.domain import listing
+from chalicelib.domain import listing, usage
 from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image, ImageStatus
 from chalicelib.domain.listing import Order, Source
@@ -130,8 +130,12 @@ class DynamoImageRepository:
         except DoesNotExist:
             raise NotFound(image_id=image_id) from None
 
-    def add(self, image: Image) -> Image:
-        """PutItem conditioned on the id being new; raises Duplicate."""
+    def add(self, image: Image, *, usage_limits: Mapping[str, int] | None = None) -> Image:
+        """PutItem conditioned on the id being new, with the owner's counters in one transaction; raises Duplicate."""
+        moves = usage.delta(None, image)
+        if image.owner:
+            self._write_with_usage(image, ImageRecord.id.does_not_exist(), image.owner, moves, usage_limits or {}, new=True)
+            return image
         try:
             _to_record(image).save(condition=ImageRecord.id.does_not_exist())
         except PutError as exc:
@@ -140,16 +144,19 @@ class DynamoImageRepository:
             raise _refused(exc) from None
         return image
 
-    def save(self, image: Image, *, expected: Image, usage_delta: int = 0, usage_limit: int = 0) -> Image:
+    def save(
+        self, image: Image, *, expected: Image, usage_delta: Mapping[str, int] | None = None,
+        usage_limits: Mapping[str, int] | None = None,
+    ) -> Image:
         """PutItem conditioned on the expected version and status; raises ConcurrentUpdate.
 
         A usage change makes it one TransactWriteItems with the owner's counter
-        update, conditioned on staying within ``usage_limit``; raises QuotaExceeded.
+        update, conditioned on staying within each growing counter's limit; raises QuotaExceeded.
         """
         stored = replace(image, version=expected.version + 1)
         condition = (ImageRecord.version == expected.version) & (ImageRecord.status == expected.status.value)
         if usage_delta and image.owner:
-            self._save_with_usage(stored, condition, image.owner, usage_delta, usage_limit)
+            self._write_with_usage(stored, condition, image.owner, usage_delta, usage_limits or {}, new=False)
             return stored
         try:
             _to_record(stored).save(condition=condition)
@@ -159,22 +166,42 @@ class DynamoImageRepository:
             raise _refused(exc) from None
         return stored
 
+    def usage(self, project_id: str) -> dict[str, int]:
+        """One GetItem of the project's counters."""
+        try:
+            record = UsageRecord.get(project_id, consistent_read=True)
+        except DoesNotExist:
+            return {k: 0 for k in usage.COUNTERS}
+        return {k: int(getattr(record, k) or 0) for k in usage.COUNTERS}
+
     @staticmethod
-    def _save_with_usage(stored: Image, condition: Any, owner: str, delta: int, limit: int) -> None:
-        quota = delta > 0 and limit > 0
-        if quota and delta > limit:
-            raise QuotaExceeded(what="storage in bytes", limit=limit)
-        within = UsageRecord.image_bytes.does_not_exist() | (UsageRecord.image_bytes <= limit - delta)
+    def _write_with_usage(
+        stored: Image, condition: Any, owner: str, moves: Mapping[str, int], limits: Mapping[str, int], *, new: bool
+    ) -> None:
+        caps = usage.enforced(limits, moves)
+        for name, limit in caps.items():
+            if moves[name] > limit:
+                raise QuotaExceeded(what=usage.COUNTERS[name], limit=limit)
+        within = None
+        for name, limit in caps.items():
+            attr = getattr(UsageRecord, name)
+            check = attr.does_not_exist() | (attr <= limit - moves[name])
+            within = check if within is None else within & check
+        actions = [getattr(UsageRecord, name).add(move) for name, move in moves.items()]
         try:
             with TransactWrite(connection=ImageRecord._get_connection().connection) as tx:  # noqa: SLF001
                 tx.save(_to_record(stored), condition=condition)
-                tx.update(UsageRecord(owner), actions=[UsageRecord.image_bytes.add(delta)], condition=within if quota else None)
+                tx.update(UsageRecord(owner), actions=actions, condition=within)
         except TransactWriteError as exc:
             reasons = [r.code if r is not None else None for r in exc.cancellation_reasons]
             if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise ConcurrentUpdate(image_id=stored.id) from None
+                raise (Duplicate(image_id=stored.id) if new else ConcurrentUpdate(image_id=stored.id)) from None
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                raise QuotaExceeded(what="storage in bytes", limit=limit) from None
+                name = next(iter(caps))
+                if len(caps) > 1:  # name the counter that is actually over
+                    used = DynamoImageRepository().usage(owner)
+                    name = next((n for n, lim in caps.items() if used[n] + moves[n] > lim), name)
+                raise QuotaExceeded(what=usage.COUNTERS[name], limit=caps[name]) from None
             raise InvalidInput(f"The image metadata cannot be stored: {exc.cause_response_message}") from None
 
     def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:

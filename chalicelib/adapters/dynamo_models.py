@@ -150,7 +150,7 @@ MemberRecord.__doc__ = "One project's membership of one image, with the image's 
 
 
 class UsageRecord(Model):
-    """Bytes of active and deactivated image data per project (user_storage_quota, /v2/info/usage)."""
+    """Per-project usage counters (domain.usage.COUNTERS), moved in the image writes' transactions."""
 
     class Meta:
         table_name = "image-usage"
@@ -158,9 +158,42 @@ class UsageRecord(Model):
 
     project_id = UnicodeAttribute(hash_key=True)
     image_bytes = NumberAttribute(default=0)
+    image_count = NumberAttribute(null=True)
+    uploading_count = NumberAttribute(null=True)
+    staged_bytes = NumberAttribute(null=True)
 
 
-TABLE_MODELS: dict[str, type[Model]] = {"images": ImageRecord, "members": MemberRecord, "usage": UsageRecord}
+class NamespaceIndex(GlobalSecondaryIndex["MetadefRecord"]):
+    """Sparse: only namespace rows (``kind`` = "namespace"), by name, so listing never Scans."""
+
+    class Meta:
+        index_name = "namespaces"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    ns = UnicodeAttribute(range_key=True)
+
+
+class MetadefRecord(Model):
+    """One metadefs document: a namespace row, or one of its properties, objects or tags; or a resource type.
+
+    Partition ``ns`` is ``ns:<namespace>`` (``rt`` for resource types); ``item`` is ``<kind>#<name>``.
+    """
+
+    class Meta:
+        table_name = "metadefs"
+        billing_mode = BILLING_MODE
+
+    ns = UnicodeAttribute(hash_key=True)
+    item = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute(null=True)
+    doc = UnicodeAttribute()
+    by_kind = NamespaceIndex()
+
+
+TABLE_MODELS: dict[str, type[Model]] = {
+    "images": ImageRecord, "members": MemberRecord, "usage": UsageRecord, "metadefs": MetadefRecord,
+}
 
 
 def configure(table_names: dict[str, str], region: str, host: str | None) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
 from chalicelib.domain import images as domain
-from chalicelib.domain import listing, policy, rules
+from chalicelib.domain import listing, policy, rules, usage
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import (
     BadTransition, ConcurrentUpdate, Forbidden, InvalidInput, InvalidTransition, NotFound,
@@ -36,6 +36,18 @@ class Limits:
     property_quota: int = 128
     tag_quota: int = 128
     storage_quota: int = 0  # bytes per project; 0 = unlimited
+    # Keystone-style per-project limits (reference 7.5); sizes in MiB; negative = unlimited.
+    count_total: int = -1
+    count_uploading: int = -1
+    size_total_mib: int = -1
+    stage_total_mib: int = -1
+
+    def counters(self) -> dict[str, int]:
+        """The limit of each usage counter."""
+        return usage.project_limits(
+            storage_quota=self.storage_quota, count_total=self.count_total, count_uploading=self.count_uploading,
+            size_total_mib=self.size_total_mib, stage_total_mib=self.stage_total_mib,
+        )
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,14 @@ class ImageService:
             return self.members.iter_shared(source, order, marker, limit)
         return self.repo.iter_source(source, order, marker, limit)
 
+    def usage(self, ctx: RequestContext) -> dict[str, dict[str, int]]:
+        """``/v2/info/usage`` for the caller's project: counters and the configured limits."""
+        policy.require_reader(ctx, "get_images")
+        counters = self.repo.usage(ctx.project_id) if ctx.project_id else {}
+        lim = self.limits
+        return usage.report(counters, count_total=lim.count_total, count_uploading=lim.count_uploading,
+                            size_total_mib=lim.size_total_mib, stage_total_mib=lim.stage_total_mib)
+
     def _marker(self, ctx: RequestContext, marker_id: str | None) -> Image | None:
         if marker_id is None:
             return None
@@ -156,7 +176,7 @@ class ImageService:
             extra_properties=extras,
             **core,
         )
-        return self.repo.add(image)
+        return self.repo.add(image, usage_limits=self.limits.counters())
 
     def update(self, ctx: RequestContext, image_id: str, changes: list[PatchOp]) -> Image:
         """Apply JSON-patch ``changes`` atomically; raises Forbidden/Conflict/QuotaExceeded."""
@@ -267,11 +287,10 @@ class ImageService:
             updated = change(current)
             if updated == current:
                 return current
-            delta = domain.stored_bytes(updated) - domain.stored_bytes(current)
             try:
                 stored = self.repo.save(
                     replace(updated, updated_at=self.clock.now()), expected=current,
-                    usage_delta=delta, usage_limit=self.limits.storage_quota,
+                    usage_delta=usage.delta(current, updated), usage_limits=self.limits.counters(),
                 )
             except ConcurrentUpdate:
                 continue

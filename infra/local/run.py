@@ -82,7 +82,11 @@ class LocalService:
         )
         ensure_resources(settings, session)
         self.settings = settings
-        wiring.override(wiring.build(settings))
+        built = wiring.build(settings)
+        wiring.override(built)
+        from chalicelib.metadefs_loader import load_standard
+
+        load_standard(built)
         from app import app
 
         self._server = make_server(app, self.host, self.port)

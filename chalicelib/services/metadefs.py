@@ -97,6 +97,8 @@ class MetadefService:
             {**a, **_stamp(now)} for a in body.get("resource_type_associations") or ()
         ]
         namespace.update(_stamp(now))
+        # As Glance's serializer: unset fields are left out (glanceclient validates against the schema).
+        namespace = {k: v for k, v in namespace.items() if v is not None}
         name = namespace["namespace"]
         try:
             self.repo.put(name, NS, "", namespace, create=True)

@@ -1,14 +1,18 @@
 """Chalice app: route and middleware registrations only; views live in chalicelib/api/routes_*."""
 from chalice import Chalice, Rate
 
-from chalicelib.api import routes_data, routes_discovery, routes_images
+from chalicelib.api import routes_data, routes_discovery, routes_images, routes_info, routes_members, routes_metadefs
 from chalicelib.api.http import reject_other_methods, request_id_middleware, serve_unversioned
+from chalicelib.metadefs_loader import load_standard
 from chalicelib.pipeline import scrubber
 from chalicelib.wiring import container
 
 app = Chalice(app_name="glance-serverless")
 app.register_blueprint(routes_images.bp)
 app.register_blueprint(routes_data.bp)
+app.register_blueprint(routes_members.bp)
+app.register_blueprint(routes_info.bp)
+app.register_blueprint(routes_metadefs.bp)
 app.register_blueprint(routes_discovery.bp)
 app.register_middleware(request_id_middleware, "http")
 serve_unversioned(app)
@@ -18,3 +22,9 @@ reject_other_methods(app)
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="scrub_images")
 def scrub_images(event: object) -> dict:
     return scrubber.scrub_images(container())
+
+
+@app.lambda_function(name="load_metadefs")
+def load_metadefs(event: object, context: object) -> dict:
+    # Run at deploy (glance-manage db_load_metadefs' role): creates the shipped namespaces that are missing.
+    return {"created": load_standard(container())}

@@ -31,6 +31,20 @@ ENV_LOCATION_QUOTA = "IMAGES_LOCATION_QUOTA"
 ENV_ALLOWED_HOSTS = "IMPORT_ALLOWED_HOSTS"
 ENV_ALLOWED_PORTS = "IMPORT_ALLOWED_PORTS"
 DOWNLOAD_MODES = ("redirect", "proxy")
+# Sharing, formats and per-project limits (issue 7).
+ENV_METADEFS_TABLE = "IMAGES_METADEFS_TABLE"
+ENV_MEMBER_QUOTA = "IMAGES_MEMBER_QUOTA"
+ENV_DISK_FORMATS = "IMAGES_DISK_FORMATS"
+ENV_CONTAINER_FORMATS = "IMAGES_CONTAINER_FORMATS"
+ENV_IMPORT_METHODS = "IMAGES_ENABLED_IMPORT_METHODS"
+ENV_LIMIT_COUNT_TOTAL = "IMAGES_LIMIT_IMAGE_COUNT_TOTAL"
+ENV_LIMIT_COUNT_UPLOADING = "IMAGES_LIMIT_IMAGE_COUNT_UPLOADING"
+ENV_LIMIT_SIZE_TOTAL = "IMAGES_LIMIT_IMAGE_SIZE_TOTAL_MIB"
+ENV_LIMIT_STAGE_TOTAL = "IMAGES_LIMIT_IMAGE_STAGE_TOTAL_MIB"
+IMPORT_METHODS = ("glance-direct", "web-download", "copy-image")  # Glance's enabled_import_methods
+# Glance's [image_format] defaults.
+DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
+CONTAINER_FORMATS = ("ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed")
 
 AUTH_MODES = ("dev", "cloud")
 
@@ -68,13 +82,29 @@ class Settings:
     # Outbound http(s) (locations, web-download): hosts allowed even on private addresses, and ports.
     allowed_hosts: frozenset[str] = frozenset()
     allowed_ports: frozenset[int] = frozenset({80, 443})
+    metadefs_table: str = ""
+    image_member_quota: int = 128
+    disk_formats: tuple[str, ...] = DISK_FORMATS
+    container_formats: tuple[str, ...] = CONTAINER_FORMATS
+    import_methods: tuple[str, ...] = IMPORT_METHODS
+    # Per-project limits as Glance's keystone limits (sizes in MiB); negative = unlimited.
+    limit_image_count_total: int = -1
+    limit_image_count_uploading: int = -1
+    limit_image_size_total: int = -1
+    limit_image_stage_total: int = -1
+
+    def table_names(self) -> dict[str, str]:
+        """The table name of each persistence role (the keys of dynamo_models.TABLE_MODELS)."""
+        return {"images": self.images_table, "members": self.members_table, "usage": self.usage_table,
+                "metadefs": self.metadefs_table}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         """Build from the environment; raises ConfigError naming what is missing or malformed."""
         env = os.environ if env is None else env
         region = env.get(ENV_REGION) or env.get(ENV_REGION_FALLBACK)
-        required = {ENV_IMAGES_TABLE: None, ENV_MEMBERS_TABLE: None, ENV_USAGE_TABLE: None, ENV_BUCKET: None, ENV_AUTH_MODE: None}
+        required = {ENV_IMAGES_TABLE: None, ENV_MEMBERS_TABLE: None, ENV_USAGE_TABLE: None, ENV_METADEFS_TABLE: None,
+                    ENV_BUCKET: None, ENV_AUTH_MODE: None}
         missing = [name for name in required if not env.get(name)]
         if not region:
             missing.insert(0, ENV_REGION)
@@ -108,6 +138,15 @@ class Settings:
             image_location_quota=_int(env, ENV_LOCATION_QUOTA, 10),
             allowed_hosts=frozenset(h.strip().lower() for h in env.get(ENV_ALLOWED_HOSTS, "").split(",") if h.strip()),
             allowed_ports=frozenset(_ints(env, ENV_ALLOWED_PORTS, (80, 443))),
+            metadefs_table=env[ENV_METADEFS_TABLE],
+            image_member_quota=_int(env, ENV_MEMBER_QUOTA, 128),
+            disk_formats=_names(env, ENV_DISK_FORMATS, DISK_FORMATS),
+            container_formats=_names(env, ENV_CONTAINER_FORMATS, CONTAINER_FORMATS),
+            import_methods=_names(env, ENV_IMPORT_METHODS, IMPORT_METHODS),
+            limit_image_count_total=_int(env, ENV_LIMIT_COUNT_TOTAL, -1),
+            limit_image_count_uploading=_int(env, ENV_LIMIT_COUNT_UPLOADING, -1),
+            limit_image_size_total=_int(env, ENV_LIMIT_SIZE_TOTAL, -1),
+            limit_image_stage_total=_int(env, ENV_LIMIT_STAGE_TOTAL, -1),
         )
 
 
@@ -129,6 +168,16 @@ def _ints(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[
         return tuple(int(part) for part in raw.split(",") if part.strip())
     except ValueError:
         raise ConfigError(f"{name} must be comma-separated integers, not {raw!r}") from None
+
+
+def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    names = tuple(n.strip() for n in raw.split(",") if n.strip())
+    if not names:
+        raise ConfigError(f"{name} must list at least one format")
+    return names
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

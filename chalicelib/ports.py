@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable, Iterator, Protocol
+from typing import Iterable, Iterator, Mapping, Protocol
 
 from chalicelib.domain.images import Image
 from chalicelib.domain.listing import Order, Source
@@ -13,16 +13,22 @@ class ImageRepository(Protocol):
     def get(self, image_id: str) -> Image:
         """Return the stored image (any status); raises NotFound."""
 
-    def add(self, image: Image) -> Image:
-        """Store a new image; raises Duplicate when the id exists (even deleted)."""
+    def add(self, image: Image, *, usage_limits: Mapping[str, int] | None = None) -> Image:
+        """Store a new image, counting it in its owner's usage; raises Duplicate, QuotaExceeded."""
 
-    def save(self, image: Image, *, expected: Image, usage_delta: int = 0, usage_limit: int = 0) -> Image:
+    def save(
+        self, image: Image, *, expected: Image, usage_delta: Mapping[str, int] | None = None,
+        usage_limits: Mapping[str, int] | None = None,
+    ) -> Image:
         """Write ``image`` only if the stored one still has ``expected``'s version and status.
 
-        With ``usage_delta``, the owner's stored-bytes counter moves in the same atomic
-        write; a growth that would pass a positive ``usage_limit`` raises QuotaExceeded.
+        With ``usage_delta`` (counter -> move), the owner's counters move in the same atomic
+        write; a growth that would pass a counter's limit in ``usage_limits`` raises QuotaExceeded.
         Returns the stored image (version bumped); raises ConcurrentUpdate otherwise.
         """
+
+    def usage(self, project_id: str) -> dict[str, int]:
+        """The project's usage counters (domain.usage.COUNTERS), zero when never counted."""
 
     def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
         """Yield the listed images of ``source`` in ``order``, strictly after ``marker``, reading lazily."""
@@ -35,8 +41,23 @@ class MemberRepository(Protocol):
     def find(self, image_id: str, member_id: str) -> Member | None:
         """Return the membership row, or None."""
 
-    def add(self, member: Member) -> Member:
-        """Store a new membership; raises Duplicate when it exists."""
+    def add(self, member: Member, image: Image | None = None) -> Member:
+        """Store a new membership (indexed for listing under ``image``'s sort values); raises Duplicate."""
+
+    def list_for_image(self, image_id: str) -> list[Member]:
+        """Every membership of one image (one Query)."""
+
+    def update(self, member: Member, image: Image) -> Member:
+        """Store ``member``'s new status (and re-index it under ``image``); raises NotFound when gone."""
+
+    def remove(self, image_id: str, member_id: str) -> None:
+        """Delete the membership; raises NotFound when absent."""
+
+    def refresh_listing(self, image: Image) -> None:
+        """Re-index ``image``'s memberships after its sort values, status or visibility changed."""
+
+    def iter_shared(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
+        """Yield images shared with ``source.value`` in ``source.member_status``, in ``order``, after ``marker``."""
 
 
 class Clock(Protocol):

@@ -13,6 +13,8 @@ from chalicelib.config import Settings
 if TYPE_CHECKING:
     from chalicelib.services.image_data import ImageDataService
     from chalicelib.services.images import ImageService
+    from chalicelib.services.members import MemberService
+    from chalicelib.services.metadefs import MetadefService
 
 
 @dataclass
@@ -22,6 +24,8 @@ class Container:
     settings: Settings
     images: "ImageService"
     data: "ImageDataService"
+    members: "MemberService"
+    metadefs: "MetadefService"
 
 
 _state: dict[str, Container] = {}
@@ -30,7 +34,9 @@ _state: dict[str, Container] = {}
 def build(settings: Settings) -> Container:
     """Wire the real adapters for ``settings`` (configures PynamoDB's table names and endpoint)."""
     from chalicelib.adapters import dynamo_models
-    from chalicelib.adapters.dynamo_images import DynamoImageRepository, DynamoMemberRepository
+    from chalicelib.adapters.dynamo_images import DynamoImageRepository
+    from chalicelib.adapters.dynamo_members import DynamoMemberRepository
+    from chalicelib.adapters.dynamo_metadefs import DynamoMetadefRepository
     from chalicelib.adapters.inspection import OsloInspector
     from chalicelib.adapters.s3_store import S3ObjectStore
     from chalicelib.adapters.system import SystemClock, UuidGen
@@ -40,9 +46,11 @@ def build(settings: Settings) -> Container:
     from chalicelib.services.image_data import DataLimits, ImageDataService
     from chalicelib.services.images import ImageService, Limits
     from chalicelib.services.locations import LocationSupport
+    from chalicelib.services.members import MemberService
+    from chalicelib.services.metadefs import MetadefService
 
     dynamo_models.configure(
-        {"images": settings.images_table, "members": settings.members_table, "usage": settings.usage_table},
+        settings.table_names(),
         region=settings.region,
         host=settings.endpoint_url,
     )
@@ -51,13 +59,18 @@ def build(settings: Settings) -> Container:
         property_quota=settings.image_property_quota,
         tag_quota=settings.image_tag_quota,
         storage_quota=settings.user_storage_quota,
+        count_total=settings.limit_image_count_total,
+        count_uploading=settings.limit_image_count_uploading,
+        size_total_mib=settings.limit_image_size_total,
+        stage_total_mib=settings.limit_image_stage_total,
     )
     web = GuardedHttp(FetchPolicy(settings.allowed_hosts, settings.allowed_ports))
     locations = LocationSupport(
         LocationRules(enabled=settings.show_multiple_locations, quota=settings.image_location_quota), store, web
     )
+    member_repo = DynamoMemberRepository()
     images = ImageService(
-        DynamoImageRepository(), DynamoMemberRepository(), SystemClock(), UuidGen(), limits,
+        DynamoImageRepository(), member_repo, SystemClock(), UuidGen(), limits,
         store=store, delayed_delete=settings.delayed_delete, locations=locations,
     )
     data_limits = DataLimits(
@@ -66,7 +79,9 @@ def build(settings: Settings) -> Container:
         download_mode=settings.download_mode,
     )
     data = ImageDataService(images, store, OsloInspector(), data_limits)
-    return Container(settings=settings, images=images, data=data)
+    members = MemberService(images, member_repo, SystemClock(), settings.image_member_quota)
+    metadefs = MetadefService(DynamoMetadefRepository(), SystemClock())
+    return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs)
 
 
 def _s3_client(settings: Settings) -> object:

@@ -33,6 +33,7 @@ def test_settings(**overrides: object) -> Settings:
         images_table=f"images-{uuid.uuid4().hex[:8]}",
         members_table=f"members-{uuid.uuid4().hex[:8]}",
         usage_table=f"usage-{uuid.uuid4().hex[:8]}",
+        metadefs_table=f"metadefs-{uuid.uuid4().hex[:8]}",
         bucket=f"bucket-{uuid.uuid4().hex[:8]}",
         auth_mode="dev",
     )

@@ -4,13 +4,13 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from typing import Iterator, Mapping
 
-from chalicelib.domain import listing
+from chalicelib.domain import listing, usage
 from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image
 from chalicelib.domain.listing import Order, Source
-from chalicelib.domain.members import Member
+from chalicelib.domain.members import Member, MemberNotFound
 
 
 class InMemoryImageRepository:
@@ -19,28 +19,41 @@ class InMemoryImageRepository:
     def __init__(self) -> None:
         self.items: dict[str, Image] = {}
         self.members: InMemoryMemberRepository | None = None
-        self.usage: dict[str, int] = {}
+        self.counters: dict[str, dict[str, int]] = {}
 
     def get(self, image_id: str) -> Image:
         if image_id not in self.items:
             raise NotFound(image_id=image_id)
         return self.items[image_id]
 
-    def add(self, image: Image) -> Image:
+    def add(self, image: Image, *, usage_limits: Mapping[str, int] | None = None) -> Image:
         if image.id in self.items:
             raise Duplicate(image_id=image.id)
+        self._count(image.owner, usage.delta(None, image), usage_limits or {})
         self.items[image.id] = image
         return image
 
-    def save(self, image: Image, *, expected: Image, usage_delta: int = 0, usage_limit: int = 0) -> Image:
+    def _count(self, owner: str | None, moves: Mapping[str, int], limits: Mapping[str, int]) -> None:
+        if not owner:
+            return
+        counters = self.counters.setdefault(owner, {k: 0 for k in usage.COUNTERS})
+        for name, limit in usage.enforced(limits, moves).items():
+            if counters[name] + moves[name] > limit:
+                raise QuotaExceeded(what=usage.COUNTERS[name], limit=limit)
+        for name, move in moves.items():
+            counters[name] += move
+
+    def usage(self, project_id: str) -> dict[str, int]:
+        return dict(self.counters.get(project_id, {k: 0 for k in usage.COUNTERS}))
+
+    def save(
+        self, image: Image, *, expected: Image, usage_delta: Mapping[str, int] | None = None,
+        usage_limits: Mapping[str, int] | None = None,
+    ) -> Image:
         current = self.items.get(image.id)
         if current is None or current.version != expected.version or current.status != expected.status:
             raise ConcurrentUpdate(image_id=image.id)
-        owner = image.owner or ""
-        used = self.usage.get(owner, 0)
-        if usage_delta > 0 and usage_limit > 0 and used + usage_delta > usage_limit:
-            raise QuotaExceeded(what="storage in bytes", limit=usage_limit)
-        self.usage[owner] = used + usage_delta
+        self._count(image.owner, usage_delta or {}, usage_limits or {})
         stored = replace(image, version=expected.version + 1)
         self.items[image.id] = stored
         return stored
@@ -60,18 +73,43 @@ class InMemoryImageRepository:
 
 
 class InMemoryMemberRepository:
-    def __init__(self) -> None:
+    def __init__(self, images: InMemoryImageRepository | None = None) -> None:
         self.rows: dict[tuple[str, str], Member] = {}
+        self.images = images
 
     def find(self, image_id: str, member_id: str) -> Member | None:
         return self.rows.get((image_id, member_id))
 
-    def add(self, member: Member) -> Member:
+    def add(self, member: Member, image: Image | None = None) -> Member:
         key = (member.image_id, member.member_id)
         if key in self.rows:
             raise Duplicate(f"Member {member.member_id} already exists.")
         self.rows[key] = member
         return member
+
+    def list_for_image(self, image_id: str) -> list[Member]:
+        return sorted((m for m in self.rows.values() if m.image_id == image_id), key=lambda m: (m.created_at, m.member_id))
+
+    def update(self, member: Member, image: Image) -> Member:
+        key = (member.image_id, member.member_id)
+        if key not in self.rows:
+            raise MemberNotFound(image_id=member.image_id, member_id=member.member_id)
+        self.rows[key] = member
+        return member
+
+    def remove(self, image_id: str, member_id: str) -> None:
+        if self.rows.pop((image_id, member_id), None) is None:
+            raise MemberNotFound(image_id=image_id, member_id=member_id)
+
+    def refresh_listing(self, image: Image) -> None:
+        """Nothing is copied here: the fake reads images directly."""
+
+    def iter_shared(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
+        assert self.images is not None, "wire the fake member repository to its image repository"
+        statuses = {m.image_id: m.status for m in self.rows.values() if m.member_id == source.value}
+        chosen = [im for im in self.images.items.values() if im.visibility == "shared" and listing.in_source(im, source, statuses)]
+        ordered = sorted(chosen, key=lambda im: listing.order_key(im, order))
+        return listing.after(ordered, order, marker)
 
 
 class TickingClock:

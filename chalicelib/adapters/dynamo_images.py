@@ -1,4 +1,4 @@
-"""ImageRepository and MemberRepository on DynamoDB (PynamoDB).
+"""ImageRepository on DynamoDB (PynamoDB); memberships live in dynamo_members.
 
 Every write is conditional: a new image must not exist, a save must find the
 version and status it was read with. A failed condition becomes a domain
@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator, Mapping
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord, UsageRecord
-from chalicelib.domain import listing
+from chalicelib.adapters.dynamo_models import ImageRecord, UsageRecord
+from chalicelib.domain import listing, usage
 from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image, ImageStatus, Location
 from chalicelib.domain.listing import Order, Source
-from chalicelib.domain.members import Member
 
 _SEP = "\x00"  # sorts below every character an encoded value can hold
 _CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -133,8 +132,12 @@ class DynamoImageRepository:
         except DoesNotExist:
             raise NotFound(image_id=image_id) from None
 
-    def add(self, image: Image) -> Image:
-        """PutItem conditioned on the id being new; raises Duplicate."""
+    def add(self, image: Image, *, usage_limits: Mapping[str, int] | None = None) -> Image:
+        """PutItem conditioned on the id being new, with the owner's counters in one transaction; raises Duplicate."""
+        moves = usage.delta(None, image)
+        if image.owner:
+            self._write_with_usage(image, ImageRecord.id.does_not_exist(), image.owner, moves, usage_limits or {}, new=True)
+            return image
         try:
             _to_record(image).save(condition=ImageRecord.id.does_not_exist())
         except PutError as exc:
@@ -143,16 +146,19 @@ class DynamoImageRepository:
             raise _refused(exc) from None
         return image
 
-    def save(self, image: Image, *, expected: Image, usage_delta: int = 0, usage_limit: int = 0) -> Image:
+    def save(
+        self, image: Image, *, expected: Image, usage_delta: Mapping[str, int] | None = None,
+        usage_limits: Mapping[str, int] | None = None,
+    ) -> Image:
         """PutItem conditioned on the expected version and status; raises ConcurrentUpdate.
 
         A usage change makes it one TransactWriteItems with the owner's counter
-        update, conditioned on staying within ``usage_limit``; raises QuotaExceeded.
+        update, conditioned on staying within each growing counter's limit; raises QuotaExceeded.
         """
         stored = replace(image, version=expected.version + 1)
         condition = (ImageRecord.version == expected.version) & (ImageRecord.status == expected.status.value)
         if usage_delta and image.owner:
-            self._save_with_usage(stored, condition, image.owner, usage_delta, usage_limit)
+            self._write_with_usage(stored, condition, image.owner, usage_delta, usage_limits or {}, new=False)
             return stored
         try:
             _to_record(stored).save(condition=condition)
@@ -162,28 +168,46 @@ class DynamoImageRepository:
             raise _refused(exc) from None
         return stored
 
+    def usage(self, project_id: str) -> dict[str, int]:
+        """One GetItem of the project's counters."""
+        try:
+            record = UsageRecord.get(project_id, consistent_read=True)
+        except DoesNotExist:
+            return {k: 0 for k in usage.COUNTERS}
+        return {k: int(getattr(record, k) or 0) for k in usage.COUNTERS}
+
     @staticmethod
-    def _save_with_usage(stored: Image, condition: Any, owner: str, delta: int, limit: int) -> None:
-        quota = delta > 0 and limit > 0
-        if quota and delta > limit:
-            raise QuotaExceeded(what="storage in bytes", limit=limit)
-        within = UsageRecord.image_bytes.does_not_exist() | (UsageRecord.image_bytes <= limit - delta)
+    def _write_with_usage(
+        stored: Image, condition: Any, owner: str, moves: Mapping[str, int], limits: Mapping[str, int], *, new: bool
+    ) -> None:
+        caps = usage.enforced(limits, moves)
+        for name, limit in caps.items():
+            if moves[name] > limit:
+                raise QuotaExceeded(what=usage.COUNTERS[name], limit=limit)
+        within = None
+        for name, limit in caps.items():
+            attr = getattr(UsageRecord, name)
+            check = attr.does_not_exist() | (attr <= limit - moves[name])
+            within = check if within is None else within & check
+        actions = [getattr(UsageRecord, name).add(move) for name, move in moves.items()]
         try:
             with TransactWrite(connection=ImageRecord._get_connection().connection) as tx:  # noqa: SLF001
                 tx.save(_to_record(stored), condition=condition)
-                tx.update(UsageRecord(owner), actions=[UsageRecord.image_bytes.add(delta)], condition=within if quota else None)
+                tx.update(UsageRecord(owner), actions=actions, condition=within)
         except TransactWriteError as exc:
             reasons = [r.code if r is not None else None for r in exc.cancellation_reasons]
             if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise ConcurrentUpdate(image_id=stored.id) from None
+                raise (Duplicate(image_id=stored.id) if new else ConcurrentUpdate(image_id=stored.id)) from None
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                raise QuotaExceeded(what="storage in bytes", limit=limit) from None
+                name = next(iter(caps))
+                if len(caps) > 1:  # name the counter that is actually over
+                    used = DynamoImageRepository().usage(owner)
+                    name = next((n for n, lim in caps.items() if used[n] + moves[n] > lim), name)
+                raise QuotaExceeded(what=usage.COUNTERS[name], limit=caps[name]) from None
             raise InvalidInput(f"The image metadata cannot be stored: {exc.cause_response_message}") from None
 
     def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
         """Query one partition's index lazily, page by page, strictly after ``marker``."""
-        if source.kind == "member":
-            return listing.after(self._shared_with(source, order), order, marker)
         key, desc = order.primary
         index = getattr(ImageRecord, f"idx_{source.kind}_{key}")
         records = index.query(
@@ -212,50 +236,3 @@ class DynamoImageRepository:
         # Secondary keys are sorted in memory: restart at the marker's tie group.
         prefix = _enc(listing.sort_value(marker, key))
         return attr < prefix + "\x01" if desc else attr >= prefix
-
-    def _shared_with(self, source: Source, order: Order) -> Iterator[Image]:
-        # Reads every share of the project, then the images: O(shares), not O(page).
-        cond = None
-        if source.member_status != "all":
-            cond = MemberRecord.status_image.startswith(source.member_status + "#")
-        ids = [m.image_id for m in MemberRecord.by_member.query(source.value, range_key_condition=cond)]
-        images = [_to_domain(r) for r in _batch_get(ids)]
-        listed = [im for im in images if im.listed]
-        return iter(sorted(listed, key=lambda im: listing.order_key(im, order)))
-
-
-def _batch_get(ids: Iterable[str]) -> Iterator[Any]:
-    keys = list(dict.fromkeys(ids))
-    if not keys:
-        return iter(())
-    return iter(ImageRecord.batch_get(keys))
-
-
-class DynamoMemberRepository:
-    """Image memberships; the member-status index answers "shared with me"."""
-
-    def find(self, image_id: str, member_id: str) -> Member | None:
-        """One GetItem; None when the project is not a member."""
-        try:
-            record = MemberRecord.get(image_id, member_id)
-        except DoesNotExist:
-            return None
-        return Member(record.image_id, record.member_id, record.status, record.created_at, record.updated_at)
-
-    def add(self, member: Member) -> Member:
-        """PutItem conditioned on the membership being new; raises Duplicate."""
-        record = MemberRecord(
-            member.image_id,
-            member.member_id,
-            status=member.status,
-            status_image=f"{member.status}#{member.image_id}",
-            created_at=member.created_at,
-            updated_at=member.updated_at,
-        )
-        try:
-            record.save(condition=MemberRecord.member_id.does_not_exist())
-        except PutError as exc:
-            if _condition_failed(exc):
-                raise Duplicate(f"Member {member.member_id} already exists for image {member.image_id}.") from None
-            raise _refused(exc) from None
-        return member

@@ -19,7 +19,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.domain.listing import SORT_KEYS
@@ -113,24 +113,47 @@ class MemberIndex(GlobalSecondaryIndex["MemberRecord"]):
     status_image = UnicodeAttribute(range_key=True)
 
 
-class MemberRecord(Model):
-    """One project's membership of one image."""
+def _member_listing_index(key: str) -> GlobalSecondaryIndex[Any]:
+    """``shared-<key>``: partition ``lm`` = status#member_id, range = the image's ``s_<key>``.
 
-    class Meta:
-        table_name = "image-members"
-        billing_mode = BILLING_MODE
+    Keys only: a page of rows names the images to BatchGet, in order.
+    """
+    meta = type("Meta", (), {"index_name": index_name("shared", key), "projection": KeysOnlyProjection()})
+    attrs = {"Meta": meta, "lm": UnicodeAttribute(hash_key=True), f"s_{key}": UnicodeAttribute(range_key=True)}
+    return type(f"Shared{key.title().replace('_', '')}Index", (GlobalSecondaryIndex,), attrs)()
 
-    image_id = UnicodeAttribute(hash_key=True)
-    member_id = UnicodeAttribute(range_key=True)
-    status = UnicodeAttribute()
-    status_image = UnicodeAttribute()
-    created_at = UTCDateTimeAttribute()
-    updated_at = UTCDateTimeAttribute()
-    by_member = MemberIndex()
+
+def _member_attributes() -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        "image_id": UnicodeAttribute(hash_key=True),
+        "member_id": UnicodeAttribute(range_key=True),
+        "status": UnicodeAttribute(),
+        "status_image": UnicodeAttribute(),
+        "created_at": UTCDateTimeAttribute(),
+        "updated_at": UTCDateTimeAttribute(),
+        "by_member": MemberIndex(),
+        # Denormalised from the image so "shared with me" pages are O(limit): present only
+        # while the image is listed and shared; ``iv`` is the image version they were copied at.
+        "lm": UnicodeAttribute(null=True),
+        "iv": NumberAttribute(null=True),
+    }
+    for key in SORT_KEYS:
+        attrs[f"s_{key}"] = UnicodeAttribute(null=True)
+        attrs[f"idx_shared_{key}"] = _member_listing_index(key)
+    return attrs
+
+
+class _MemberMeta:
+    table_name = "image-members"
+    billing_mode = BILLING_MODE
+
+
+MemberRecord = type("MemberRecord", (Model,), {"Meta": _MemberMeta, **_member_attributes()})
+MemberRecord.__doc__ = "One project's membership of one image, with the image's listing sort values."
 
 
 class UsageRecord(Model):
-    """Bytes of active and deactivated image data per project (user_storage_quota, /v2/info/usage)."""
+    """Per-project usage counters (domain.usage.COUNTERS), moved in the image writes' transactions."""
 
     class Meta:
         table_name = "image-usage"
@@ -138,9 +161,42 @@ class UsageRecord(Model):
 
     project_id = UnicodeAttribute(hash_key=True)
     image_bytes = NumberAttribute(default=0)
+    image_count = NumberAttribute(null=True)
+    uploading_count = NumberAttribute(null=True)
+    staged_bytes = NumberAttribute(null=True)
 
 
-TABLE_MODELS: dict[str, type[Model]] = {"images": ImageRecord, "members": MemberRecord, "usage": UsageRecord}
+class NamespaceIndex(GlobalSecondaryIndex["MetadefRecord"]):
+    """Sparse: only namespace rows (``kind`` = "namespace"), by name, so listing never Scans."""
+
+    class Meta:
+        index_name = "namespaces"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    ns = UnicodeAttribute(range_key=True)
+
+
+class MetadefRecord(Model):
+    """One metadefs document: a namespace row, or one of its properties, objects or tags; or a resource type.
+
+    Partition ``ns`` is ``ns:<namespace>`` (``rt`` for resource types); ``item`` is ``<kind>#<name>``.
+    """
+
+    class Meta:
+        table_name = "metadefs"
+        billing_mode = BILLING_MODE
+
+    ns = UnicodeAttribute(hash_key=True)
+    item = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute(null=True)
+    doc = UnicodeAttribute()
+    by_kind = NamespaceIndex()
+
+
+TABLE_MODELS: dict[str, type[Model]] = {
+    "images": ImageRecord, "members": MemberRecord, "usage": UsageRecord, "metadefs": MetadefRecord,
+}
 
 
 def configure(table_names: dict[str, str], region: str, host: str | None) -> None:

@@ -4,12 +4,14 @@ jsonschema is imported on first validation, not at import, to keep cold start sm
 """
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from pathlib import Path
 from typing import Any
 
 from chalicelib.domain.errors import InvalidInput, NotFound
+from chalicelib.wiring import container
 
 _DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -18,9 +20,23 @@ def _file_name(name: str) -> str:
     return name.replace("/", "-") + ".json"
 
 
-@functools.lru_cache(maxsize=None)
 def load(name: str) -> dict[str, Any]:
-    """The schema document served at ``/v2/schemas/<name>``; raises NotFound for unknown names."""
+    """The schema document served at ``/v2/schemas/<name>``; raises NotFound for unknown names.
+
+    The image schemas' format enums are the configured disk and container formats.
+    """
+    return _document(name, *_formats(name))
+
+
+def _formats(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if name not in ("image", "images"):
+        return (), ()
+    settings = container().settings
+    return settings.disk_formats, settings.container_formats
+
+
+@functools.lru_cache(maxsize=None)
+def _file(name: str) -> dict[str, Any]:
     path = _DIR / _file_name(name)
     if "." in name or not path.is_file():
         raise NotFound(f"Schema {name} not found.")
@@ -28,16 +44,27 @@ def load(name: str) -> dict[str, Any]:
     return document
 
 
-@functools.lru_cache(maxsize=None)
-def _validator(name: str) -> Any:
+@functools.lru_cache(maxsize=64)
+def _document(name: str, disk: tuple[str, ...], containers: tuple[str, ...]) -> dict[str, Any]:
+    if not disk:
+        return _file(name)
+    document = copy.deepcopy(_file(name))
+    props = document["properties"]["images"]["items"]["properties"] if name == "images" else document["properties"]
+    props["disk_format"]["enum"] = [None, *disk]
+    props["container_format"]["enum"] = [None, *containers]
+    return document
+
+
+@functools.lru_cache(maxsize=64)
+def _validator(name: str, disk: tuple[str, ...], containers: tuple[str, ...]) -> Any:
     import jsonschema  # deferred: heavy, and only writes need it
 
-    return jsonschema.Draft4Validator(load(name))
+    return jsonschema.Draft4Validator(_document(name, disk, containers))
 
 
 def validate(name: str, document: Any) -> None:
     """Raise InvalidInput with the first schema violation of ``document`` against ``name``."""
-    error = next(iter(_validator(name).iter_errors(document)), None)
+    error = next(iter(_validator(name, *_formats(name)).iter_errors(document)), None)
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
         prefix = f"Provided object does not match schema '{name}'"

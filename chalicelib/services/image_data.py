@@ -166,7 +166,8 @@ class ImageDataService:
             if current.status is not expected:
                 return
             try:
-                repo.save(domain.requeue(current), expected=current)
+                stored = repo.save(domain.requeue(current), expected=current)
+                self.images.refresh_members(current, stored)
                 return
             except ConcurrentUpdate:
                 continue

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
 from chalicelib.domain import images as domain
-from chalicelib.domain import listing, policy, rules
+from chalicelib.domain import listing, policy, rules, usage
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import (
     BadTransition, ConcurrentUpdate, Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound,
@@ -39,6 +39,18 @@ class Limits:
     property_quota: int = 128
     tag_quota: int = 128
     storage_quota: int = 0  # bytes per project; 0 = unlimited
+    # Keystone-style per-project limits (reference 7.5); sizes in MiB; negative = unlimited.
+    count_total: int = -1
+    count_uploading: int = -1
+    size_total_mib: int = -1
+    stage_total_mib: int = -1
+
+    def counters(self) -> dict[str, int]:
+        """The limit of each usage counter."""
+        return usage.project_limits(
+            storage_quota=self.storage_quota, count_total=self.count_total, count_uploading=self.count_uploading,
+            size_total_mib=self.size_total_mib, stage_total_mib=self.stage_total_mib,
+        )
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,7 @@ class ImageService:
             return Page([], None)
         order = query.order
         sources = listing.sources_for(ctx, query.filters.visibility, query.filters.member_status)
-        streams = [self.repo.iter_source(s, order, marker, query.limit) for s in sources]
+        streams = [self._source(s, order, marker, query.limit) for s in sources]
         found: list[Image] = []
         last_id = None
         for image in heapq.merge(*streams, key=lambda im: listing.order_key(im, order)):
@@ -125,6 +137,20 @@ class ImageService:
         # As Glance: a full page carries ``next`` even when it happens to be the last.
         next_marker = found[-1].id if len(found) == query.limit else None
         return Page(found, next_marker)
+
+    def _source(self, source: listing.Source, order: listing.Order, marker: Image | None, limit: int) -> Any:
+        # "Shared with me" is read from the membership index (O(page)), the rest from the image indexes.
+        if source.kind == "member":
+            return self.members.iter_shared(source, order, marker, limit)
+        return self.repo.iter_source(source, order, marker, limit)
+
+    def usage(self, ctx: RequestContext) -> dict[str, dict[str, int]]:
+        """``/v2/info/usage`` for the caller's project: counters and the configured limits."""
+        policy.require_reader(ctx, "get_images")
+        counters = self.repo.usage(ctx.project_id) if ctx.project_id else {}
+        lim = self.limits
+        return usage.report(counters, count_total=lim.count_total, count_uploading=lim.count_uploading,
+                            size_total_mib=lim.size_total_mib, stage_total_mib=lim.stage_total_mib)
 
     def _marker(self, ctx: RequestContext, marker_id: str | None) -> Image | None:
         if marker_id is None:
@@ -160,7 +186,7 @@ class ImageService:
             extra_properties=extras,
             **core,
         )
-        return self.repo.add(image)
+        return self.repo.add(image, usage_limits=self.limits.counters())
 
     def update(self, ctx: RequestContext, image_id: str, changes: list[PatchOp]) -> Image:
         """Apply JSON-patch ``changes`` atomically; raises Forbidden/Conflict/QuotaExceeded."""
@@ -302,13 +328,19 @@ class ImageService:
                 return current
             if current.status in _SOFT_DELETED:
                 raise Conflict(f"Image {image_id} is {current.status.value} and cannot be changed.")
-            delta = domain.stored_bytes(updated) - domain.stored_bytes(current)
             try:
-                return self.repo.save(
+                stored = self.repo.save(
                     replace(updated, updated_at=self.clock.now()), expected=current,
-                    usage_delta=delta, usage_limit=self.limits.storage_quota,
+                    usage_delta=usage.delta(current, updated), usage_limits=self.limits.counters(),
                 )
             except ConcurrentUpdate:
                 continue
+            self.refresh_members(current, stored)
+            return stored
         raise ConcurrentUpdate(image_id=image_id)
+
+    def refresh_members(self, before: Image, after: Image) -> None:
+        """Keep the member rows' copies of the listing sort values in step (only shared images have rows)."""
+        if "shared" in (before.visibility, after.visibility):
+            self.members.refresh_listing(after)
 

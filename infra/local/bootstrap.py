@@ -33,7 +33,7 @@ def ensure_resources(settings: Settings, session: Any) -> list[str]:
     s3 = session.client("s3", region_name=settings.region, endpoint_url=settings.endpoint_url)
     existing = set(dynamodb.list_tables()["TableNames"])
     created = []
-    names = {"images": settings.images_table, "members": settings.members_table, "usage": settings.usage_table}
+    names = settings.table_names()
     for role, model in TABLE_MODELS.items():
         if names[role] not in existing:
             dynamodb.create_table(**_create_table_args(names[role], table_schema(model)))

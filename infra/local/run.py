@@ -20,6 +20,7 @@ LOCAL_ENV = {
     "IMAGES_TABLE": "glance-images",
     "IMAGES_MEMBERS_TABLE": "glance-image-members",
     "IMAGES_USAGE_TABLE": "glance-image-usage",
+    "IMAGES_METADEFS_TABLE": "glance-metadefs",
     "IMAGES_BUCKET": "glance-images-local",
     "IMAGES_AUTH_MODE": "dev",
     # Glance's legacy location PATCH API (issue 4); IMPORT_ALLOWED_HOSTS passes through from the environment.
@@ -83,7 +84,11 @@ class LocalService:
         )
         ensure_resources(settings, session)
         self.settings = settings
-        wiring.override(wiring.build(settings))
+        built = wiring.build(settings)
+        wiring.override(built)
+        from chalicelib.metadefs_loader import load_standard
+
+        load_standard(built)
         from app import app
 
         self._server = make_server(app, self.host, self.port)

@@ -12,7 +12,8 @@ from tests.fakes import InMemoryImageRepository, InMemoryMemberRepository, Seque
 @pytest.fixture(params=["memory", "dynamo"])
 def svc(request: pytest.FixtureRequest) -> Iterator[ImageService]:
     if request.param == "memory":
-        repo, members = InMemoryImageRepository(), InMemoryMemberRepository()
+        repo = InMemoryImageRepository()
+        members = InMemoryMemberRepository(repo)
         repo.members = members
         yield ImageService(repo, members, TickingClock(), SequentialIds(), Limits())
         return

@@ -28,7 +28,7 @@ def ids(svc: ImageService, ctx: RequestContext, qs: str = "", limit: int = 25) -
 
 def share(svc: ImageService, image_id: str, project: str, status: str) -> None:
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    svc.members.add(Member(image_id, project, status, now, now))
+    svc.members.add(Member(image_id, project, status, now, now), svc.repo.get(image_id))
 
 
 @pytest.fixture

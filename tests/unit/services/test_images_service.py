@@ -26,14 +26,15 @@ READER_A = RequestContext("ra", "proj-a", frozenset({"reader"}))
 
 @pytest.fixture
 def svc() -> ImageService:
-    repo, members = InMemoryImageRepository(), InMemoryMemberRepository()
+    repo = InMemoryImageRepository()
+    members = InMemoryMemberRepository(repo)
     repo.members = members
     return ImageService(repo, members, TickingClock(), SequentialIds(), Limits(property_quota=3, tag_quota=2))
 
 
 def share(svc: ImageService, image_id: str, project: str, status: str = "accepted") -> None:
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    svc.members.add(Member(image_id, project, status, now, now))
+    svc.members.add(Member(image_id, project, status, now, now), svc.repo.get(image_id))
 
 
 def query(**kw: object) -> ListQuery:
@@ -198,7 +199,7 @@ class RacingRepo(InMemoryImageRepository):
 
 def test_lost_race_is_retried_on_fresh_state() -> None:
     repo = RacingRepo(races=1, change={"extra_properties": {"other": "writer"}})
-    svc = ImageService(repo, InMemoryMemberRepository(), TickingClock(), SequentialIds(), Limits())
+    svc = ImageService(repo, InMemoryMemberRepository(repo), TickingClock(), SequentialIds(), Limits())
     image = svc.create(ALICE, {})
     updated = svc.update(ALICE, image.id, [PatchOp("add", ("mine",), "v")])
     # The concurrent writer's property survives: the patch was re-applied on the fresh image.
@@ -207,7 +208,7 @@ def test_lost_race_is_retried_on_fresh_state() -> None:
 
 def test_race_into_a_forbidding_state_is_judged_on_fresh_state() -> None:
     repo = RacingRepo(races=1, change={"protected": True})
-    svc = ImageService(repo, InMemoryMemberRepository(), TickingClock(), SequentialIds(), Limits())
+    svc = ImageService(repo, InMemoryMemberRepository(repo), TickingClock(), SequentialIds(), Limits())
     image = svc.create(ALICE, {})
     with pytest.raises(ProtectedImage):
         svc.delete(ALICE, image.id)
@@ -216,7 +217,7 @@ def test_race_into_a_forbidding_state_is_judged_on_fresh_state() -> None:
 
 def test_endless_races_give_up_with_conflict() -> None:
     repo = RacingRepo(races=100, change={})
-    svc = ImageService(repo, InMemoryMemberRepository(), TickingClock(), SequentialIds(), Limits())
+    svc = ImageService(repo, InMemoryMemberRepository(repo), TickingClock(), SequentialIds(), Limits())
     image = svc.create(ALICE, {})
     with pytest.raises(ConcurrentUpdate) as err:
         svc.update(ALICE, image.id, [PatchOp("add", ("k",), "v")])

@@ -1,0 +1,164 @@
+"""MemberRepository on DynamoDB: memberships, and the "shared with me" listing in O(page).
+
+Each membership row carries a copy of its image's listing sort values
+(``s_<key>``, the same encoding as the image indexes) under the partition
+``lm`` = ``<status>#<member_id>``, present only while the image is listed and
+shared. A page of "shared with me" is then one Query on ``shared-<key>``
+(keys only, ``limit`` rows) plus one BatchGet of those images, whatever the
+number of shares. The copies are refreshed after every image write that
+can move them (``refresh_listing``), conditioned on the image version so an
+older write never overwrites a newer one.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Any, Iterator
+
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+
+from chalicelib.adapters.dynamo_images import _enc, _to_domain, sort_range
+from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord
+from chalicelib.domain import listing
+from chalicelib.domain.errors import Duplicate, InvalidInput
+from chalicelib.domain.images import Image
+from chalicelib.domain.listing import Order, Source
+from chalicelib.domain.members import MEMBER_STATUSES, Member, MemberNotFound
+
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def _failed(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == _CONDITION_FAILED
+
+
+def _partition(status: str, member_id: str) -> str:
+    # Status first: statuses never contain '#', member ids may.
+    return f"{status}#{member_id}"
+
+
+def _listing_values(member: Member, image: Image | None) -> dict[str, Any]:
+    """The denormalised attributes: partition and sort values while listed and shared, else none."""
+    indexed = image is not None and image.listed and image.visibility == "shared"
+    values: dict[str, Any] = {"lm": _partition(member.status, member.member_id) if indexed else None}
+    values["iv"] = image.version if image is not None else None
+    for key in listing.SORT_KEYS:
+        values[f"s_{key}"] = sort_range(image, key) if indexed and image is not None else None
+    return values
+
+
+def _to_record(member: Member, image: Image | None) -> Any:
+    return MemberRecord(
+        member.image_id,
+        member.member_id,
+        status=member.status,
+        status_image=f"{member.status}#{member.image_id}",
+        created_at=member.created_at,
+        updated_at=member.updated_at,
+        **_listing_values(member, image),
+    )
+
+
+def _to_member(record: Any) -> Member:
+    return Member(record.image_id, record.member_id, record.status, record.created_at, record.updated_at)
+
+
+class DynamoMemberRepository:
+    """Image memberships in one table; Query only (base table by image, GSIs by member)."""
+
+    def find(self, image_id: str, member_id: str) -> Member | None:
+        """One GetItem; None when the project is not a member."""
+        if not image_id or not member_id:
+            return None
+        try:
+            return _to_member(MemberRecord.get(image_id, member_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def add(self, member: Member, image: Image | None = None) -> Member:
+        """PutItem conditioned on the membership being new; raises Duplicate."""
+        try:
+            _to_record(member, image).save(condition=MemberRecord.member_id.does_not_exist())
+        except PutError as exc:
+            if _failed(exc):
+                raise Duplicate(f"Member {member.member_id} already exists for image {member.image_id}.") from None
+            raise InvalidInput(f"The membership cannot be stored: {getattr(exc, 'cause_response_message', exc)}") from None
+        return member
+
+    def list_for_image(self, image_id: str) -> list[Member]:
+        """Every membership of the image: one (paged) Query on the base table, oldest first."""
+        rows = [_to_member(r) for r in MemberRecord.query(image_id, consistent_read=True)]
+        return sorted(rows, key=lambda m: (m.created_at, m.member_id))
+
+    def update(self, member: Member, image: Image) -> Member:
+        """PutItem conditioned on the row existing; raises MemberNotFound."""
+        try:
+            _to_record(member, image).save(condition=MemberRecord.member_id.exists())
+        except PutError as exc:
+            if _failed(exc):
+                raise MemberNotFound(image_id=member.image_id, member_id=member.member_id) from None
+            raise
+        return member
+
+    def remove(self, image_id: str, member_id: str) -> None:
+        """DeleteItem conditioned on the row existing; raises MemberNotFound."""
+        try:
+            MemberRecord(image_id, member_id).delete(condition=MemberRecord.member_id.exists())
+        except DeleteError as exc:
+            if _failed(exc):
+                raise MemberNotFound(image_id=image_id, member_id=member_id) from None
+            raise
+
+    def refresh_listing(self, image: Image) -> None:
+        """One Query for the image's rows, then one conditional update per row (none for unshared images)."""
+        for record in MemberRecord.query(image.id):
+            values = _listing_values(_to_member(record), image)
+            actions = [
+                getattr(MemberRecord, name).set(value) if value is not None else getattr(MemberRecord, name).remove()
+                for name, value in values.items()
+            ]
+            newer = MemberRecord.iv.does_not_exist() | (MemberRecord.iv < image.version)
+            try:
+                record.update(actions=actions, condition=MemberRecord.member_id.exists() & newer)
+            except UpdateError as exc:
+                if not _failed(exc):
+                    raise
+                # Removed meanwhile, or a newer image version was copied already.
+
+    def iter_shared(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
+        """Merge the status partitions asked for; each reads ``page_size`` rows, then BatchGets them."""
+        statuses = MEMBER_STATUSES if source.member_status == "all" else (source.member_status,)
+        streams = [self._partition_images(_partition(s, source.value), order, marker, page_size) for s in statuses]
+        merged = heapq.merge(*streams, key=lambda im: listing.order_key(im, order))
+        return listing.after(listing.regroup(merged, order), order, marker)
+
+    def _partition_images(self, partition: str, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
+        key, desc = order.primary
+        index = getattr(MemberRecord, f"idx_shared_{key}")
+        rows = index.query(
+            partition,
+            range_key_condition=_resume(key, desc, order, marker),
+            scan_index_forward=not desc,
+            page_size=max(page_size, 1),
+        )
+        while True:
+            chunk = [r.image_id for r in itertools.islice(rows, max(page_size, 1))]
+            if not chunk:
+                return
+            found = {r.id: _to_domain(r) for r in ImageRecord.batch_get(chunk)}
+            # BatchGet answers in any order: restore the index's, skipping rows whose image went away.
+            for image_id in chunk:
+                if image_id in found:
+                    yield found[image_id]
+
+
+def _resume(key: str, desc: bool, order: Order, marker: Image | None) -> Any:
+    """Range condition restarting strictly after the marker (or at its tie group for secondary orders)."""
+    if marker is None:
+        return None
+    attr = getattr(MemberRecord, f"s_{key}")
+    if order.index_ordered:
+        bound = sort_range(marker, key)
+        return attr < bound if desc else attr > bound
+    prefix = _enc(listing.sort_value(marker, key))
+    return attr < prefix + "\x01" if desc else attr >= prefix

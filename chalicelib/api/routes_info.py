@@ -1,0 +1,67 @@
+"""Discovery (reference 1.11): import methods, the one S3 store, and per-project usage."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.api import deserializers as des
+from chalicelib.api import serializers as ser
+from chalicelib.api.errors import http_errors
+from chalicelib.api.http import request_context
+from chalicelib.config import Settings
+from chalicelib.domain.errors import Forbidden
+from chalicelib.wiring import container
+
+bp = Blueprint(__name__)
+ANY = ["*/*"]
+STORE_ID = "s3"
+
+
+def _store(settings: Settings, detail: bool) -> dict[str, Any]:
+    # As glance_store lists a configured store: id, description, "default" as the string "true".
+    store: dict[str, Any] = {"id": STORE_ID, "description": "Amazon S3 image store", "default": "true"}
+    if detail:
+        store.update(type="s3", weight=0, properties={"s3_store_bucket": settings.bucket,
+                                                       "s3_store_region": settings.region})
+    return store
+
+
+@bp.route("/v2/info/import", methods=["GET"], content_types=ANY)
+@http_errors
+def get_image_import() -> Response:
+    req = bp.current_request
+    des.reject_body(req.raw_body)
+    request_context(req)
+    methods = list(container().settings.import_methods)
+    return ser.json_response(
+        {"import-methods": {"description": "Import methods available.", "type": "array", "value": methods}}
+    )
+
+
+@bp.route("/v2/info/stores", methods=["GET"], content_types=ANY)
+@http_errors
+def get_stores() -> Response:
+    req = bp.current_request
+    des.reject_body(req.raw_body)
+    request_context(req)
+    return ser.json_response({"stores": [_store(container().settings, detail=False)]})
+
+
+@bp.route("/v2/info/stores/detail", methods=["GET"], content_types=ANY)
+@http_errors
+def get_stores_detail() -> Response:
+    req = bp.current_request
+    des.reject_body(req.raw_body)
+    ctx = request_context(req)
+    if not (ctx.is_admin or "service" in ctx.roles):  # policy stores_info_detail
+        raise Forbidden(action="stores_info_detail")
+    return ser.json_response({"stores": [_store(container().settings, detail=True)]})
+
+
+@bp.route("/v2/info/usage", methods=["GET"], content_types=ANY)
+@http_errors
+def get_usage() -> Response:
+    req = bp.current_request
+    des.reject_body(req.raw_body)
+    return ser.json_response({"usage": container().images.usage(request_context(req))})

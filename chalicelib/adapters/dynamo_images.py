@@ -44,6 +44,19 @@ def sort_range(image: Image, key: str) -> str:
     return _SEP.join((_enc(listing.sort_value(image, key)), _enc(image.created_at), image.id))
 
 
+def resume_after(model: Any, key: str, desc: bool, order: Order, marker: Image | None) -> Any:
+    """The ``s_<key>`` range condition restarting strictly after ``marker`` on ``model``'s index."""
+    if marker is None:
+        return None
+    attr = getattr(model, f"s_{key}")
+    if order.index_ordered:
+        bound = sort_range(marker, key)
+        return attr < bound if desc else attr > bound
+    # Secondary keys are sorted in memory: restart at the marker's tie group.
+    prefix = _enc(listing.sort_value(marker, key))
+    return attr < prefix + "\x01" if desc else attr >= prefix
+
+
 def _to_record(image: Image) -> Any:
     listed = image.listed
     record = ImageRecord(
@@ -212,7 +225,7 @@ class DynamoImageRepository:
         index = getattr(ImageRecord, f"idx_{source.kind}_{key}")
         records = index.query(
             source.value,
-            range_key_condition=self._resume(key, desc, order, marker),
+            range_key_condition=resume_after(ImageRecord, key, desc, order, marker),
             scan_index_forward=not desc,
             page_size=max(page_size, 1),
         )
@@ -225,14 +238,3 @@ class DynamoImageRepository:
         records = index.query(PENDING, range_key_condition=ImageRecord.pd_at < _enc(deleted_before))
         return (_to_domain(r) for r in records)
 
-    @staticmethod
-    def _resume(key: str, desc: bool, order: Order, marker: Image | None) -> Any:
-        if marker is None:
-            return None
-        attr = getattr(ImageRecord, f"s_{key}")
-        if order.index_ordered:
-            bound = sort_range(marker, key)
-            return attr < bound if desc else attr > bound
-        # Secondary keys are sorted in memory: restart at the marker's tie group.
-        prefix = _enc(listing.sort_value(marker, key))
-        return attr < prefix + "\x01" if desc else attr >= prefix

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
-from chalicelib.adapters.dynamo_images import _enc, _to_domain, sort_range
+from chalicelib.adapters.dynamo_images import _to_domain, resume_after, sort_range
 from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord
 from chalicelib.domain import listing
 from chalicelib.domain.errors import Duplicate, InvalidInput
@@ -137,7 +137,7 @@ class DynamoMemberRepository:
         index = getattr(MemberRecord, f"idx_shared_{key}")
         rows = index.query(
             partition,
-            range_key_condition=_resume(key, desc, order, marker),
+            range_key_condition=resume_after(MemberRecord, key, desc, order, marker),
             scan_index_forward=not desc,
             page_size=max(page_size, 1),
         )
@@ -152,13 +152,3 @@ class DynamoMemberRepository:
                     yield found[image_id]
 
 
-def _resume(key: str, desc: bool, order: Order, marker: Image | None) -> Any:
-    """Range condition restarting strictly after the marker (or at its tie group for secondary orders)."""
-    if marker is None:
-        return None
-    attr = getattr(MemberRecord, f"s_{key}")
-    if order.index_ordered:
-        bound = sort_range(marker, key)
-        return attr < bound if desc else attr > bound
-    prefix = _enc(listing.sort_value(marker, key))
-    return attr < prefix + "\x01" if desc else attr >= prefix

@@ -10,7 +10,7 @@ from chalicelib.api import serializers as ser
 from chalicelib.api.errors import http_errors
 from chalicelib.api.http import request_context
 from chalicelib.config import Settings
-from chalicelib.domain.errors import Forbidden
+from chalicelib.domain import policy
 from chalicelib.wiring import container
 
 bp = Blueprint(__name__)
@@ -53,9 +53,7 @@ def get_stores() -> Response:
 def get_stores_detail() -> Response:
     req = bp.current_request
     des.reject_body(req.raw_body)
-    ctx = request_context(req)
-    if not (ctx.is_admin or "service" in ctx.roles):  # policy stores_info_detail
-        raise Forbidden(action="stores_info_detail")
+    policy.require_stores_detail(request_context(req))
     return ser.json_response({"stores": [_store(container().settings, detail=True)]})
 
 

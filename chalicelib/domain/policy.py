@@ -67,3 +67,9 @@ def require_fetch_locations(ctx: RequestContext) -> None:
     """fetch_image_location: the service (or admin) role only."""
     if not ({"service", "admin"} & ctx.roles):
         raise Forbidden(action="fetch_image_location")
+
+
+def require_stores_detail(ctx: RequestContext) -> None:
+    """stores_info_detail: admin or the service role."""
+    if not (ctx.is_admin or "service" in ctx.roles):
+        raise Forbidden(action="stores_info_detail")

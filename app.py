@@ -1,8 +1,9 @@
 """Chalice app: route and middleware registrations only; views live in chalicelib/api/routes_*."""
 from chalice import Chalice, Rate
 
-from chalicelib.api import routes_data, routes_discovery, routes_images
+from chalicelib.api import authorizer, routes_data, routes_discovery, routes_images
 from chalicelib.api.http import reject_other_methods, request_id_middleware, serve_unversioned
+from chalicelib.api.observability import observe
 from chalicelib.pipeline import scrubber
 from chalicelib.wiring import container
 
@@ -11,6 +12,7 @@ app.register_blueprint(routes_images.bp)
 app.register_blueprint(routes_data.bp)
 app.register_blueprint(routes_discovery.bp)
 app.register_middleware(request_id_middleware, "http")
+app.register_middleware(observe, "all")  # inside request_id_middleware, so it sees the request id
 serve_unversioned(app)
 reject_other_methods(app)
 
@@ -18,3 +20,9 @@ reject_other_methods(app)
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="scrub_images")
 def scrub_images(event: object) -> dict:
     return scrubber.scrub_images(container())
+
+
+# Cloud mode: the CDK stack makes this API Gateway's TOKEN authorizer on X-Auth-Token.
+@app.lambda_function(name="authorizer")
+def api_authorizer(event: dict, context: object) -> dict:
+    return authorizer.authorize(event)

@@ -25,9 +25,24 @@ ENV_DOWNLOAD_MODE = "IMAGES_DOWNLOAD_MODE"
 ENV_PROXY_MAX_BYTES = "IMAGES_PROXY_MAX_BYTES"
 ENV_DELAYED_DELETE = "IMAGES_DELAYED_DELETE"
 ENV_SCRUB_DELAY = "IMAGES_SCRUB_DELAY_SECONDS"
+ENV_STAGE = "IMAGES_STAGE"
 DOWNLOAD_MODES = ("redirect", "proxy")
 
 AUTH_MODES = ("dev", "cloud")
+# A production stage never trusts identity headers (DESIGN.md 6): dev mode is refused there.
+PRODUCTION_STAGES = ("prod", "production")
+
+# Cloud identity, read only by the API Gateway authorizer (chalicelib/api/authorizer.py).
+ENV_AUTH_PROVIDER = "IMAGES_AUTH_PROVIDER"
+ENV_JWT_ISSUER = "IMAGES_JWT_ISSUER"
+ENV_JWT_AUDIENCE = "IMAGES_JWT_AUDIENCE"
+ENV_JWT_JWKS_URL = "IMAGES_JWT_JWKS_URL"
+ENV_JWT_USER_CLAIM = "IMAGES_JWT_USER_CLAIM"
+ENV_JWT_PROJECT_CLAIM = "IMAGES_JWT_PROJECT_CLAIM"
+ENV_JWT_ROLES_CLAIM = "IMAGES_JWT_ROLES_CLAIM"
+ENV_KEYSTONE_URL = "IMAGES_KEYSTONE_URL"
+ENV_KEYSTONE_SERVICE_SECRET = "IMAGES_KEYSTONE_SERVICE_SECRET"
+AUTH_PROVIDERS = ("jwt", "keystone")
 
 
 class ConfigError(Exception):
@@ -57,6 +72,7 @@ class Settings:
     delayed_delete: bool = False
     scrub_delay_seconds: int = 0
     user_storage_quota: int = 0  # bytes per project; 0 = unlimited, as Glance
+    stage: str = "dev"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -72,6 +88,8 @@ class Settings:
         auth_mode = env[ENV_AUTH_MODE]
         if auth_mode not in AUTH_MODES:
             raise ConfigError(f"{ENV_AUTH_MODE} must be one of {AUTH_MODES}, not {auth_mode!r}")
+        stage = env.get(ENV_STAGE) or "dev"
+        refuse_dev_in_production(stage, auth_mode)
         return cls(
             region=str(region),
             images_table=env[ENV_IMAGES_TABLE],
@@ -92,6 +110,52 @@ class Settings:
             delayed_delete=_bool(env, ENV_DELAYED_DELETE, False),
             scrub_delay_seconds=_int(env, ENV_SCRUB_DELAY, 0),
             user_storage_quota=_int(env, ENV_STORAGE_QUOTA, 0),
+            stage=stage,
+        )
+
+
+def refuse_dev_in_production(stage: str, auth_mode: str) -> None:
+    """Raise ConfigError when a production stage would trust identity headers (dev mode)."""
+    if auth_mode == "dev" and stage in PRODUCTION_STAGES:
+        raise ConfigError(f"{ENV_AUTH_MODE}=dev is refused in the production stage {stage!r}; use cloud")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """How the authorizer validates tokens: JWTs against a JWKS, or Keystone tokens."""
+
+    provider: str
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks_url: str | None = None
+    user_claim: str = "sub"
+    project_claim: str = "project_id"
+    roles_claim: str = "roles"
+    keystone_url: str | None = None
+    keystone_service_secret: str | None = None  # Secrets Manager id of the service user's credentials
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "AuthSettings":
+        """Build from the environment; raises ConfigError naming what the chosen provider lacks."""
+        env = os.environ if env is None else env
+        provider = _choice(env, ENV_AUTH_PROVIDER, AUTH_PROVIDERS)
+        needed = {
+            "jwt": (ENV_JWT_ISSUER, ENV_JWT_AUDIENCE, ENV_JWT_JWKS_URL),
+            "keystone": (ENV_KEYSTONE_URL, ENV_KEYSTONE_SERVICE_SECRET),
+        }[provider]
+        missing = [name for name in needed if not env.get(name)]
+        if missing:
+            raise ConfigError(f"{ENV_AUTH_PROVIDER}={provider} needs: " + ", ".join(missing))
+        return cls(
+            provider=provider,
+            jwt_issuer=env.get(ENV_JWT_ISSUER) or None,
+            jwt_audience=env.get(ENV_JWT_AUDIENCE) or None,
+            jwt_jwks_url=env.get(ENV_JWT_JWKS_URL) or None,
+            user_claim=env.get(ENV_JWT_USER_CLAIM) or "sub",
+            project_claim=env.get(ENV_JWT_PROJECT_CLAIM) or "project_id",
+            roles_claim=env.get(ENV_JWT_ROLES_CLAIM) or "roles",
+            keystone_url=(env.get(ENV_KEYSTONE_URL) or "").rstrip("/") or None,
+            keystone_service_secret=env.get(ENV_KEYSTONE_SERVICE_SECRET) or None,
         )
 
 

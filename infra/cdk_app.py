@@ -1,0 +1,44 @@
+"""The CDK app: ``cdk deploy`` (cdk.json runs this) or ``make synth`` (template in cdk.out/).
+
+Not ``infra/app.py``: Chalice imports the module named ``app``. Settings come from CDK context
+(cdk.json, or ``-c stage=prod -c jwt_issuer=...``); see infra/stacks/settings.py.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run as a script by the CDK CLI
+
+import aws_cdk as cdk  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+STACK_PREFIX = "GlanceServerless"
+
+
+def build(app: cdk.App) -> cdk.Stack:
+    """Add the service stack for the context's stage to ``app``, with cdk-nag's AwsSolutions checks."""
+    from app import app as chalice_app
+    from chalicelib.adapters.dynamo_models import TABLE_MODELS
+    from infra.stacks.service_stack import GlanceServiceStack
+    from infra.stacks.settings import DeployConfig
+
+    # Access logs delivered under a bucket policy, not the deprecated LogDeliveryWrite ACL.
+    app.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
+    deploy = DeployConfig.from_context(app.node.try_get_context)
+    stack = GlanceServiceStack(app, f"{STACK_PREFIX}-{deploy.stage}", deploy=deploy, chalice_app=chalice_app,
+                               table_models=TABLE_MODELS)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stack
+
+
+def main() -> None:
+    app = cdk.App()
+    build(app)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -30,8 +30,13 @@ def build(app: cdk.App) -> cdk.Stack:
     deploy = DeployConfig.from_context(app.node.try_get_context)
     stack = GlanceServiceStack(app, f"{STACK_PREFIX}-{deploy.stage}", deploy=deploy, chalice_app=chalice_app,
                                table_models=TABLE_MODELS)
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    add_checks(app)
     return stack
+
+
+def add_checks(app: cdk.App) -> None:
+    """cdk-nag's AwsSolutions pack as a policy-validation plugin: any unacknowledged finding fails synth."""
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 
 
 def main() -> None:

@@ -45,16 +45,21 @@ def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:
                        function_request_id=getattr(context, "aws_request_id", None),
                        function_name=getattr(context, "function_name", None))
     start = time.perf_counter()
-    status = 500
+    status, error = 500, None
     try:
         response = get_response(event)
         status = int(getattr(response, "status_code", 200))
         return response
+    except Exception as exc:
+        error = type(exc).__name__  # the Lambda runtime logs the traceback itself
+        # The authorizer's way to answer 401 is to raise; that is a refused caller, not a fault.
+        status = 401 if error == "Unauthorized" else 500
+        raise
     finally:
         elapsed = (time.perf_counter() - start) * 1000
-        fields = {"handler": label, "status": status, "latency_ms": round(elapsed, 1)}
+        fields = {"handler": label, "status": status, "latency_ms": round(elapsed, 1), "error": error}
         if status >= 500:
-            logger.exception("server error", extra=fields)  # carries the traceback when one is in flight
+            logger.error("server error", extra=fields)
         else:
             logger.info("handled", extra=fields)
         metrics.add_metric(name="Requests", unit="Count", value=1)

@@ -5,6 +5,7 @@ Not ``infra/app.py``: Chalice imports the module named ``app``. Settings come fr
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -40,7 +41,9 @@ def add_checks(app: cdk.App) -> None:
 
 
 def main() -> None:
-    app = cdk.App()
+    # cdk.json's context as defaults, so `make synth` (no CDK CLI) sees it too; the CLI's wins.
+    defaults = json.loads((ROOT / "cdk.json").read_text()).get("context", {})
+    app = cdk.App(context=defaults)
     build(app)
     app.synth()
 

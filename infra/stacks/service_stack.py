@@ -226,7 +226,6 @@ class GlanceServiceStack(cdk.Stack):
         api = self.chalice.get_resource("RestAPI")
         api.add_property_override("Auth", {
             "DefaultAuthorizer": "KeystoneOrJwt",
-            "AddDefaultAuthorizerToCorsPreflight": False,
             "Authorizers": {"KeystoneOrJwt": {
                 "FunctionArn": self.functions[AUTHORIZER].function_arn,
                 "FunctionPayloadType": "TOKEN",

@@ -157,6 +157,28 @@ def test_cloud_mode_puts_the_token_authorizer_on_every_route(synth: Synth) -> No
     assert authorizer["Identity"]["Header"] == "X-Auth-Token"
 
 
+def test_after_the_sam_transform_every_api_method_requires_the_token_authorizer(synth: Synth) -> None:
+    # SAM, not CDK, expands Chalice's API: run its transform as CloudFormation will.
+    import os
+
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    resources = transform(synth.template.to_json(), {}, NoManagedPolicies())["Resources"]
+    [api] = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    operations = [(path, method, op) for path, methods in api["Properties"]["Body"]["paths"].items()
+                  for method, op in methods.items() if isinstance(op, dict)]
+    assert len(operations) > 100
+    assert [(p, m) for p, m, op in operations if op.get("security") != [{"KeystoneOrJwt": []}]] == []
+    permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert any(p["FunctionName"] == {"Fn::GetAtt": ["Authorizer", "Arn"]} and p["Principal"] == "apigateway.amazonaws.com"
+               for p in permissions)
+
+
 def test_alarms_cover_function_errors_and_failed_executions(synth: Synth) -> None:
     alarms = synth.resources("AWS::CloudWatch::Alarm").values()
     watched = {(a["Properties"]["MetricName"], json.dumps(a["Properties"].get("Dimensions"))) for a in alarms}

@@ -1,6 +1,7 @@
 """What a deployment is configured with: CDK context (``cdk.json``, ``-c key=value``) -> DeployConfig."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
@@ -46,6 +47,8 @@ class DeployConfig:
                 raw = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
             elif f.type == "int":
                 raw = int(raw)
+            elif f.name == "app_env" and isinstance(raw, str):
+                raw = json.loads(raw)  # -c 'app_env={"IMAGES_DELAYED_DELETE": "true"}' arrives as text
             values[f.name] = raw
         deploy = cls(**values)
         deploy.validate()

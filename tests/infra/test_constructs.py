@@ -84,6 +84,8 @@ def test_cloud_mode_needs_the_chosen_providers_settings() -> None:
 
 def test_context_values_are_typed() -> None:
     ctx = {"stage": "prod", "auth_mode": "cloud", "auth_provider": "keystone", "keystone_url": "https://ks",
-           "keystone_service_secret_arn": "arn:s", "app_only_package": "true", "authorizer_cache_seconds": "0"}
+           "keystone_service_secret_arn": "arn:s", "app_only_package": "true", "authorizer_cache_seconds": "0",
+           "app_env": '{"IMAGES_DELAYED_DELETE": "true"}'}
     deploy = DeployConfig.from_context(ctx.get)
     assert deploy.production and deploy.app_only_package is True and deploy.authorizer_cache_seconds == 0
+    assert deploy.app_env == {"IMAGES_DELAYED_DELETE": "true"}

@@ -5,8 +5,9 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-from tests.infra.conftest import ROOT
+ROOT = Path(__file__).resolve().parents[3]
 
 _TWO_REQUESTS = """
 import json, sys

@@ -9,6 +9,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -50,6 +51,21 @@ def chalice_function_names(chalice_app: Any) -> list[str]:
     names += [f.name for f in chalice_app.pure_lambda_functions]
     names += [e.name for e in chalice_app.event_sources]
     return names
+
+
+def import_rule(scope: Construct, bucket_name: str, trigger: Any) -> events.Rule:
+    """S3 "Object Created" events under the import prefix of ``bucket_name`` -> ``trigger`` (allowed to invoke it)."""
+    rule = events.Rule(scope, "ImportOnObjectCreated", description="Data landing in staging starts an import",
+                       event_pattern=events.EventPattern(
+                           source=["aws.s3"], detail_type=["Object Created"],
+                           detail={"bucket": {"name": [bucket_name]},
+                                   "object": {"key": [{"prefix": IMPORT_TRIGGER_PREFIX}]}}),
+                       targets=[targets.LambdaFunction(trigger)])
+    # CDK adds no permission for a function imported by ARN (Chalice's get_function): add it here.
+    lambda_.CfnPermission(scope, "ImportTriggerPermission", action="lambda:InvokeFunction",
+                          function_name=trigger.function_arn, principal="events.amazonaws.com",
+                          source_arn=rule.rule_arn)
+    return rule
 
 
 class GlanceServiceStack(cdk.Stack):
@@ -210,14 +226,8 @@ class GlanceServiceStack(cdk.Stack):
 
     def _import_trigger(self) -> None:
         trigger = self.functions.get(IMPORT_TRIGGER)
-        if trigger is None:
-            return
-        events.Rule(self, "ImportOnObjectCreated", description="Data landing in staging starts an import",
-                    event_pattern=events.EventPattern(
-                        source=["aws.s3"], detail_type=["Object Created"],
-                        detail={"bucket": {"name": [self.bucket.bucket_name]},
-                                "object": {"key": [{"prefix": IMPORT_TRIGGER_PREFIX}]}}),
-                    targets=[targets.LambdaFunction(trigger)])
+        if trigger is not None:
+            import_rule(self, self.bucket.bucket_name, trigger)
 
     # -- identity and alarms ------------------------------------------------------------
     def _authorizer(self) -> None:

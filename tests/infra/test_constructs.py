@@ -1,6 +1,7 @@
 """The generic parts, on their own: tables from any model (TTL included), ASL substitutions, stage rules."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,28 @@ def test_context_values_are_typed() -> None:
     deploy = DeployConfig.from_context(ctx.get)
     assert deploy.production and deploy.app_only_package is True and deploy.authorizer_cache_seconds == 0
     assert deploy.app_env == {"IMAGES_DELAYED_DELETE": "true"}
+
+
+def test_the_import_rule_sends_object_created_under_the_prefix_to_the_trigger() -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk.assertions import Template
+
+    from infra.stacks.service_stack import IMPORT_TRIGGER_PREFIX, import_rule
+
+    stack = cdk.Stack(cdk.App(), "T")
+    # An ARN in the stack's own account, as Chalice's get_function gives (Fn::GetAtt)
+    arn = stack.format_arn(service="lambda", resource="function", resource_name="trig",
+                           arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+    fn = lambda_.Function.from_function_arn(stack, "F", arn)
+    import_rule(stack, "the-bucket", fn)
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    [rule] = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.s3"], "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": ["the-bucket"]}, "object": {"key": [{"prefix": IMPORT_TRIGGER_PREFIX}]}}}
+    assert "trig" in json.dumps(rule["Properties"]["Targets"][0]["Arn"])
+    [permission] = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert permission["Properties"]["Principal"] == "events.amazonaws.com"
+    assert permission["Properties"]["SourceArn"] == {"Fn::GetAtt": [next(k for k, r in resources.items()
+                                                                        if r["Type"] == "AWS::Events::Rule"), "Arn"]}

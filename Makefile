@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean qemu-img
+.PHONY: run test bench synth clean qemu-img
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,5 +27,15 @@ test: $(STAMP) qemu-img
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# The CloudFormation template, offline, into cdk.out/ (the code asset holds the app without its
+# third-party packages: `cdk deploy` packages for real). cfn-lint runs on it; cdk-nag runs in the synth.
+SYNTH_CONTEXT ?= {"app_only_package": true}
+synth: $(STAMP)
+	rm -rf cdk.out
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_OUTDIR=cdk.out \
+		CDK_CONTEXT_JSON='$(SYNTH_CONTEXT)' $(BIN)/python infra/cdk_app.py
+	$(BIN)/cfn-lint cdk.out/*.template.json
+	@ls cdk.out/*.template.json
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache cdk.out chalice.out

@@ -1,8 +1,11 @@
 """Chalice app: route and middleware registrations only; views live in chalicelib/api/routes_*."""
 from chalice import Chalice, Rate
 
-from chalicelib.api import routes_data, routes_discovery, routes_images, routes_info, routes_members, routes_metadefs
+from chalicelib.api import (
+    authorizer, routes_data, routes_discovery, routes_images, routes_info, routes_members, routes_metadefs,
+)
 from chalicelib.api.http import reject_other_methods, request_id_middleware, serve_unversioned
+from chalicelib.api.observability import observe
 from chalicelib.metadefs_loader import load_standard
 from chalicelib.pipeline import scrubber
 from chalicelib.wiring import container
@@ -15,6 +18,7 @@ app.register_blueprint(routes_info.bp)
 app.register_blueprint(routes_metadefs.bp)
 app.register_blueprint(routes_discovery.bp)
 app.register_middleware(request_id_middleware, "http")
+app.register_middleware(observe, "all")  # inside request_id_middleware, so it sees the request id
 serve_unversioned(app)
 reject_other_methods(app)
 
@@ -28,3 +32,9 @@ def scrub_images(event: object) -> dict:
 def load_metadefs(event: object, context: object) -> dict:
     # Run at deploy (glance-manage db_load_metadefs' role): creates the shipped namespaces that are missing.
     return {"created": load_standard(container())}
+
+
+# Cloud mode: the CDK stack makes this API Gateway's TOKEN authorizer on X-Auth-Token.
+@app.lambda_function(name="authorizer")
+def api_authorizer(event: dict, context: object) -> dict:
+    return authorizer.authorize(event)

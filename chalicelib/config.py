@@ -30,6 +30,7 @@ ENV_SHOW_DIRECT_URL = "IMAGES_SHOW_DIRECT_URL"
 ENV_LOCATION_QUOTA = "IMAGES_LOCATION_QUOTA"
 ENV_ALLOWED_HOSTS = "IMPORT_ALLOWED_HOSTS"
 ENV_ALLOWED_PORTS = "IMPORT_ALLOWED_PORTS"
+ENV_STAGE = "IMAGES_STAGE"
 DOWNLOAD_MODES = ("redirect", "proxy")
 # Sharing, formats and per-project limits (issue 7).
 ENV_METADEFS_TABLE = "IMAGES_METADEFS_TABLE"
@@ -47,6 +48,20 @@ DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi
 CONTAINER_FORMATS = ("ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed")
 
 AUTH_MODES = ("dev", "cloud")
+# A production stage never trusts identity headers (DESIGN.md 6): dev mode is refused there.
+PRODUCTION_STAGES = ("prod", "production")
+
+# Cloud identity, read only by the API Gateway authorizer (chalicelib/api/authorizer.py).
+ENV_AUTH_PROVIDER = "IMAGES_AUTH_PROVIDER"
+ENV_JWT_ISSUER = "IMAGES_JWT_ISSUER"
+ENV_JWT_AUDIENCE = "IMAGES_JWT_AUDIENCE"
+ENV_JWT_JWKS_URL = "IMAGES_JWT_JWKS_URL"
+ENV_JWT_USER_CLAIM = "IMAGES_JWT_USER_CLAIM"
+ENV_JWT_PROJECT_CLAIM = "IMAGES_JWT_PROJECT_CLAIM"
+ENV_JWT_ROLES_CLAIM = "IMAGES_JWT_ROLES_CLAIM"
+ENV_KEYSTONE_URL = "IMAGES_KEYSTONE_URL"
+ENV_KEYSTONE_SERVICE_SECRET = "IMAGES_KEYSTONE_SERVICE_SECRET"
+AUTH_PROVIDERS = ("jwt", "keystone")
 
 
 class ConfigError(Exception):
@@ -92,6 +107,7 @@ class Settings:
     limit_image_count_uploading: int = -1
     limit_image_size_total: int = -1
     limit_image_stage_total: int = -1
+    stage: str = "dev"
 
     def table_names(self) -> dict[str, str]:
         """The table name of each persistence role (the keys of dynamo_models.TABLE_MODELS)."""
@@ -113,6 +129,8 @@ class Settings:
         auth_mode = env[ENV_AUTH_MODE]
         if auth_mode not in AUTH_MODES:
             raise ConfigError(f"{ENV_AUTH_MODE} must be one of {AUTH_MODES}, not {auth_mode!r}")
+        stage = env.get(ENV_STAGE) or "dev"
+        refuse_dev_in_production(stage, auth_mode)
         return cls(
             region=str(region),
             images_table=env[ENV_IMAGES_TABLE],
@@ -147,6 +165,52 @@ class Settings:
             limit_image_count_uploading=_int(env, ENV_LIMIT_COUNT_UPLOADING, -1),
             limit_image_size_total=_int(env, ENV_LIMIT_SIZE_TOTAL, -1),
             limit_image_stage_total=_int(env, ENV_LIMIT_STAGE_TOTAL, -1),
+            stage=stage,
+        )
+
+
+def refuse_dev_in_production(stage: str, auth_mode: str) -> None:
+    """Raise ConfigError when a production stage would trust identity headers (dev mode)."""
+    if auth_mode == "dev" and stage in PRODUCTION_STAGES:
+        raise ConfigError(f"{ENV_AUTH_MODE}=dev is refused in the production stage {stage!r}; use cloud")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """How the authorizer validates tokens: JWTs against a JWKS, or Keystone tokens."""
+
+    provider: str
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks_url: str | None = None
+    user_claim: str = "sub"
+    project_claim: str = "project_id"
+    roles_claim: str = "roles"
+    keystone_url: str | None = None
+    keystone_service_secret: str | None = None  # Secrets Manager id of the service user's credentials
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "AuthSettings":
+        """Build from the environment; raises ConfigError naming what the chosen provider lacks."""
+        env = os.environ if env is None else env
+        provider = _choice(env, ENV_AUTH_PROVIDER, AUTH_PROVIDERS)
+        needed = {
+            "jwt": (ENV_JWT_ISSUER, ENV_JWT_AUDIENCE, ENV_JWT_JWKS_URL),
+            "keystone": (ENV_KEYSTONE_URL, ENV_KEYSTONE_SERVICE_SECRET),
+        }[provider]
+        missing = [name for name in needed if not env.get(name)]
+        if missing:
+            raise ConfigError(f"{ENV_AUTH_PROVIDER}={provider} needs: " + ", ".join(missing))
+        return cls(
+            provider=provider,
+            jwt_issuer=env.get(ENV_JWT_ISSUER) or None,
+            jwt_audience=env.get(ENV_JWT_AUDIENCE) or None,
+            jwt_jwks_url=env.get(ENV_JWT_JWKS_URL) or None,
+            user_claim=env.get(ENV_JWT_USER_CLAIM) or "sub",
+            project_claim=env.get(ENV_JWT_PROJECT_CLAIM) or "project_id",
+            roles_claim=env.get(ENV_JWT_ROLES_CLAIM) or "roles",
+            keystone_url=(env.get(ENV_KEYSTONE_URL) or "").rstrip("/") or None,
+            keystone_service_secret=env.get(ENV_KEYSTONE_SERVICE_SECRET) or None,
         )
 
 

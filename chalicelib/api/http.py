@@ -38,6 +38,11 @@ def request_id_middleware(event: Request, get_response: Callable[[Request], Resp
     return response
 
 
+def current_request_id() -> str:
+    """The OpenStack request id of the request being handled ("" outside one)."""
+    return _request_id.get()
+
+
 def request_context(request: Request) -> RequestContext:
     """The caller's identity for this request; raises Unauthenticated."""
     rid = _request_id.get()

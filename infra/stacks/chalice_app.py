@@ -1,0 +1,53 @@
+"""Chalice's CDK construct, packaging in a subprocess, optionally without third-party packages.
+
+``chalice.cdk.Chalice`` runs ``chalice package`` in-process, which imports ``app`` from the
+project directory and writes the stage's environment variables into ``os.environ``: a synth
+inside a test run would leak both. A subprocess keeps the synthesizing process clean.
+
+With ``app_only`` the package is built from a copy of the app whose requirements.txt is empty:
+no pip, no network, and the same CloudFormation (functions, API, environment, roles), only a
+code asset without the dependencies. Tests and ``make synth`` use it; ``cdk deploy`` must not.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from chalice.cdk import Chalice
+
+APP_FILES = ("app.py", "chalicelib", ".chalice/config.json")
+_PACKAGE = "import json, sys; from chalice import api; api.package_app(*sys.argv[1:4], chalice_config=json.loads(sys.argv[4]))"
+
+
+class ChaliceApp(Chalice):
+    """The Chalice construct over ``source_dir``, packaged out of process."""
+
+    def __init__(self, scope: Any, id: str, source_dir: str, stage_config: dict[str, Any], app_only: bool) -> None:
+        self._app_only = app_only
+        super().__init__(scope, id, source_dir=source_dir, stage_config=stage_config)
+
+    def _package_app(self) -> None:
+        with tempfile.TemporaryDirectory(prefix="chalice-app-") as tmp:
+            project = Path(self.source_dir)
+            if self._app_only:
+                project = Path(tmp)
+                for name in APP_FILES:
+                    src, dst = Path(self.source_dir) / name, project / name
+                    if src.is_dir():
+                        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                    else:
+                        dst.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(src, dst)
+                (project / "requirements.txt").write_text("")
+            args = [str(project), self._sam_package_dir, self.stage_name, json.dumps(self.stage_config)]
+            # chalice asks botocore for a region only to spell service principals; no call is made.
+            env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"}
+            done = subprocess.run([sys.executable, "-c", _PACKAGE, *args], capture_output=True, text=True, env=env)
+            if done.returncode != 0:
+                raise RuntimeError(f"chalice package failed:\n{done.stderr[-4000:]}")

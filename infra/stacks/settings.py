@@ -1,0 +1,80 @@
+"""What a deployment is configured with: CDK context (``cdk.json``, ``-c key=value``) -> DeployConfig."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable
+
+from chalicelib import config as app_config
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """One stage of the service. ``production`` stages retain data and refuse dev mode."""
+
+    stage: str = "dev"
+    auth_mode: str = "cloud"
+    auth_provider: str = "jwt"
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_jwks_url: str = ""
+    jwt_user_claim: str = ""
+    jwt_project_claim: str = ""
+    jwt_roles_claim: str = ""
+    keystone_url: str = ""
+    keystone_service_secret_arn: str = ""
+    # Seconds API Gateway reuses an authorizer answer per token (0 disables its cache).
+    authorizer_cache_seconds: int = 60
+    # Package without third-party packages (offline synth, tests); never for a deployment.
+    app_only_package: bool = False
+    stepfunctions_dir: str = "stepfunctions"
+    # Other Settings variables for every function, e.g. {"IMAGES_DELAYED_DELETE": "true"}.
+    app_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.stage in app_config.PRODUCTION_STAGES
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any]) -> "DeployConfig":
+        """Read every field from context (same names); raises ConfigError for an invalid combination."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = get(f.name)
+            if raw is None:
+                continue
+            if f.type == "bool":
+                raw = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
+            elif f.type == "int":
+                raw = int(raw)
+            elif f.name == "app_env" and isinstance(raw, str):
+                raw = json.loads(raw)  # -c 'app_env={"IMAGES_DELAYED_DELETE": "true"}' arrives as text
+            values[f.name] = raw
+        deploy = cls(**values)
+        deploy.validate()
+        return deploy
+
+    def auth_env(self) -> dict[str, str]:
+        """The authorizer's Settings variables (cloud mode), empty values left out."""
+        if self.auth_mode != "cloud":
+            return {}
+        env = {
+            app_config.ENV_AUTH_PROVIDER: self.auth_provider,
+            app_config.ENV_JWT_ISSUER: self.jwt_issuer,
+            app_config.ENV_JWT_AUDIENCE: self.jwt_audience,
+            app_config.ENV_JWT_JWKS_URL: self.jwt_jwks_url,
+            app_config.ENV_JWT_USER_CLAIM: self.jwt_user_claim,
+            app_config.ENV_JWT_PROJECT_CLAIM: self.jwt_project_claim,
+            app_config.ENV_JWT_ROLES_CLAIM: self.jwt_roles_claim,
+            app_config.ENV_KEYSTONE_URL: self.keystone_url,
+            app_config.ENV_KEYSTONE_SERVICE_SECRET: self.keystone_service_secret_arn,
+        }
+        return {k: v for k, v in env.items() if v}
+
+    def validate(self) -> None:
+        """Fail the synth as the functions would fail at runtime: dev in production, incomplete auth."""
+        if self.auth_mode not in app_config.AUTH_MODES:
+            raise app_config.ConfigError(f"auth_mode must be one of {app_config.AUTH_MODES}")
+        app_config.refuse_dev_in_production(self.stage, self.auth_mode)
+        if self.auth_mode == "cloud":
+            app_config.AuthSettings.from_env(self.auth_env())

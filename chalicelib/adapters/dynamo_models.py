@@ -212,4 +212,8 @@ def configure(table_names: dict[str, str], region: str, host: str | None) -> Non
 
 def table_schema(model: type[Model]) -> dict[str, Any]:
     """The CreateTable shape (keys, attribute definitions, GSIs) of ``model``: one source for runner and CDK."""
-    return model._get_schema()  # noqa: SLF001 - PynamoDB's public-in-practice schema hook
+    schema = model._get_schema()  # noqa: SLF001 - PynamoDB's public-in-practice schema hook
+    # DynamoDB wants the HASH key first; PynamoDB lists keys in attribute order.
+    for keyed in [schema, *schema.get("global_secondary_indexes", []), *schema.get("local_secondary_indexes", [])]:
+        keyed["key_schema"] = sorted(keyed["key_schema"], key=lambda k: k["KeyType"] != "HASH")
+    return schema

@@ -42,6 +42,12 @@ ENV_LIMIT_COUNT_TOTAL = "IMAGES_LIMIT_IMAGE_COUNT_TOTAL"
 ENV_LIMIT_COUNT_UPLOADING = "IMAGES_LIMIT_IMAGE_COUNT_UPLOADING"
 ENV_LIMIT_SIZE_TOTAL = "IMAGES_LIMIT_IMAGE_SIZE_TOTAL_MIB"
 ENV_LIMIT_STAGE_TOTAL = "IMAGES_LIMIT_IMAGE_STAGE_TOTAL_MIB"
+# Tasks and the import pipeline (issue 5).
+ENV_TASKS_TABLE = "IMAGES_TASKS_TABLE"
+ENV_TASK_TTL_HOURS = "IMAGES_TASK_TIME_TO_LIVE_HOURS"
+ENV_TASKS_ADMIN_ONLY = "IMAGES_TASKS_API_ADMIN_ONLY"
+# Set by the CDK stack (infra/stacks/workflows.env_var("import_image")) and by the local runner.
+ENV_IMPORT_STATE_MACHINE = "IMAGES_IMPORT_IMAGE_STATE_MACHINE_ARN"
 IMPORT_METHODS = ("glance-direct", "web-download", "copy-image")  # Glance's enabled_import_methods
 # Glance's [image_format] defaults.
 DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
@@ -108,11 +114,15 @@ class Settings:
     limit_image_size_total: int = -1
     limit_image_stage_total: int = -1
     stage: str = "dev"
+    tasks_table: str = ""
+    task_time_to_live_hours: int = 48  # Glance's [task] task_time_to_live
+    tasks_admin_only: bool = True  # Glance's tasks_api_access policy: role:admin
+    import_state_machine_arn: str | None = None
 
     def table_names(self) -> dict[str, str]:
         """The table name of each persistence role (the keys of dynamo_models.TABLE_MODELS)."""
         return {"images": self.images_table, "members": self.members_table, "usage": self.usage_table,
-                "metadefs": self.metadefs_table}
+                "metadefs": self.metadefs_table, "tasks": self.tasks_table}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -120,6 +130,7 @@ class Settings:
         env = os.environ if env is None else env
         region = env.get(ENV_REGION) or env.get(ENV_REGION_FALLBACK)
         required = {ENV_IMAGES_TABLE: None, ENV_MEMBERS_TABLE: None, ENV_USAGE_TABLE: None, ENV_METADEFS_TABLE: None,
+                    ENV_TASKS_TABLE: None,
                     ENV_BUCKET: None, ENV_AUTH_MODE: None}
         missing = [name for name in required if not env.get(name)]
         if not region:
@@ -166,6 +177,10 @@ class Settings:
             limit_image_size_total=_int(env, ENV_LIMIT_SIZE_TOTAL, -1),
             limit_image_stage_total=_int(env, ENV_LIMIT_STAGE_TOTAL, -1),
             stage=stage,
+            tasks_table=env[ENV_TASKS_TABLE],
+            task_time_to_live_hours=_int(env, ENV_TASK_TTL_HOURS, 48),
+            tasks_admin_only=_bool(env, ENV_TASKS_ADMIN_ONLY, True),
+            import_state_machine_arn=env.get(ENV_IMPORT_STATE_MACHINE) or None,
         )
 
 

@@ -115,3 +115,8 @@ class Inspection(Protocol):
 class FormatInspector(Protocol):
     def inspect(self, chunks: Iterable[bytes]) -> Inspection:
         """Wrap a data stream for inspection."""
+
+
+class ImportLauncher(Protocol):
+    def start(self, name: str, payload: Mapping[str, object]) -> None:
+        """Start the import pipeline under execution ``name``; a second start of the same name is a no-op."""

@@ -34,6 +34,7 @@ def test_settings(**overrides: object) -> Settings:
         members_table=f"members-{uuid.uuid4().hex[:8]}",
         usage_table=f"usage-{uuid.uuid4().hex[:8]}",
         metadefs_table=f"metadefs-{uuid.uuid4().hex[:8]}",
+        tasks_table=f"tasks-{uuid.uuid4().hex[:8]}",
         bucket=f"bucket-{uuid.uuid4().hex[:8]}",
         auth_mode="dev",
     )

@@ -30,6 +30,7 @@ ERROR_STATUS: dict[type[e.DomainError], int] = {
     e.UnsupportedMediaType: 415,
     e.RangeNotSatisfiable: 416,
     e.MethodNotImplemented: 501,
+    e.ServiceUnavailable: 503,
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

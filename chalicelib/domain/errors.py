@@ -133,3 +133,9 @@ class UnsafeImage(UnsupportedMediaType):
     """The data failed the format inspector's safety checks."""
 
     template = "Image failed safety checks: {detail}"
+
+
+class ServiceUnavailable(DomainError):
+    """A backing service the operation needs is not available."""
+
+    template = "The service is unavailable: {detail}"

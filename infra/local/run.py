@@ -21,6 +21,7 @@ LOCAL_ENV = {
     "IMAGES_MEMBERS_TABLE": "glance-image-members",
     "IMAGES_USAGE_TABLE": "glance-image-usage",
     "IMAGES_METADEFS_TABLE": "glance-metadefs",
+    "IMAGES_TASKS_TABLE": "glance-tasks",
     "IMAGES_BUCKET": "glance-images-local",
     "IMAGES_AUTH_MODE": "dev",
     # Glance's legacy location PATCH API (issue 4); IMPORT_ALLOWED_HOSTS passes through from the environment.

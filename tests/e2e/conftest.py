@@ -13,7 +13,7 @@ from tests.conftest import TEST_ENV
 
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
-    env = {**TEST_ENV, "IMAGES_TABLE": "e2e-images", "IMAGES_MEMBERS_TABLE": "e2e-members", "IMAGES_USAGE_TABLE": "e2e-usage", "IMAGES_METADEFS_TABLE": "e2e-metadefs", "IMAGES_BUCKET": "e2e-bucket",
+    env = {**TEST_ENV, "IMAGES_TABLE": "e2e-images", "IMAGES_MEMBERS_TABLE": "e2e-members", "IMAGES_USAGE_TABLE": "e2e-usage", "IMAGES_METADEFS_TABLE": "e2e-metadefs", "IMAGES_TASKS_TABLE": "e2e-tasks", "IMAGES_BUCKET": "e2e-bucket",
            # As `IMPORT_ALLOWED_HOSTS=127.0.0.1 make run`: locations on a local file server.
            "IMPORT_ALLOWED_HOSTS": "127.0.0.1"}
     saved = {k: os.environ.get(k) for k in TEST_ENV}

@@ -67,7 +67,7 @@ def test_placeholders_resolve_to_functions_then_values_and_unknown_ones_fail() -
 def test_dev_mode_is_refused_in_production_at_synth_and_at_runtime() -> None:
     with pytest.raises(ConfigError, match="refused"):
         DeployConfig(stage="prod", auth_mode="dev").validate()
-    env = {"AWS_REGION": "r", "IMAGES_TABLE": "t", "IMAGES_MEMBERS_TABLE": "m", "IMAGES_USAGE_TABLE": "u", "IMAGES_METADEFS_TABLE": "md",
+    env = {"AWS_REGION": "r", "IMAGES_TABLE": "t", "IMAGES_MEMBERS_TABLE": "m", "IMAGES_USAGE_TABLE": "u", "IMAGES_METADEFS_TABLE": "md", "IMAGES_TASKS_TABLE": "tk",
            "IMAGES_BUCKET": "b", "IMAGES_AUTH_MODE": "dev"}
     with pytest.raises(ConfigError, match="refused"):
         Settings.from_env({**env, "IMAGES_STAGE": "prod"})

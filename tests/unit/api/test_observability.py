@@ -19,7 +19,7 @@ print("IDS " + json.dumps(ids))
 """
 
 
-SERVICE_ENV = {"AWS_REGION": "us-east-1", "IMAGES_TABLE": "t", "IMAGES_MEMBERS_TABLE": "m", "IMAGES_USAGE_TABLE": "u", "IMAGES_METADEFS_TABLE": "md",
+SERVICE_ENV = {"AWS_REGION": "us-east-1", "IMAGES_TABLE": "t", "IMAGES_MEMBERS_TABLE": "m", "IMAGES_USAGE_TABLE": "u", "IMAGES_METADEFS_TABLE": "md", "IMAGES_TASKS_TABLE": "tk",
                "IMAGES_BUCKET": "b", "IMAGES_AUTH_MODE": "dev"}
 
 

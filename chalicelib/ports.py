@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable, Iterator, Mapping, Protocol
+from typing import Any, Iterable, Iterator, Mapping, Protocol
 
 from chalicelib.domain.images import Image
 from chalicelib.domain.listing import Order, Source
@@ -98,10 +98,25 @@ class ObjectStore(Protocol):
     def key_of(self, url: str) -> str | None:
         """The key of a location URL in this store, None for any other URL."""
 
+    def iter_object(self, key: str) -> Iterator[bytes]:
+        """The object's bytes in chunks, streamed (never whole in memory); raises NotFound when missing."""
+
+    def copy(self, source: str, target: str) -> None:
+        """Copy an object inside the store (server-side)."""
+
+    def presigned_put(self, key: str, expires_in: int) -> str:
+        """A short-lived URL that PUTs the object."""
+
 
 class WebProbe(Protocol):
     def probe_size(self, url: str) -> int | None:
         """HEAD an http(s) URL behind the SSRF guard: its size if known; raises InvalidInput if refused or failing."""
+
+
+class WebClient(Protocol):
+    def open(self, url: str, method: str = "GET") -> tuple[Any, str]:
+        """The response (``status``, ``read(n)``, ``close()``) to ``method url`` behind the SSRF guard, and the
+        final URL after redirects; raises InvalidInput when a hop is refused or unreachable."""
 
 
 class Inspection(Protocol):

@@ -6,9 +6,11 @@ multipart upload so no parts or objects are left behind.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from botocore.exceptions import ClientError
+
+from chalicelib.domain.errors import NotFound
 
 PART_SIZE = 8 * 1024 * 1024
 # python-glanceclient streams a download only when the final response says exactly this.
@@ -110,3 +112,29 @@ class S3ObjectStore:
         resp = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")
         data: bytes = resp["Body"].read()
         return data
+
+    def iter_object(self, key: str) -> Iterator[bytes]:
+        """GetObject streamed in PART_SIZE chunks; NotFound when the object is missing."""
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise NotFound(f"No data at {key}.") from None
+            raise
+        body = resp["Body"]
+        try:
+            yield from body.iter_chunks(self.part_size)
+        finally:
+            body.close()
+
+    def copy(self, source: str, target: str) -> None:
+        """Server-side copy (boto3's managed copy goes multipart past 5 GB)."""
+        self.client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target,
+                         ExtraArgs={"ContentType": CONTENT_TYPE, "MetadataDirective": "REPLACE"})
+
+    def presigned_put(self, key: str, expires_in: int) -> str:
+        """Signed locally: no AWS call. The client PUTs with Content-Type application/octet-stream."""
+        url: str = self.client.generate_presigned_url(
+            "put_object", Params={"Bucket": self.bucket, "Key": key, "ContentType": CONTENT_TYPE}, ExpiresIn=expires_in,
+        )
+        return url

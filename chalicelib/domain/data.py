@@ -87,3 +87,21 @@ def data_key(image_id: str) -> str:
 def staging_key(image_id: str) -> str:
     """Where staged data waits for an import."""
     return f"staging/{image_id}"
+
+
+# Data PUT here through a presigned URL starts an import (the S3 event); inside staging/, so
+# the lifecycle rule removes what no import ever claimed.
+UPLOAD_PREFIX = "staging/imports/"
+
+
+def upload_key(image_id: str) -> str:
+    """Where a presigned upload of an image's data lands."""
+    return f"{UPLOAD_PREFIX}{image_id}"
+
+
+def image_of_upload_key(key: str) -> str | None:
+    """The image id an upload key names, None for any other key."""
+    if not key.startswith(UPLOAD_PREFIX):
+        return None
+    rest = key[len(UPLOAD_PREFIX):]
+    return rest if rest and "/" not in rest else None

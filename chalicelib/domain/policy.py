@@ -73,3 +73,9 @@ def require_stores_detail(ctx: RequestContext) -> None:
     """stores_info_detail: admin or the service role."""
     if not (ctx.is_admin or "service" in ctx.roles):
         raise Forbidden(action="stores_info_detail")
+
+
+def require_copy_image(ctx: RequestContext) -> None:
+    """Glance's copy_image policy: role:admin."""
+    if not ctx.is_admin:
+        raise Forbidden(action="copy_image")

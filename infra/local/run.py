@@ -2,7 +2,8 @@
 
 Starts moto's server on 127.0.0.1 (``EMULATOR_PORT``, else a free port) unless
 ``AWS_ENDPOINT_URL`` names an endpoint to use instead, creates the tables and
-bucket from the code's own definitions, and serves the Chalice app in-process
+bucket from the code's own definitions (and, on its own emulator, the import
+pipeline: infra/local/pipeline.py), and serves the Chalice app in-process
 (``HOST``/``PORT`` override the address). Ctrl-C or SIGTERM stops everything.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, MutableMapping
 
 # Local defaults; the cloud gets the same variables from the CDK stack.
@@ -44,6 +45,7 @@ class LocalService:
     _emulator: Any = None
     _server: Any = None
     _thread: threading.Thread | None = None
+    _own_emulator: bool = False
 
     @property
     def url(self) -> str:
@@ -64,6 +66,12 @@ class LocalService:
             self._emulator.start()
             host, port = self._emulator.get_host_and_port()
             self.endpoint_url = f"http://{host}:{port}"
+            self._own_emulator = True
+            from infra.local import pipeline
+
+            pipeline.enable_executor()
+            # moto's Step Functions executor calls Lambda on localhost:MOTO_PORT (moto.settings reads it).
+            os.environ["MOTO_PORT"] = str(port)
             for key, value in EMULATOR_CREDENTIALS.items():
                 self.env.setdefault(key, value)
         self.env["AWS_ENDPOINT_URL"] = self.endpoint_url
@@ -84,13 +92,18 @@ class LocalService:
             aws_secret_access_key=self.env.get("AWS_SECRET_ACCESS_KEY"),
         )
         ensure_resources(settings, session)
+        from app import app
+
+        if self._own_emulator:
+            from infra.local import pipeline
+
+            settings = replace(settings, import_state_machine_arn=pipeline.deploy(settings, session, app))
         self.settings = settings
         built = wiring.build(settings)
         wiring.override(built)
         from chalicelib.metadefs_loader import load_standard
 
         load_standard(built)
-        from app import app
 
         self._server = make_server(app, self.host, self.port)
         self._thread = threading.Thread(target=self._server.server.serve_forever, daemon=True)

@@ -18,6 +18,7 @@ from constructs import Construct
 from pynamodb.models import Model
 
 from chalicelib import config as app_config
+from chalicelib.domain.data import UPLOAD_PREFIX
 from infra.stacks import workflows
 from infra.stacks.chalice_app import ChaliceApp
 from infra.stacks.security import acknowledge_scoped_wildcards, suppress_justified
@@ -27,9 +28,9 @@ from infra.stacks.tables import ServiceTables, table_env_var
 ROOT = Path(__file__).resolve().parents[2]
 API_HANDLER = "api_handler"  # Chalice's name for the function serving every route
 AUTHORIZER = "authorizer"  # @app.lambda_function(name=...) in app.py
-# The S3-triggered import (issue 5) registers a function of this name; the rule exists only then.
+# The S3-triggered import: app.py's function of this name gets "Object Created" events under the upload prefix.
 IMPORT_TRIGGER = "import_trigger"
-IMPORT_TRIGGER_PREFIX = "staging/"
+IMPORT_TRIGGER_PREFIX = UPLOAD_PREFIX
 STAGING_PREFIX = "staging/"
 STAGING_EXPIRY_DAYS = 7
 TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from aws_cdk import aws_lambda as lambda_
+if TYPE_CHECKING:  # the local runner reads definitions without loading the CDK
+    from aws_cdk import aws_lambda as lambda_
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 ASL_SUFFIX = ".asl.json"
@@ -34,11 +35,11 @@ def placeholders(definition: str) -> list[str]:
 
 
 def substitutions(
-    name: str, definition: str, functions: Mapping[str, lambda_.IFunction], values: Mapping[str, str]
-) -> tuple[dict[str, str], list[lambda_.IFunction]]:
+    name: str, definition: str, functions: Mapping[str, "lambda_.IFunction"], values: Mapping[str, str]
+) -> tuple[dict[str, str], list["lambda_.IFunction"]]:
     """The substitutions of ``definition`` and the functions it invokes; raises ValueError for an unknown name."""
     subs: dict[str, str] = {}
-    invoked: list[lambda_.IFunction] = []
+    invoked: list["lambda_.IFunction"] = []
     for key in placeholders(definition):
         if key in functions:
             subs[key] = functions[key].function_arn

@@ -1,0 +1,207 @@
+"""The import pipeline's steps, one use case each (DESIGN.md 4): begin, fetch, verify, activate, succeed, fail.
+
+Step Functions runs them in that order and retries them, so each is idempotent:
+it takes the small state the previous step returned (ids, keys, checksums, never
+bytes), does its work, and returns the state for the next. Every image change is
+a conditional write (ImageService.mutate) that judges the stored image, and the
+import lock (``os_glance_import_task``) is checked in the same write.
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, Iterator, Mapping
+
+from chalicelib.domain import data, imports
+from chalicelib.domain import images as domain
+from chalicelib.domain.context import RequestContext
+from chalicelib.domain.errors import Conflict, Duplicate, NotFound
+from chalicelib.domain.images import Image, ImageStatus, Location
+from chalicelib.ports import FormatInspector, ObjectStore, WebClient
+from chalicelib.services.image_data import HASH_ALGO, Digests, _capped
+from chalicelib.services.images import ImageService
+from chalicelib.services.tasks import TaskService
+
+# The pipeline acts for the service itself: it sees every image, as an admin does.
+PIPELINE = RequestContext(user_id="glance-import", project_id=None, roles=frozenset({"admin"}))
+LEGACY = "import"
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImportStepService:
+    """One method per Task state of stepfunctions/import_image.asl.json."""
+
+    images: ImageService
+    tasks: TaskService
+    store: ObjectStore
+    web: WebClient
+    inspector: FormatInspector
+    image_size_cap: int
+
+    # -- begin -----------------------------------------------------------------------
+    def begin(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Mark the task processing; for a legacy task create its image; move the image to importing."""
+        task = self.tasks.mark_processing(state["task_id"])
+        task_input = dict(task.input or {})
+        if task.type == LEGACY:
+            image_id = image_of_task(task.id, task.image_id)
+            self._create_legacy_image(task_input, task.owner, image_id)
+            method, uri, staged = LEGACY, task_input.get("import_from"), data.staging_key(image_id)
+        else:
+            image_id = str(task.image_id)
+            method = task_input.get("method", {}).get("name", "")
+            uri = task_input.get("method", {}).get("uri")
+            staged = task_input.get("staged_key") or data.staging_key(image_id)
+
+        def change(image: Image) -> Image:
+            if image.status is ImageStatus.IMPORTING and imports.lock_holder(image) == task.id:
+                return image  # a retry of this step
+            if task.type == LEGACY:
+                image = imports.take_lock(image, task.id, holder_stale=False)
+            elif imports.lock_holder(image) != task.id:
+                raise Conflict(f"Image {image_id} is no longer locked for task {task.id}.")
+            return domain.begin_import(image)
+
+        self.images.mutate(PIPELINE, image_id, change)
+        return {"task_id": task.id, "image_id": image_id, "method": method, "uri": uri, "staged_key": staged}
+
+    def _create_legacy_image(self, task_input: Mapping[str, Any], owner: str | None, image_id: str) -> None:
+        body = imports.legacy_image_body(task_input, owner, image_id)
+        try:
+            self.images.create(PIPELINE, body)
+        except Duplicate:
+            pass  # created by an earlier try of this step
+
+    # -- fetch -----------------------------------------------------------------------
+    def fetch(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Stream an http(s) source into staging behind the SSRF guard; staged methods have their data."""
+        if state["method"] not in ("web-download", LEGACY):
+            if self.store.size(state["staged_key"]) is None:
+                raise imports.ImportSourceError(detail=f"no staged data for image {state['image_id']}")
+            return dict(state)
+        url = str(state["uri"])
+        response, final = self.web.open(url, "GET")
+        try:
+            if response.status >= 500:
+                raise imports.SourceUnavailable(detail=f"{response.status} from {final}")
+            if not 200 <= response.status < 300:
+                raise imports.ImportSourceError(detail=f"{response.status} from {final}")
+            chunks = _capped(_read(response), self.image_size_cap, None)
+            size = self.store.put_stream(state["staged_key"], chunks)
+        except OSError as exc:
+            raise imports.SourceUnavailable(detail=f"{exc} while reading {final}") from None
+        finally:
+            response.close()
+        return {**state, "size": size}
+
+    # -- verify ----------------------------------------------------------------------
+    def verify(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """One pass over the staged data: MD5 + SHA-512, size cap, format inspection; raises UnsafeImage/mismatch."""
+        image = self.images.repo.get(state["image_id"])
+        task = self.tasks.repo.get(state["task_id"])
+        chunks: Iterator[bytes] = self.store.iter_object(state["staged_key"])
+        size = 0
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            digests = Digests(pool)
+            inspection = self.inspector.inspect(chunks) if image.container_format == "bare" else None
+            for chunk in _capped(inspection or chunks, self.image_size_cap, digests):
+                size += len(chunk)
+        virtual_size = None
+        if inspection is not None:
+            detected, detected_vsize = inspection.verdict()
+            expected = imports.expected_format(image, task.input if task.type == LEGACY else None)
+            virtual_size = data.judge_format(expected, detected, detected_vsize, size)
+        return {**state, "size": size, "virtual_size": virtual_size, "checksum": digests.md5.hexdigest(),
+                "os_hash_value": digests.sha.hexdigest()}
+
+    # -- activate --------------------------------------------------------------------
+    def activate(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Copy the staged data to the image's key, then importing -> active with its checksums (conditional)."""
+        image_id, task_id = state["image_id"], state["task_id"]
+        key = data.data_key(image_id)
+        self.store.copy(state["staged_key"], key)
+        location = Location(self.store.url_of(key), {})
+
+        def change(image: Image) -> Image:
+            if image.status is ImageStatus.ACTIVE and location in image.locations:
+                return image  # a retry of this step
+            if image.status is not ImageStatus.IMPORTING or imports.lock_holder(image) != task_id:
+                raise Conflict(f"Image {image_id} is {image.status.value}; the import cannot activate it.")
+            moved = imports.release_lock(domain.activate(image), task_id, failed=False)
+            return replace(moved, size=state["size"], virtual_size=state.get("virtual_size"),
+                           checksum=state["checksum"], os_hash_algo=HASH_ALGO, os_hash_value=state["os_hash_value"],
+                           locations=(location,))
+
+        self.images.mutate(PIPELINE, image_id, change)
+        self.store.delete(state["staged_key"])
+        return dict(state)
+
+    def succeed(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Record the task's success with ``result.image_id`` (and its expiry)."""
+        self.tasks.record_success(state["task_id"], {"image_id": state["image_id"]})
+        return {"task_id": state["task_id"], "image_id": state["image_id"], "status": "success"}
+
+    # -- fail ------------------------------------------------------------------------
+    def fail(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """The Catch target: record failure with a readable message, put the image back, remove staged bytes.
+
+        A legacy task's image is deleted (Glance's _CreateImage.revert); an interoperable
+        import's image goes back to queued with the lock released and os_glance_failed_import set.
+        """
+        task = self.tasks.repo.get(state["task_id"])
+        message = failure_message(state.get("error"))
+        legacy = task.type == LEGACY
+        image_id = image_of_task(task.id, task.image_id) if legacy else task.image_id
+        staged = state.get("staged_key") or (task.input or {}).get("staged_key")
+        if image_id is not None:
+            self._revert_image(image_id, task.id, legacy)
+            for key in {staged or data.staging_key(image_id), data.staging_key(image_id)}:
+                self.store.delete(key)
+        self.tasks.record_failure(task.id, message)
+        return {"task_id": task.id, "image_id": image_id, "status": "failure", "message": message}
+
+    def _revert_image(self, image_id: str, task_id: str, legacy: bool) -> None:
+        def change(image: Image) -> Image:
+            if image.status is ImageStatus.ACTIVE or imports.lock_holder(image) != task_id:
+                return image  # not ours (any more) to move
+            if legacy:
+                return domain.mark_deleted(image, delayed_delete=False, has_data=False)
+            released = imports.release_lock(image, task_id, failed=True)
+            return domain.requeue(released) if image.status is not ImageStatus.QUEUED else released
+
+        try:
+            reverted = self.images.mutate(PIPELINE, image_id, change)
+        except NotFound:
+            return
+        if reverted.status is not ImageStatus.ACTIVE:
+            self.store.delete(data.data_key(image_id))
+
+
+def image_of_task(task_id: str, image_id: str | None) -> str:
+    """A legacy task's image id: recorded, or derived from the task id (stable across retries)."""
+    return image_id or imports.derived_id("task-image", task_id)
+
+
+def failure_message(error: Mapping[str, Any] | None) -> str:
+    """A person-readable message from a Catch's ``{Error, Cause}`` (the Lambda's errorMessage when there is one)."""
+    if not error:
+        return "Import failed."
+    cause = error.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        parsed = None
+    if isinstance(parsed, dict) and parsed.get("errorMessage"):
+        return str(parsed["errorMessage"])
+    return f"Import failed: {error.get('Error', 'error')}{': ' + cause if cause else ''}"
+
+
+def _read(response: Any) -> Iterator[bytes]:
+    while True:
+        chunk = response.read(CHUNK)
+        if not chunk:
+            return
+        yield chunk
+

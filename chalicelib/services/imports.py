@@ -1,0 +1,133 @@
+"""Starting imports: interoperable import (reference 1.3), presigned uploads, and data landing in S3.
+
+Each start takes the image's import lock in one conditional write (with the
+method's status and format rules judged on the stored image), records an
+``api_image_import`` task, and starts the pipeline under the task's id, so a
+repeated start (a retried request, an S3 event delivered twice) runs one import.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from chalicelib.domain import data, imports, policy, urls
+from chalicelib.domain.context import RequestContext
+from chalicelib.domain.errors import Conflict, Duplicate, InvalidInput, NotFound
+from chalicelib.domain.images import Image, ImageStatus
+from chalicelib.domain.tasks import Task, TaskStatus
+from chalicelib.ports import Clock, IdGen, ImportLauncher, ObjectStore
+from chalicelib.services.import_steps import PIPELINE
+from chalicelib.services.images import ImageService
+from chalicelib.services.tasks import TaskService
+
+API_IMPORT = "api_image_import"
+UPLOAD_METHOD = "s3-upload"
+
+
+@dataclass(frozen=True)
+class UploadTicket:
+    """Where and how to PUT an image's data directly to object storage."""
+
+    url: str
+    expires_in: int
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ImportService:
+    images: ImageService
+    tasks: TaskService
+    store: ObjectStore
+    launcher: ImportLauncher
+    clock: Clock
+    ids: IdGen
+    enabled_methods: tuple[str, ...]
+    fetch_policy: urls.FetchPolicy
+    upload_url_seconds: int = 3600
+
+    def import_image(self, ctx: RequestContext, image_id: str, body: Any) -> Task | None:
+        """``POST /v2/images/{id}/import``: 400 bad body, 404 unseen, 403 policy, 409 status/lock; None for a no-op."""
+        request = imports.parse_import_body(body, self.enabled_methods)
+        image = self.images.show(ctx, image_id)
+        imports.check_stores(request)
+        if request.method == "copy-image":
+            policy.require_copy_image(ctx)
+            if image.status is not ImageStatus.ACTIVE:
+                raise Conflict(f"Image {image_id} is {image.status.value}; copy-image needs it active.")
+            imports.copy_is_noop(request, image)
+            return None
+        policy.require_modify(image, ctx, "import_image")
+        if request.uri is not None:
+            self._check_uri(request.uri)
+        return self._start(ctx, image_id, request.method, request.task_input(), self.ids.new_id())
+
+    def _check_uri(self, uri: str) -> None:
+        # Glance's import filtering at request time (scheme, port); addresses are checked again at fetch.
+        target = urls.parse(uri)
+        if target.host not in self.fetch_policy.allowed_hosts and target.port not in self.fetch_policy.allowed_ports:
+            raise InvalidInput(f"Port {target.port} of {uri} is not allowed for web-download.")
+
+    def _start(self, ctx: RequestContext, image_id: str, method: str, task_input: Mapping[str, Any],
+               task_id: str) -> Task:
+        """Lock the image for ``task_id``, record the task, start the pipeline (each step safe to repeat)."""
+
+        def lock(image: Image) -> Image:
+            imports.check_can_import(image, method)
+            return imports.take_lock(image, task_id, holder_stale=self._holder_stale(image, task_id))
+
+        locked = self.images.mutate(ctx, image_id, lock)
+        now = self.clock.now()
+        task = Task(id=task_id, type=API_IMPORT, owner=locked.owner, created_at=now, updated_at=now,
+                    status=TaskStatus.PENDING, input=dict(task_input), image_id=image_id,
+                    user_id=ctx.user_id, request_id=ctx.request_id or None)
+        try:
+            task = self.tasks.add_task(task)
+        except Duplicate:
+            task = self.tasks.repo.get(task_id)
+        self.launcher.start(task_id, {"task_id": task_id})
+        return task
+
+    def _holder_stale(self, image: Image, task_id: str) -> bool:
+        holder = imports.lock_holder(image)
+        if holder is None or holder == task_id:
+            return True
+        try:
+            task = self.tasks.repo.get(holder)
+        except NotFound:
+            return True
+        if task.status in (TaskStatus.SUCCESS, TaskStatus.FAILURE):
+            return True
+        return imports.lock_is_stale(task.updated_at, task.status is TaskStatus.PENDING, self.clock.now())
+
+    # -- direct upload to S3 ----------------------------------------------------------
+    def upload_url(self, ctx: RequestContext, image_id: str) -> UploadTicket:
+        """A presigned PUT for the image's upload key; the S3 event then imports it (image must be queued)."""
+        image = self.images.show(ctx, image_id)
+        policy.require_modify(image, ctx, "upload_image")
+        imports.check_can_import(image, UPLOAD_METHOD)
+        url = self.store.presigned_put(data.upload_key(image_id), self.upload_url_seconds)
+        return UploadTicket(url, self.upload_url_seconds, {"Content-Type": "application/octet-stream"})
+
+    def object_created(self, key: str, etag: str, sequencer: str) -> Task | None:
+        """An S3 "Object Created" under the upload prefix: start its image's import once per object version.
+
+        The task id is derived from the object's key, ETag and sequencer, so the same
+        event delivered twice finds its task and starts nothing new. Data no import can
+        claim (no such image, wrong status) is removed; None is returned then.
+        """
+        image_id = data.image_of_upload_key(key)
+        if image_id is None:
+            return None
+        task_id = imports.derived_id("s3", key, etag, sequencer)
+        try:
+            return self.tasks.repo.get(task_id)  # a repeated delivery
+        except NotFound:
+            pass
+        try:
+            image = self.images.repo.get(image_id)
+            imports.check_can_import(image, UPLOAD_METHOD)
+        except (NotFound, Conflict):
+            self.store.delete(key)
+            return None
+        task_input = {"method": {"name": UPLOAD_METHOD}, "staged_key": key}
+        return self._start(PIPELINE, image_id, UPLOAD_METHOD, task_input, task_id)

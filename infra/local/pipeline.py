@@ -1,0 +1,98 @@
+"""The import pipeline on the emulator: the same ASL, Lambda functions run in-process, S3 -> EventBridge wiring.
+
+What the CDK stack builds in AWS, built here from the same sources: each
+``${import_*}`` placeholder of ``stepfunctions/*.asl.json`` becomes a moto
+Lambda function of that Chalice name (run in-process by lambda_hook), the
+state machine is created with the placeholders substituted, and the bucket
+sends "Object Created" events under the upload prefix to ``import_trigger``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.domain.data import UPLOAD_PREFIX
+from infra.local import lambda_hook
+from infra.stacks import workflows
+
+ROOT = Path(__file__).resolve().parents[2]
+MACHINE = "import_image"
+TRIGGER = "import_trigger"
+ROLE = "glance-local-pipeline"
+
+
+def enable_executor() -> None:
+    """Switch moto's Step Functions backend to executing definitions (process-wide, for the embedded emulator)."""
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+
+
+def _role(iam: Any) -> str:
+    try:
+        return str(iam.get_role(RoleName=ROLE)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                       "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}
+        return str(iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(doc))["Role"]["Arn"])
+
+
+def _function(client: Any, name: str, role: str, env: dict[str, str]) -> str:
+    try:
+        return str(client.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+    except client.exceptions.ResourceNotFoundException:
+        pass
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "# runs in-process: infra/local/lambda_hook.py\n")
+    return str(client.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler=f"app.{name}",
+                                      Code={"ZipFile": code.getvalue()}, Timeout=900,
+                                      Environment={"Variables": env})["FunctionArn"])
+
+
+def deploy(settings: Settings, session: Any, app: Any) -> str:
+    """Create (or find) the functions, the state machine and the S3 trigger; returns the machine's ARN."""
+    lambda_hook.install(lambda_hook.chalice_handlers(app))
+    kw = dict(region_name=settings.region, endpoint_url=settings.endpoint_url)
+    iam, lam, sfn = session.client("iam", **kw), session.client("lambda", **kw), session.client("stepfunctions", **kw)
+    role = _role(iam)
+    definition = workflows.load_definitions(ROOT / "stepfunctions")[MACHINE]
+    handlers = lambda_hook.chalice_handlers(app)
+    arns = {name: _function(lam, name, role, {}) for name in workflows.placeholders(definition) if name in handlers}
+    subs, _ = workflows.substitutions(MACHINE, definition, _Arns(arns), {})
+    for key, value in subs.items():
+        definition = definition.replace("${" + key + "}", value)
+    machine = _machine(sfn, definition, role)
+    _trigger(session, settings, _function(lam, TRIGGER, role, {}))
+    return machine
+
+
+class _Arns(dict):  # type: ignore[type-arg]
+    """Function ARNs shaped as workflows.substitutions expects (``.function_arn``)."""
+
+    def __init__(self, arns: dict[str, str]) -> None:
+        super().__init__({name: type("Fn", (), {"function_arn": arn})() for name, arn in arns.items()})
+
+
+def _machine(sfn: Any, definition: str, role: str) -> str:
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        if machine["name"] == MACHINE:
+            sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=definition)
+            return str(machine["stateMachineArn"])
+    return str(sfn.create_state_machine(name=MACHINE, definition=definition, roleArn=role)["stateMachineArn"])
+
+
+def _trigger(session: Any, settings: Settings, function_arn: str) -> None:
+    kw = dict(region_name=settings.region, endpoint_url=settings.endpoint_url)
+    s3, events = session.client("s3", **kw), session.client("events", **kw)
+    s3.put_bucket_notification_configuration(
+        Bucket=settings.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    pattern = {"source": ["aws.s3"], "detail-type": ["Object Created"],
+               "detail": {"bucket": {"name": [settings.bucket]}, "object": {"key": [{"prefix": UPLOAD_PREFIX}]}}}
+    rule = f"{settings.bucket}-import"
+    events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule=rule, Targets=[{"Id": "import-trigger", "Arn": function_arn}])

@@ -7,6 +7,7 @@ from typing import Any, Iterable, Iterator, Mapping, Protocol
 from chalicelib.domain.images import Image
 from chalicelib.domain.listing import Order, Source
 from chalicelib.domain.members import Member
+from chalicelib.domain.tasks import Task
 
 
 class ImageRepository(Protocol):
@@ -58,6 +59,26 @@ class MemberRepository(Protocol):
 
     def iter_shared(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
         """Yield images shared with ``source.value`` in ``source.member_status``, in ``order``, after ``marker``."""
+
+
+class TaskRepository(Protocol):
+    def get(self, task_id: str) -> Task:
+        """Return the stored task (expired or not); raises TaskNotFound."""
+
+    def add(self, task: Task) -> Task:
+        """Store a new task; raises Duplicate when the id exists."""
+
+    def save(self, task: Task, *, expected: Task) -> Task:
+        """Write ``task`` only if the stored one still has ``expected``'s version and status.
+
+        Returns the stored task (version bumped); raises ConcurrentUpdate otherwise.
+        """
+
+    def iter_owner(self, owner: str | None, marker: Task | None, sort_dir: str, page_size: int) -> Iterator[Task]:
+        """Yield ``owner``'s tasks (every task when None) by (created_at, id) in ``sort_dir``, strictly after ``marker``."""
+
+    def list_for_image(self, image_id: str) -> list[Task]:
+        """Every task of one image, oldest first (one Query)."""
 
 
 class Clock(Protocol):

@@ -6,6 +6,7 @@ so importing ``app`` stays cheap. Tests swap the container with ``override``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from chalicelib.services.images import ImageService
     from chalicelib.services.members import MemberService
     from chalicelib.services.metadefs import MetadefService
+    from chalicelib.services.tasks import TaskService
 
 
 @dataclass
@@ -26,6 +28,7 @@ class Container:
     data: "ImageDataService"
     members: "MemberService"
     metadefs: "MetadefService"
+    tasks: "TaskService"
 
 
 _state: dict[str, Container] = {}
@@ -37,8 +40,10 @@ def build(settings: Settings) -> Container:
     from chalicelib.adapters.dynamo_images import DynamoImageRepository
     from chalicelib.adapters.dynamo_members import DynamoMemberRepository
     from chalicelib.adapters.dynamo_metadefs import DynamoMetadefRepository
+    from chalicelib.adapters.dynamo_tasks import DynamoTaskRepository
     from chalicelib.adapters.inspection import OsloInspector
     from chalicelib.adapters.s3_store import S3ObjectStore
+    from chalicelib.adapters.sfn_launcher import StepFunctionsLauncher
     from chalicelib.adapters.system import SystemClock, UuidGen
     from chalicelib.adapters.web import GuardedHttp
     from chalicelib.domain.locations import LocationRules
@@ -48,6 +53,7 @@ def build(settings: Settings) -> Container:
     from chalicelib.services.locations import LocationSupport
     from chalicelib.services.members import MemberService
     from chalicelib.services.metadefs import MetadefService
+    from chalicelib.services.tasks import TaskService
 
     dynamo_models.configure(
         settings.table_names(),
@@ -81,7 +87,18 @@ def build(settings: Settings) -> Container:
     data = ImageDataService(images, store, OsloInspector(), data_limits)
     members = MemberService(images, member_repo, SystemClock(), settings.image_member_quota)
     metadefs = MetadefService(DynamoMetadefRepository(), SystemClock())
-    return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs)
+    launcher = StepFunctionsLauncher(lambda: _client("stepfunctions", settings), settings.import_state_machine_arn)
+    tasks = TaskService(
+        DynamoTaskRepository(), SystemClock(), UuidGen(), launcher,
+        ttl=timedelta(hours=settings.task_time_to_live_hours), admin_only=settings.tasks_admin_only,
+    )
+    return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs, tasks=tasks)
+
+
+def _client(service: str, settings: Settings) -> object:
+    import boto3
+
+    return boto3.session.Session().client(service, region_name=settings.region, endpoint_url=settings.endpoint_url)
 
 
 def _s3_client(settings: Settings) -> object:

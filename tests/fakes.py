@@ -4,13 +4,14 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 from chalicelib.domain import listing, usage
-from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, NotFound, QuotaExceeded
+from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, NotFound, QuotaExceeded, TaskNotFound
 from chalicelib.domain.images import Image
 from chalicelib.domain.listing import Order, Source
 from chalicelib.domain.members import Member, MemberNotFound
+from chalicelib.domain.tasks import Task
 
 
 class InMemoryImageRepository:
@@ -129,3 +130,57 @@ class SequentialIds:
 
     def new_id(self) -> str:
         return f"00000000-0000-4000-8000-{next(self._n):012d}"
+
+
+class InMemoryTaskRepository:
+    """Dict-backed TaskRepository with the same conditional-write and ordering contract."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Task] = {}
+
+    def get(self, task_id: str) -> Task:
+        if task_id not in self.items:
+            raise TaskNotFound(task_id=task_id)
+        return self.items[task_id]
+
+    def add(self, task: Task) -> Task:
+        if task.id in self.items:
+            raise Duplicate(f"Task with identifier {task.id} already exists!")
+        self.items[task.id] = task
+        return task
+
+    def save(self, task: Task, *, expected: Task) -> Task:
+        current = self.items.get(task.id)
+        if current is None or current.version != expected.version or current.status != expected.status:
+            raise ConcurrentUpdate(f"Task {task.id} was changed by another request; try again.")
+        stored = replace(task, version=expected.version + 1)
+        self.items[task.id] = stored
+        return stored
+
+    def iter_owner(self, owner: str | None, marker: Task | None, sort_dir: str, page_size: int) -> Iterator[Task]:
+        if sort_dir not in ("asc", "desc"):
+            raise InvalidInput(f"Invalid sort direction: {sort_dir}")
+        desc = sort_dir == "desc"
+        chosen = sorted(
+            (t for t in self.items.values() if owner is None or t.owner == owner),
+            key=lambda t: (t.created_at, t.id), reverse=desc,
+        )
+        if marker is not None:
+            bound = (marker.created_at, marker.id)
+            chosen = [t for t in chosen if ((t.created_at, t.id) < bound if desc else (t.created_at, t.id) > bound)]
+        return iter(chosen)
+
+    def list_for_image(self, image_id: str) -> list[Task]:
+        return sorted((t for t in self.items.values() if t.image_id == image_id), key=lambda t: (t.created_at, t.id))
+
+
+class RecordingLauncher:
+    """ImportLauncher that records each start; a repeated name is a no-op, as with Step Functions."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, dict[str, Any]]] = []
+
+    def start(self, name: str, payload: Mapping[str, object]) -> None:
+        if any(started == name for started, _ in self.started):
+            return
+        self.started.append((name, dict(payload)))

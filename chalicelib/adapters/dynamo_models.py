@@ -15,6 +15,7 @@ from pynamodb.attributes import (
     JSONAttribute,
     MapAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
@@ -194,8 +195,77 @@ class MetadefRecord(Model):
     by_kind = NamespaceIndex()
 
 
+class TaskOwnerIndex(GlobalSecondaryIndex["TaskRecord"]):
+    """A project's tasks by created_at, then id (sparse: tasks without an owner are not in it)."""
+
+    class Meta:
+        index_name = "owner-created_at"
+        projection = AllProjection()
+
+    owner = UnicodeAttribute(hash_key=True)
+    s_created = UnicodeAttribute(range_key=True)
+
+
+class TaskAllIndex(GlobalSecondaryIndex["TaskRecord"]):
+    """Every task under one constant partition, by created_at then id: the admin listing as a Query.
+
+    Trade-off: one GSI partition takes every task write (about 1,000 writes/s and
+    10 GB per partition before DynamoDB throttles or splits it). Tasks are a
+    deprecated, low-rate API plus one row per import, far below that; if it ever
+    is not, shard ``everyone`` into N suffixes and merge the N Queries.
+    """
+
+    class Meta:
+        index_name = "all-created_at"
+        projection = AllProjection()
+
+    everyone = UnicodeAttribute(hash_key=True)
+    s_created = UnicodeAttribute(range_key=True)
+
+
+class TaskImageIndex(GlobalSecondaryIndex["TaskRecord"]):
+    """An image's tasks (sparse: only tasks with an image_id), oldest first."""
+
+    class Meta:
+        index_name = "image-created_at"
+        projection = AllProjection()
+
+    image_id = UnicodeAttribute(hash_key=True)
+    s_created = UnicodeAttribute(range_key=True)
+
+
+class TaskRecord(Model):
+    """One task. ``ttl`` mirrors expires_at so DynamoDB deletes finished tasks (lazily: reads still filter)."""
+
+    class Meta:
+        table_name = "tasks"
+        billing_mode = BILLING_MODE
+
+    id = UnicodeAttribute(hash_key=True)
+    type = UnicodeAttribute()
+    status = UnicodeAttribute()
+    owner = UnicodeAttribute(null=True)
+    input = JSONAttribute(null=True)
+    result = JSONAttribute(null=True)
+    message = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute(null=True)
+    image_id = UnicodeAttribute(null=True)
+    request_id = UnicodeAttribute(null=True)
+    user_id = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=0)
+    ttl = TTLAttribute(null=True)
+    everyone = UnicodeAttribute()
+    s_created = UnicodeAttribute()
+    by_owner = TaskOwnerIndex()
+    by_everyone = TaskAllIndex()
+    by_image = TaskImageIndex()
+
+
 TABLE_MODELS: dict[str, type[Model]] = {
     "images": ImageRecord, "members": MemberRecord, "usage": UsageRecord, "metadefs": MetadefRecord,
+    "tasks": TaskRecord,
 }
 
 

@@ -13,6 +13,7 @@ from chalicelib.domain.context import RequestContext
 from chalicelib.domain.images import Image, Location
 from chalicelib.domain.policy import can_see_locations
 from chalicelib.domain.rules import HIDDEN_PROPERTIES
+from chalicelib.domain.tasks import Task
 
 if TYPE_CHECKING:
     from chalicelib.services.image_data import Download
@@ -141,3 +142,45 @@ def download_response(plan: "Download") -> Response:
         headers["Content-Range"] = plan.byte_range.content_range
         return Response(body=plan.body, status_code=206, headers=headers)
     return Response(body=plan.body, status_code=200, headers=headers)
+
+
+# Listed tasks leave these out (Glance's tasks ResponseSerializer.index).
+_TASK_DETAIL_ONLY = ("input", "result", "message")
+
+
+def task_view(task: Task, *, detail: bool = True) -> dict[str, Any]:
+    """A task as Glance shows it; image_id, request_id and user_id only when set."""
+    doc: dict[str, Any] = {
+        "id": task.id,
+        "type": task.type,
+        "status": task.status.value,
+        "owner": task.owner,
+        "input": dict(task.input) if task.input is not None else None,
+        "result": dict(task.result) if task.result is not None else None,
+        "message": task.message,
+        "expires_at": isotime(task.expires_at) if task.expires_at is not None else None,
+        "created_at": isotime(task.created_at),
+        "updated_at": isotime(task.updated_at),
+        "self": f"/v2/tasks/{task.id}",
+        "schema": "/v2/schemas/task",
+    }
+    for key in ("image_id", "request_id", "user_id"):
+        if getattr(task, key) is not None:
+            doc[key] = getattr(task, key)
+    if not detail:
+        for key in _TASK_DETAIL_ONLY:
+            doc.pop(key)
+    return doc
+
+
+def tasks_view(tasks: Iterable[Task], params: Mapping[str, list[str]], next_marker: str | None) -> dict[str, Any]:
+    """A task listing page with Glance's ``first`` and ``next`` links."""
+    rest = [(k, v) for k, values in params.items() if k != "marker" for v in values]
+    doc: dict[str, Any] = {
+        "tasks": [task_view(t, detail=False) for t in tasks],
+        "first": "/v2/tasks" + (f"?{urlencode(rest)}" if rest else ""),
+        "schema": "/v2/schemas/tasks",
+    }
+    if next_marker is not None:
+        doc["next"] = "/v2/tasks?" + urlencode(rest + [("marker", next_marker)])
+    return doc

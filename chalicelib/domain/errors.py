@@ -139,3 +139,15 @@ class ServiceUnavailable(DomainError):
     """A backing service the operation needs is not available."""
 
     template = "The service is unavailable: {detail}"
+
+
+class TaskNotFound(NotFound):
+    """No task with this id, it expired, or the caller may not see it (Glance hides all three)."""
+
+    template = "Task with the given ID {task_id} not found"
+
+
+class InvalidTaskTransition(Conflict):
+    """The task status machine does not allow this transition."""
+
+    template = "Task status transition from {current} to {target} is not allowed"

@@ -33,7 +33,21 @@ def test_each_table_has_exactly_the_models_keys_and_indexes(synth: Synth, role: 
     assert props.get("GlobalSecondaryIndexes", []) == expected
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True}
-    assert "TimeToLiveSpecification" not in props  # none of today's models has a TTLAttribute
+    # Only the tasks table expires rows (finished tasks, on their TTLAttribute)
+    if role == "tasks":
+        assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    else:
+        assert "TimeToLiveSpecification" not in props
+
+
+def test_the_tasks_table_lists_by_owner_everyone_and_image(synth: Synth) -> None:
+    props = _props(synth, synth.logical_id(synth.stack.tables.tables["tasks"]))
+    keys = {g["IndexName"]: [k["AttributeName"] for k in g["KeySchema"]] for g in props["GlobalSecondaryIndexes"]}
+    assert keys == {
+        "owner-created_at": ["owner", "s_created"],
+        "all-created_at": ["everyone", "s_created"],
+        "image-created_at": ["image_id", "s_created"],
+    }
 
 
 def test_the_images_table_carries_every_listing_index(synth: Synth) -> None:

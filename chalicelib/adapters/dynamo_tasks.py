@@ -1,0 +1,140 @@
+"""TaskRepository on DynamoDB (PynamoDB): conditional writes, listings by Query only.
+
+Every task is indexed by (created_at, id) three ways: under its owner (the
+project listing), under the constant ``everyone`` partition (the admin
+listing; see TaskAllIndex for the hot-partition trade-off) and, when it has
+one, under its image. A failed condition becomes a domain error here; no
+PynamoDB or botocore exception leaves this module.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timezone
+from typing import Any, Iterator
+
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from chalicelib.adapters.dynamo_models import TaskRecord
+from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, TaskNotFound
+from chalicelib.domain.tasks import Task, TaskStatus
+
+EVERYONE = "tasks"  # the one partition of the admin index
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+_MAX_KEY_BYTES = 2048
+SORT_DIRS = ("asc", "desc")
+
+
+def sort_value(task: Task) -> str:
+    """``s_created``: created_at at microseconds, then the id, so string order is (created_at, id)."""
+    stamp = task.created_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return f"{stamp}#{task.id}"
+
+
+def _to_record(task: Task) -> Any:
+    return TaskRecord(
+        task.id,
+        type=task.type,
+        status=task.status.value,
+        owner=task.owner,
+        input=dict(task.input) if task.input is not None else None,
+        result=dict(task.result) if task.result is not None else None,
+        message=task.message or None,
+        created_at=task.created_at,
+        updated_at=task.updated_at,
+        expires_at=task.expires_at,
+        image_id=task.image_id,
+        request_id=task.request_id,
+        user_id=task.user_id,
+        version=task.version,
+        ttl=task.expires_at,
+        everyone=EVERYONE,
+        s_created=sort_value(task),
+    )
+
+
+def _to_domain(record: Any) -> Task:
+    return Task(
+        id=record.id,
+        type=record.type,
+        owner=record.owner,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        status=TaskStatus(record.status),
+        input=record.input,
+        result=record.result,
+        message=record.message or "",
+        expires_at=record.expires_at,
+        image_id=record.image_id,
+        request_id=record.request_id,
+        user_id=record.user_id,
+        version=int(record.version),
+    )
+
+
+def _condition_failed(exc: PutError) -> bool:
+    return getattr(exc, "cause_response_code", None) == _CONDITION_FAILED
+
+
+def _refused(exc: PutError) -> InvalidInput:
+    """A write DynamoDB refused for its shape (item size): the caller's input, not a server fault."""
+    return InvalidInput(f"The task cannot be stored: {getattr(exc, 'cause_response_message', exc)}")
+
+
+def _storable_key(task_id: str) -> bool:
+    return bool(task_id) and len(task_id.encode("utf-8", "surrogatepass")) <= _MAX_KEY_BYTES
+
+
+class DynamoTaskRepository:
+    """Tasks in one DynamoDB table; GetItem by id, Query on the three GSIs for listings."""
+
+    def get(self, task_id: str) -> Task:
+        """One strongly consistent GetItem; raises TaskNotFound."""
+        if not _storable_key(task_id):
+            raise TaskNotFound(task_id=task_id)
+        try:
+            return _to_domain(TaskRecord.get(task_id, consistent_read=True))
+        except DoesNotExist:
+            raise TaskNotFound(task_id=task_id) from None
+
+    def add(self, task: Task) -> Task:
+        """PutItem conditioned on the id being new; raises Duplicate."""
+        try:
+            _to_record(task).save(condition=TaskRecord.id.does_not_exist())
+        except PutError as exc:
+            if _condition_failed(exc):
+                raise Duplicate(f"Task with identifier {task.id} already exists!") from None
+            raise _refused(exc) from None
+        return task
+
+    def save(self, task: Task, *, expected: Task) -> Task:
+        """PutItem conditioned on the expected version and status; bumps version; raises ConcurrentUpdate."""
+        stored = replace(task, version=expected.version + 1)
+        condition = (TaskRecord.version == expected.version) & (TaskRecord.status == expected.status.value)
+        try:
+            _to_record(stored).save(condition=condition)
+        except PutError as exc:
+            if _condition_failed(exc):
+                raise ConcurrentUpdate(f"Task {task.id} was changed by another request; try again.") from None
+            raise _refused(exc) from None
+        return stored
+
+    def iter_owner(self, owner: str | None, marker: Task | None, sort_dir: str, page_size: int) -> Iterator[Task]:
+        """Query the owner's (or, for None, the everyone) index lazily, strictly after ``marker``."""
+        if sort_dir not in SORT_DIRS:
+            raise InvalidInput(f"Invalid sort direction: {sort_dir}")
+        desc = sort_dir == "desc"
+        index, partition = (TaskRecord.by_everyone, EVERYONE) if owner is None else (TaskRecord.by_owner, owner)
+        condition = None
+        if marker is not None:
+            bound = sort_value(marker)
+            condition = TaskRecord.s_created < bound if desc else TaskRecord.s_created > bound
+        records = index.query(
+            partition, range_key_condition=condition, scan_index_forward=not desc, page_size=max(page_size, 1)
+        )
+        return (_to_domain(r) for r in records)
+
+    def list_for_image(self, image_id: str) -> list[Task]:
+        """One (paged) Query on the image index, oldest first."""
+        if not _storable_key(image_id):
+            return []
+        return [_to_domain(r) for r in TaskRecord.by_image.query(image_id)]

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from chalicelib.services.images import ImageService
     from chalicelib.services.members import MemberService
     from chalicelib.services.metadefs import MetadefService
+    from chalicelib.services.import_steps import ImportStepService
+    from chalicelib.services.imports import ImportService
     from chalicelib.services.tasks import TaskService
 
 
@@ -29,6 +31,8 @@ class Container:
     members: "MemberService"
     metadefs: "MetadefService"
     tasks: "TaskService"
+    imports: "ImportService"
+    import_steps: "ImportStepService"
 
 
 _state: dict[str, Container] = {}
@@ -53,6 +57,8 @@ def build(settings: Settings) -> Container:
     from chalicelib.services.locations import LocationSupport
     from chalicelib.services.members import MemberService
     from chalicelib.services.metadefs import MetadefService
+    from chalicelib.services.import_steps import ImportStepService
+    from chalicelib.services.imports import ImportService
     from chalicelib.services.tasks import TaskService
 
     dynamo_models.configure(
@@ -70,7 +76,8 @@ def build(settings: Settings) -> Container:
         size_total_mib=settings.limit_image_size_total,
         stage_total_mib=settings.limit_image_stage_total,
     )
-    web = GuardedHttp(FetchPolicy(settings.allowed_hosts, settings.allowed_ports))
+    fetch_policy = FetchPolicy(settings.allowed_hosts, settings.allowed_ports)
+    web = GuardedHttp(fetch_policy)
     locations = LocationSupport(
         LocationRules(enabled=settings.show_multiple_locations, quota=settings.image_location_quota), store, web
     )
@@ -92,7 +99,11 @@ def build(settings: Settings) -> Container:
         DynamoTaskRepository(), SystemClock(), UuidGen(), launcher,
         ttl=timedelta(hours=settings.task_time_to_live_hours), admin_only=settings.tasks_admin_only,
     )
-    return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs, tasks=tasks)
+    imports = ImportService(images, tasks, store, SystemClock(), UuidGen(), settings.import_methods,
+                            fetch_policy)
+    steps = ImportStepService(images, tasks, store, web, OsloInspector(), settings.image_size_cap)
+    return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs, tasks=tasks,
+                     imports=imports, import_steps=steps)
 
 
 def _client(service: str, settings: Settings) -> object:

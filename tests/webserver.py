@@ -13,6 +13,8 @@ class FileServer:
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.redirects: dict[str, str] = {}
+        # path -> statuses to answer (in order) before serving the file: a flaky source.
+        self.failures: dict[str, list[int]] = {}
         self.requests: list[tuple[str, str]] = []
         self.url = ""
 
@@ -27,6 +29,12 @@ def _handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, body: bool) -> None:
             server.requests.append((self.command, self.path))
+            pending = server.failures.get(self.path)
+            if pending:
+                self.send_response(pending.pop(0))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if self.path in server.redirects:
                 self.send_response(302)
                 self.send_header("Location", server.redirects[self.path])

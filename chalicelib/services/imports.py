@@ -15,7 +15,7 @@ from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Conflict, Duplicate, InvalidInput, NotFound
 from chalicelib.domain.images import Image, ImageStatus
 from chalicelib.domain.tasks import Task, TaskStatus
-from chalicelib.ports import Clock, IdGen, ImportLauncher, ObjectStore
+from chalicelib.ports import Clock, IdGen, ObjectStore
 from chalicelib.services.import_steps import PIPELINE
 from chalicelib.services.images import ImageService
 from chalicelib.services.tasks import TaskService
@@ -38,7 +38,6 @@ class ImportService:
     images: ImageService
     tasks: TaskService
     store: ObjectStore
-    launcher: ImportLauncher
     clock: Clock
     ids: IdGen
     enabled_methods: tuple[str, ...]
@@ -81,11 +80,10 @@ class ImportService:
                     status=TaskStatus.PENDING, input=dict(task_input), image_id=image_id,
                     user_id=ctx.user_id, request_id=ctx.request_id or None)
         try:
-            task = self.tasks.add_task(task)
+            return self.tasks.add_task(task)  # stores it, then starts the execution named by its id
         except Duplicate:
-            task = self.tasks.repo.get(task_id)
-        self.launcher.start(task_id, {"task_id": task_id})
-        return task
+            self.tasks.launcher.start(task_id, {"task_id": task_id})  # a no-op when it already runs
+            return self.tasks.repo.get(task_id)
 
     def _holder_stale(self, image: Image, task_id: str) -> bool:
         holder = imports.lock_holder(image)

@@ -1,0 +1,85 @@
+"""The real import pipeline on moto: the ASL executed by moto's Step Functions, the steps run in-process."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Iterator
+
+import pytest
+
+from chalicelib import wiring
+from tests.conftest import test_settings
+from tests.webserver import FileServer, file_server
+
+ADMIN = {"X-Auth-Token": "admin:admin-proj:admin", "Accept": "application/json", "Content-Type": "application/json"}
+ALICE = {"X-Auth-Token": "alice:proj-a:member,reader", "Accept": "application/json",
+         "Content-Type": "application/json"}
+
+
+@dataclass
+class Pipeline:
+    container: wiring.Container
+    api: Any  # chalice.test.Client
+    sfn: Any
+    s3: Any
+    machine_arn: str
+    web: FileServer
+
+    def execution(self, name: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Wait for the execution named ``name`` to finish; its description."""
+        arn = self.machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
+        deadline = time.monotonic() + timeout
+        while True:
+            described = self.sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                return dict(described)
+            assert time.monotonic() < deadline, f"execution {name} still running"
+            time.sleep(0.05)
+
+    def states(self, name: str) -> list[str]:
+        """The states the execution entered, in order."""
+        arn = self.machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
+        events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+    def keys(self) -> list[str]:
+        """Every object key in the image bucket."""
+        listed = self.s3.list_objects_v2(Bucket=self.container.settings.bucket)
+        return sorted(o["Key"] for o in listed.get("Contents", []))
+
+    def get(self, path: str, headers: dict[str, str] = ADMIN) -> tuple[int, Any]:
+        resp = self.api.http.get(path, headers=headers)
+        return resp.status_code, (json.loads(resp.body) if resp.body else None)
+
+    def post(self, path: str, body: Any, headers: dict[str, str] = ADMIN) -> tuple[int, Any, dict[str, str]]:
+        resp = self.api.http.post(path, headers=headers, body=json.dumps(body))
+        return resp.status_code, (json.loads(resp.body) if resp.body else None), dict(resp.headers)
+
+
+@pytest.fixture
+def pipeline(boto_session: Any, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
+    """moto with the Step Functions executor on, the pipeline deployed as the local runner does, a file server."""
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from app import app
+    from infra.local import pipeline as local_pipeline
+    from infra.local.bootstrap import ensure_resources
+
+    marker = request.node.get_closest_marker("settings")
+    overrides = {"allowed_hosts": frozenset({"127.0.0.1"}), **(marker.kwargs if marker else {})}
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), file_server() as web:
+        settings = test_settings(**overrides)
+        ensure_resources(settings, boto_session)
+        arn = local_pipeline.deploy(settings, boto_session, app)
+        settings = replace(settings, import_state_machine_arn=arn)
+        built = wiring.build(settings)
+        wiring.override(built)
+        sfn = boto_session.client("stepfunctions", region_name="us-east-1")  # type: ignore[attr-defined]
+        s3 = boto_session.client("s3", region_name="us-east-1")  # type: ignore[attr-defined]
+        try:
+            with Client(app) as client:
+                yield Pipeline(built, client, sfn, s3, arn, web)
+        finally:
+            wiring.reset()

@@ -6,6 +6,7 @@ execution's ``errorType``, which the ASL's Retry and Catch match by class name.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_plus
 
 from chalicelib.wiring import Container
 
@@ -41,9 +42,19 @@ def fail(event: dict[str, Any], container: Container) -> dict[str, Any]:
 
 
 def object_created(event: dict[str, Any], container: Container) -> dict[str, Any]:
-    """The import trigger: an EventBridge "Object Created" event from the image bucket."""
-    detail = event.get("detail") or {}
-    obj = detail.get("object") or {}
-    task = container.imports.object_created(str(obj.get("key", "")), str(obj.get("eTag", "")),
-                                            str(obj.get("sequencer", "")))
-    return {"task_id": task.id if task is not None else None}
+    """The import trigger: S3 "Object Created" events, as EventBridge delivers them (AWS) or as S3 does (local)."""
+    started = [container.imports.object_created(key, etag, sequencer) for key, etag, sequencer in created_objects(event)]
+    return {"task_ids": [task.id for task in started if task is not None]}
+
+
+def created_objects(event: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(key, ETag, sequencer) of each object an EventBridge or S3 notification event reports."""
+    if "detail" in event:
+        obj = (event.get("detail") or {}).get("object") or {}
+        return [(str(obj.get("key", "")), str(obj.get("eTag", "")), str(obj.get("sequencer", "")))]
+    found = []
+    for record in event.get("Records") or []:
+        obj = (record.get("s3") or {}).get("object") or {}
+        # S3 notifications URL-encode the key (spaces as '+').
+        found.append((unquote_plus(str(obj.get("key", ""))), str(obj.get("eTag", "")), str(obj.get("sequencer", ""))))
+    return found

@@ -4,7 +4,7 @@ What the CDK stack builds in AWS, built here from the same sources: each
 ``${import_*}`` placeholder of ``stepfunctions/*.asl.json`` becomes a moto
 Lambda function of that Chalice name (run in-process by lambda_hook), the
 state machine is created with the placeholders substituted, and the bucket
-sends "Object Created" events under the upload prefix to ``import_trigger``.
+notifies ``import_trigger`` of objects created under the upload prefix.
 """
 from __future__ import annotations
 
@@ -87,12 +87,12 @@ def _machine(sfn: Any, definition: str, role: str) -> str:
 
 
 def _trigger(session: Any, settings: Settings, function_arn: str) -> None:
-    kw = dict(region_name=settings.region, endpoint_url=settings.endpoint_url)
-    s3, events = session.client("s3", **kw), session.client("events", **kw)
-    s3.put_bucket_notification_configuration(
-        Bucket=settings.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
-    pattern = {"source": ["aws.s3"], "detail-type": ["Object Created"],
-               "detail": {"bucket": {"name": [settings.bucket]}, "object": {"key": [{"prefix": UPLOAD_PREFIX}]}}}
-    rule = f"{settings.bucket}-import"
-    events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
-    events.put_targets(Rule=rule, Targets=[{"Id": "import-trigger", "Arn": function_arn}])
+    # In AWS the bucket's events reach import_trigger through EventBridge (the CDK stack's rule);
+    # moto's EventBridge cannot invoke Lambda targets, so here the bucket notifies the function
+    # directly. The handler reads both event shapes (chalicelib/pipeline/steps.object_created).
+    s3 = session.client("s3", region_name=settings.region, endpoint_url=settings.endpoint_url)
+    s3.put_bucket_notification_configuration(Bucket=settings.bucket, NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{
+            "Id": "import-trigger", "LambdaFunctionArn": function_arn, "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}},
+        }]})

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 
 from chalicelib.domain import tasks as rules
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import ConcurrentUpdate, Forbidden, InvalidInput, TaskNotFound
+from chalicelib.domain.errors import ConcurrentUpdate, DomainError, Forbidden, InvalidInput, TaskNotFound
 from chalicelib.domain.images import Image
 from chalicelib.domain.tasks import Task, TaskStatus
 from chalicelib.ports import Clock, IdGen, ImportLauncher, TaskRepository
@@ -69,10 +69,18 @@ class TaskService:
         return self.add_task(task)
 
     def add_task(self, task: Task) -> Task:
-        """Store a new task (internal callers set type and image_id), then start its pipeline execution."""
+        """Store a new task (internal callers set type and image_id), then start its pipeline execution.
+
+        When the launcher refuses (e.g. ServiceUnavailable), the task is recorded as failed and the error re-raised.
+        """
         stored = self.repo.add(task)
         # After the write: the pipeline's first step reads the task; the execution is named by it.
-        self.launcher.start(stored.id, {"task_id": stored.id})
+        try:
+            self.launcher.start(stored.id, {"task_id": stored.id})
+        except DomainError as exc:
+            # Compensate: no execution will ever finish this task, so it must not stay pending.
+            self.record_failure(stored.id, f"The import could not be started: {exc.message}")
+            raise
         return stored
 
     def index(self, ctx: RequestContext, query: TaskQuery) -> tuple[list[Task], str | None]:

@@ -158,3 +158,12 @@ def test_expired_task_does_not_eat_a_page_slot(client: Any, aws: wiring.Containe
     stored(aws, "admin-proj", expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
     page = body(client.http.get("/v2/tasks?limit=1", headers=ADMIN))
     assert [t["id"] for t in page["tasks"]] == [live]
+
+
+def test_without_a_state_machine_create_is_503_and_the_task_is_recorded_failed(api: Any, aws: wiring.Container) -> None:
+    # Given the real Step Functions launcher with no state machine configured (no recording fixture)
+    resp = post_task(api, ADMIN)
+    assert resp.status_code == 503, resp.body
+    # Then the stored task did not stay pending forever
+    tasks = body(api.http.get("/v2/tasks?status=failure", headers=ADMIN))["tasks"]
+    assert len(tasks) == 1 and tasks[0]["expires_at"] is not None

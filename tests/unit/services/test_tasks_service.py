@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, Forbidden, InvalidInput, InvalidTaskTransition, TaskNotFound
+from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, Forbidden, InvalidInput, InvalidTaskTransition, ServiceUnavailable, TaskNotFound
 from chalicelib.domain.images import Image
 from chalicelib.domain.tasks import Task, TaskStatus
 from chalicelib.services.tasks import TaskQuery, TaskService
@@ -209,3 +209,16 @@ def test_a_race_lost_twice_raises_concurrent_update() -> None:
     svc.repo.add(Task(id="t-l", type="import", owner="p", created_at=svc.clock.now(), updated_at=svc.clock.now()))
     with pytest.raises(ConcurrentUpdate):
         svc.mark_processing("t-l")
+
+
+def test_a_launcher_that_refuses_leaves_the_task_failed_not_pending() -> None:
+    class Unconfigured:
+        def start(self, name: str, payload: Any) -> None:
+            raise ServiceUnavailable(detail="no state machine")
+
+    svc = service()
+    svc.launcher = Unconfigured()
+    with pytest.raises(ServiceUnavailable):
+        svc.create_task(ADMIN, BODY)
+    [task] = svc.repo.items.values()
+    assert task.status is TaskStatus.FAILURE and "no state machine" in task.message and task.expires_at is not None

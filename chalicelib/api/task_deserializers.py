@@ -20,6 +20,10 @@ def create_task(raw: bytes | None) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("Expected an object in request body.")
     schemas.validate("task", body)
+    task_input = body.get("input")
+    if isinstance(task_input, dict) and isinstance(task_input.get("image_properties"), dict):
+        # The image the import task will create: refused now (400) rather than failing the task later.
+        schemas.validate("image", task_input["image_properties"])
     return body
 
 

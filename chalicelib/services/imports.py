@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from chalicelib.domain import data, imports, policy, urls
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import Conflict, Duplicate, InvalidInput, NotFound
+from chalicelib.domain.errors import Conflict, DomainError, Duplicate, InvalidInput, NotFound
 from chalicelib.domain.images import Image, ImageStatus
 from chalicelib.domain.tasks import Task, TaskStatus
 from chalicelib.ports import Clock, IdGen, ObjectStore
@@ -84,6 +84,10 @@ class ImportService:
         except Duplicate:
             self.tasks.launcher.start(task_id, {"task_id": task_id})  # a no-op when it already runs
             return self.tasks.repo.get(task_id)
+        except DomainError:
+            # Not started (the task is recorded failed): the image must not stay locked by it.
+            self.images.mutate(ctx, image_id, lambda image: imports.release_lock(image, task_id, failed=False))
+            raise
 
     def _holder_stale(self, image: Image, task_id: str) -> bool:
         holder = imports.lock_holder(image)

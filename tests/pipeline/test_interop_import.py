@@ -199,3 +199,22 @@ def test_a_fault_while_recording_success_is_caught(pipeline: Pipeline, monkeypat
     # The image became active before the fault; the failure handler leaves what is no longer the import's.
     assert pipeline.get(f"/v2/images/{image['id']}", ALICE)[1]["status"] == "active"
     assert json.loads(json.dumps(pipeline.keys())) == [f"images/{image['id']}"]
+
+
+def test_an_import_that_cannot_start_is_503_and_leaves_the_image_unlocked(pipeline: Pipeline) -> None:
+    pipeline.container.tasks.launcher.state_machine_arn = None  # type: ignore[attr-defined] # as if not deployed
+    image = _image(pipeline)
+    status, body = _import(pipeline, image["id"], {"name": "web-download", "uri": "http://example.com/x.qcow2"})
+    assert status == 503
+    shown = pipeline.get(f"/v2/images/{image['id']}", ALICE)[1]
+    assert shown["status"] == "queued" and "os_glance_import_task" not in shown
+    tasks = pipeline.get(f"/v2/images/{image['id']}/tasks", ALICE)[1]["tasks"]
+    assert [t["status"] for t in tasks] == ["failure"]
+
+
+def test_invalid_image_properties_are_refused_when_the_task_is_created(pipeline: Pipeline) -> None:
+    body = {"type": "import", "input": {"import_from": "http://example.com/x", "import_from_format": "qcow2",
+                                        "image_properties": {"visibility": "everyone"}}}
+    status, _, _ = pipeline.post("/v2/tasks", body)
+    assert status == 400
+    assert pipeline.get("/v2/tasks")[1]["tasks"] == []

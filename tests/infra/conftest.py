@@ -22,7 +22,6 @@ CLOUD_JWT = {
     "jwt_jwks_url": "https://issuer.example/jwks.json",
     # Offline: the package holds the app without its third-party packages (same template).
     "app_only_package": True,
-    "stepfunctions_dir": str(FIXTURES.relative_to(ROOT) / "stepfunctions"),
 }
 
 

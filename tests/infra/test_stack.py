@@ -7,12 +7,13 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.dynamo_models import TABLE_MODELS, table_schema
-from chalicelib.config import Settings
+from chalicelib.config import ENV_IMPORT_STATE_MACHINE, Settings
 from infra.stacks.service_stack import logical_id
 from infra.stacks.tables import table_env_var
 from tests.infra.conftest import Synth
 
-FUNCTIONS = ("api_handler", "authorizer", "scrub_images")
+STEPS = ("import_begin", "import_fetch", "import_verify", "import_activate", "import_succeed", "import_fail")
+FUNCTIONS = ("api_handler", "authorizer", "scrub_images", "import_trigger", *STEPS)
 
 
 def _props(synth: Synth, logical: str) -> dict[str, Any]:
@@ -79,27 +80,34 @@ def test_every_function_uses_the_stack_role_and_lambda_tracing(synth: Synth, nam
     assert props["Tracing"] == "Active"
 
 
-def test_state_machine_substitutions_resolve_to_the_chalice_function_and_table(synth: Synth) -> None:
-    # Given the fixture ASL naming ${scrub_images} and ${IMAGES_TABLE}
+def test_the_import_machine_substitutions_resolve_to_the_chalice_functions(synth: Synth) -> None:
+    # Given stepfunctions/import_image.asl.json naming ${import_begin} ... ${import_fail}
     [(logical, machine)] = synth.resources("AWS::StepFunctions::StateMachine").items()
     subs = machine["Properties"]["DefinitionSubstitutions"]
-    # Then they resolve to the Chalice function's ARN and the table's name
-    assert subs["scrub_images"] == {"Fn::GetAtt": ["ScrubImages", "Arn"]}
-    assert subs["IMAGES_TABLE"] == {"Ref": synth.logical_id(synth.stack.tables.tables["images"])}
+    # Then each resolves to the ARN of the Chalice function of that name, and nothing else is substituted
+    assert subs == {name: {"Fn::GetAtt": [logical_id(name), "Arn"]} for name in STEPS}
     # And logging and tracing are on
     assert machine["Properties"]["LoggingConfiguration"]["Level"] == "ALL"
     assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}
-    # And the functions get its ARN under the documented variable
+    # And the functions get its ARN under the variable Settings reads
     env = _props(synth, "APIHandler")["Environment"]["Variables"]
-    assert "IMAGES_IMPORT_FIXTURE_STATE_MACHINE_ARN" in env
+    assert ENV_IMPORT_STATE_MACHINE in env
 
 
-def test_state_machine_may_invoke_exactly_the_functions_it_names(synth: Synth) -> None:
+def test_the_import_machine_may_invoke_exactly_its_steps(synth: Synth) -> None:
     policies = [p for p in synth.resources("AWS::IAM::Policy").values()
                 if any("lambda:InvokeFunction" in json.dumps(s) for s in p["Properties"]["PolicyDocument"]["Statement"])]
     [policy] = policies
     text = json.dumps(policy)
-    assert "ScrubImages" in text and "APIHandler" not in text and "Authorizer" not in text
+    assert all(logical_id(name) in text for name in STEPS)
+    assert "APIHandler" not in text and "Authorizer" not in text and "ImportTrigger" not in text
+
+
+def test_objects_created_under_the_upload_prefix_go_to_the_import_trigger(synth: Synth) -> None:
+    [rule] = synth.resources("AWS::Events::Rule").values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail"]["object"]["key"] == [{"prefix": "staging/imports/"}]
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ImportTrigger", "Arn"]}
 
 
 def _statements(synth: Synth) -> list[dict[str, Any]]:
@@ -157,11 +165,6 @@ def test_images_bucket_expires_staging_and_notifies_eventbridge(synth: Synth) ->
     rules = {r.get("Id"): r for r in props["LifecycleConfiguration"]["Rules"]}
     assert rules["staging"]["Prefix"] == "staging/" and rules["staging"]["ExpirationInDays"] > 0
     assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
-
-
-def test_no_import_rule_while_the_app_has_no_import_trigger(synth: Synth) -> None:
-    assert "import_trigger" not in synth.stack.functions
-    assert synth.resources("AWS::Events::Rule") == {}
 
 
 def test_cloud_mode_puts_the_token_authorizer_on_every_route(synth: Synth) -> None:

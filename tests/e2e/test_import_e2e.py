@@ -1,0 +1,122 @@
+"""Imports against the local service (make run's stack): the tasks API over HTTP and glanceclient's import commands.
+
+The state machine runs on the embedded emulator's Step Functions executor, with the
+Lambda steps in-process; the source is a file server on 127.0.0.1 (allowed, as with
+``IMPORT_ALLOWED_HOSTS=127.0.0.1 make run``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from chalicelib.domain.imports import derived_id
+from infra.local.run import LocalService
+from tests.e2e.test_glanceclient import field, glance
+from tests.e2e.test_glanceclient_data import bucket_keys, qemu_img, real_qcow2  # noqa: F401 - fixture
+from tests.webserver import FileServer, file_server
+
+ADMIN = "admin:demo:admin"
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[FileServer]:
+    with file_server() as server:
+        yield server
+
+
+def call(service: LocalService, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(service.url + path, data=data, method=method,
+                                 headers={"X-Auth-Token": ADMIN, "Content-Type": "application/json",
+                                          "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            raw = resp.read()
+            return resp.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def finished_task(service: LocalService, url: str, fmt: str = "qcow2") -> dict[str, Any]:
+    status, task = call(service, "POST", "/v2/tasks", {"type": "import", "input": {
+        "import_from": url, "import_from_format": fmt,
+        "image_properties": {"name": "via-task", "container_format": "bare"}}})
+    assert status == 201, task
+    deadline = time.monotonic() + 60
+    while task["status"] in ("pending", "processing"):
+        assert time.monotonic() < deadline, task
+        time.sleep(0.2)
+        task = call(service, "GET", f"/v2/tasks/{task['id']}")[1]
+    return task
+
+
+def test_a_task_imports_a_real_qcow2(service: LocalService, web: FileServer, real_qcow2: Path) -> None:
+    data = real_qcow2.read_bytes()
+    web.files["/real.qcow2"] = data
+    task = finished_task(service, web["/real.qcow2"])
+    assert task["status"] == "success", task["message"]
+    assert task["expires_at"]
+    status, image = call(service, "GET", f"/v2/images/{task['result']['image_id']}")
+    assert status == 200 and image["status"] == "active"
+    assert image["checksum"] == hashlib.md5(data).hexdigest()
+    assert image["virtual_size"] == 4 * 1024 * 1024
+
+
+@pytest.mark.parametrize("case", ["missing", "mismatch", "backing", "metadata"])
+def test_a_bad_source_fails_with_a_message_and_leaves_nothing(
+        service: LocalService, web: FileServer, tmp_path: Path, case: str) -> None:
+    if case == "backing":
+        qemu_img("create", "-f", "qcow2", str(tmp_path / "base.qcow2"), "1M")
+        qemu_img("create", "-f", "qcow2", "-F", "qcow2", "-b", str(tmp_path / "base.qcow2"), str(tmp_path / "top.qcow2"))
+        web.files["/backed.qcow2"] = (tmp_path / "top.qcow2").read_bytes()
+    web.files["/plain.raw"] = b"\x01" * 70000
+    url, words = {
+        "missing": (web["/gone.qcow2"], ["Could not retrieve image", "404"]),
+        "mismatch": (web["/plain.raw"], ["does not match disk_format qcow2"]),
+        "backing": (web["/backed.qcow2"], ["safety checks", "backing"]),
+        "metadata": ("http://169.254.169.254/latest/meta-data/", ["instance metadata"]),
+    }[case]
+    task = finished_task(service, url)
+    assert task["status"] == "failure"
+    for word in words:
+        assert word in task["message"], task["message"]
+    image_id = derived_id("task-image", task["id"])
+    assert call(service, "GET", f"/v2/images/{image_id}")[0] == 404
+    assert not [k for k in bucket_keys(service) if image_id in k]
+
+
+def _wait_active(service: LocalService, image_id: str, home: Path) -> str:
+    deadline = time.monotonic() + 60
+    while True:
+        status = field(glance(service, ADMIN, "image-show", image_id, home=home).stdout, "status")
+        if status not in ("queued", "uploading", "importing") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.3)
+
+
+def test_glance_image_create_via_import_web_download(service: LocalService, web: FileServer, real_qcow2: Path,
+                                                     tmp_path: Path) -> None:
+    web.files["/cli.qcow2"] = real_qcow2.read_bytes()
+    made = glance(service, ADMIN, "image-create-via-import", "--name", "web", "--disk-format", "qcow2",
+                  "--container-format", "bare", "--import-method", "web-download", "--uri", web["/cli.qcow2"],
+                  home=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert _wait_active(service, field(made.stdout, "id"), tmp_path) == "active"
+
+
+def test_glance_image_create_via_import_glance_direct(service: LocalService, real_qcow2: Path, tmp_path: Path) -> None:
+    made = glance(service, ADMIN, "image-create-via-import", "--name", "direct", "--disk-format", "qcow2",
+                  "--container-format", "bare", "--import-method", "glance-direct", "--file", str(real_qcow2),
+                  home=tmp_path)
+    assert made.returncode == 0, made.stderr
+    image_id = field(made.stdout, "id")
+    assert _wait_active(service, image_id, tmp_path) == "active"
+    shown = glance(service, ADMIN, "image-show", image_id, home=tmp_path).stdout
+    assert field(shown, "checksum") == hashlib.md5(real_qcow2.read_bytes()).hexdigest()

@@ -74,7 +74,9 @@ class TaskRepository(Protocol):
         Returns the stored task (version bumped); raises ConcurrentUpdate otherwise.
         """
 
-    def iter_owner(self, owner: str | None, marker: Task | None, sort_dir: str, page_size: int) -> Iterator[Task]:
+    def iter_owner(
+        self, owner: str | None, marker: Task | None, sort_dir: str, page_size: int, sort_key: str = "created_at",
+    ) -> Iterator[Task]:
         """Yield ``owner``'s tasks (every task when None) by (created_at, id) in ``sort_dir``, strictly after ``marker``."""
 
     def list_for_image(self, image_id: str) -> list[Task]:

@@ -157,17 +157,21 @@ class InMemoryTaskRepository:
         self.items[task.id] = stored
         return stored
 
-    def iter_owner(self, owner: str | None, marker: Task | None, sort_dir: str, page_size: int) -> Iterator[Task]:
-        if sort_dir not in ("asc", "desc"):
-            raise InvalidInput(f"Invalid sort direction: {sort_dir}")
+    def iter_owner(
+        self, owner: str | None, marker: Task | None, sort_dir: str, page_size: int, sort_key: str = "created_at",
+    ) -> Iterator[Task]:
+        if sort_dir not in ("asc", "desc") or sort_key not in ("created_at", "status"):
+            raise InvalidInput(f"Invalid sort: {sort_key} {sort_dir}")
         desc = sort_dir == "desc"
-        chosen = sorted(
-            (t for t in self.items.values() if owner is None or t.owner == owner),
-            key=lambda t: (t.created_at, t.id), reverse=desc,
-        )
+
+        def key(t: Task) -> tuple[str, ...]:
+            stamp = t.created_at.isoformat()
+            return (t.status.value, stamp, t.id) if sort_key == "status" else (stamp, t.id)
+
+        chosen = sorted((t for t in self.items.values() if owner is None or t.owner == owner), key=key, reverse=desc)
         if marker is not None:
-            bound = (marker.created_at, marker.id)
-            chosen = [t for t in chosen if ((t.created_at, t.id) < bound if desc else (t.created_at, t.id) > bound)]
+            bound = key(marker)
+            chosen = [t for t in chosen if (key(t) < bound if desc else key(t) > bound)]
         return iter(chosen)
 
     def list_for_image(self, image_id: str) -> list[Task]:

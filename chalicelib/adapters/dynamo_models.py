@@ -223,6 +223,28 @@ class TaskAllIndex(GlobalSecondaryIndex["TaskRecord"]):
     s_created = UnicodeAttribute(range_key=True)
 
 
+class TaskOwnerStatusIndex(GlobalSecondaryIndex["TaskRecord"]):
+    """A project's tasks by status, then created_at and id (glanceclient's task-list sorts by status)."""
+
+    class Meta:
+        index_name = "owner-status"
+        projection = AllProjection()
+
+    owner = UnicodeAttribute(hash_key=True)
+    s_status = UnicodeAttribute(range_key=True)
+
+
+class TaskAllStatusIndex(GlobalSecondaryIndex["TaskRecord"]):
+    """Every task by status, then created_at and id: the admin listing sorted by status (see TaskAllIndex)."""
+
+    class Meta:
+        index_name = "all-status"
+        projection = AllProjection()
+
+    everyone = UnicodeAttribute(hash_key=True)
+    s_status = UnicodeAttribute(range_key=True)
+
+
 class TaskImageIndex(GlobalSecondaryIndex["TaskRecord"]):
     """An image's tasks (sparse: only tasks with an image_id), oldest first."""
 
@@ -258,8 +280,11 @@ class TaskRecord(Model):
     ttl = TTLAttribute(null=True)
     everyone = UnicodeAttribute()
     s_created = UnicodeAttribute()
+    s_status = UnicodeAttribute()
     by_owner = TaskOwnerIndex()
     by_everyone = TaskAllIndex()
+    by_owner_status = TaskOwnerStatusIndex()
+    by_everyone_status = TaskAllStatusIndex()
     by_image = TaskImageIndex()
 
 

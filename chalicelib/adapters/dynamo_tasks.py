@@ -3,7 +3,8 @@
 Every task is indexed by (created_at, id) three ways: under its owner (the
 project listing), under the constant ``everyone`` partition (the admin
 listing; see TaskAllIndex for the hot-partition trade-off) and, when it has
-one, under its image. A failed condition becomes a domain error here; no
+one, under its image; and by (status, created_at, id) under its owner and
+under ``everyone``, because glanceclient's task-list sorts by status. A failed condition becomes a domain error here; no
 PynamoDB or botocore exception leaves this module.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ EVERYONE = "tasks"  # the one partition of the admin index
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _MAX_KEY_BYTES = 2048
 SORT_DIRS = ("asc", "desc")
+SORT_KEYS = ("created_at", "status")  # each has an index; (status, created_at, id) is Glance's order for status
 
 
 def sort_value(task: Task) -> str:
@@ -49,6 +51,7 @@ def _to_record(task: Task) -> Any:
         ttl=task.expires_at,
         everyone=EVERYONE,
         s_created=sort_value(task),
+        s_status=f"{task.status.value}#{sort_value(task)}",
     )
 
 
@@ -118,16 +121,25 @@ class DynamoTaskRepository:
             raise _refused(exc) from None
         return stored
 
-    def iter_owner(self, owner: str | None, marker: Task | None, sort_dir: str, page_size: int) -> Iterator[Task]:
-        """Query the owner's (or, for None, the everyone) index lazily, strictly after ``marker``."""
+    def iter_owner(
+        self, owner: str | None, marker: Task | None, sort_dir: str, page_size: int, sort_key: str = "created_at",
+    ) -> Iterator[Task]:
+        """Query the owner's (or, for None, the everyone) index of ``sort_key`` lazily, strictly after ``marker``."""
         if sort_dir not in SORT_DIRS:
             raise InvalidInput(f"Invalid sort direction: {sort_dir}")
+        if sort_key not in SORT_KEYS:
+            raise InvalidInput(f"Invalid sort key: {sort_key}")
         desc = sort_dir == "desc"
-        index, partition = (TaskRecord.by_everyone, EVERYONE) if owner is None else (TaskRecord.by_owner, owner)
+        by_status = sort_key == "status"
+        if owner is None:
+            index, partition = (TaskRecord.by_everyone_status if by_status else TaskRecord.by_everyone), EVERYONE
+        else:
+            index, partition = (TaskRecord.by_owner_status if by_status else TaskRecord.by_owner), owner
+        attr = TaskRecord.s_status if by_status else TaskRecord.s_created
         condition = None
         if marker is not None:
-            bound = sort_value(marker)
-            condition = TaskRecord.s_created < bound if desc else TaskRecord.s_created > bound
+            bound = f"{marker.status.value}#{sort_value(marker)}" if by_status else sort_value(marker)
+            condition = attr < bound if desc else attr > bound
         records = index.query(
             partition, range_key_condition=condition, scan_index_forward=not desc, page_size=max(page_size, 1)
         )

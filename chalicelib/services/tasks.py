@@ -27,11 +27,12 @@ _ATTEMPTS = 2
 
 @dataclass(frozen=True)
 class TaskQuery:
-    """A parsed ``GET /v2/tasks``: only created_at ordering is indexed, so it is the only sort key."""
+    """A parsed ``GET /v2/tasks``: the sort keys are those with an index (created_at, status)."""
 
     limit: int
     marker: str | None = None
     sort_dir: str = "desc"
+    sort_key: str = "created_at"
     filters: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -95,7 +96,7 @@ class TaskService:
             return [], None
         marker = self._visible(ctx, query.marker) if query.marker is not None else None
         now = self.clock.now()
-        stream = self.repo.iter_owner(owner, marker, query.sort_dir, query.limit)
+        stream = self.repo.iter_owner(owner, marker, query.sort_dir, query.limit, query.sort_key)
         wanted = (t for t in stream if not rules.is_expired(t, now) and _matches(t, query.filters))
         page = list(itertools.islice(wanted, query.limit))
         return page, (page[-1].id if page and len(page) == query.limit else None)

@@ -96,6 +96,23 @@ def test_iter_owner_orders_by_created_at_then_id_and_resumes_after_marker(repo: 
     assert [t.id for t in repo.iter_owner(owner, expected_asc[2], "desc", 2)] == [t.id for t in expected_asc[1::-1]]
 
 
+@pytest.mark.parametrize("owner", ["p-status", None])
+def test_sorting_by_status_orders_by_status_then_created_at_then_id(repo: TaskRepository, owner: str | None) -> None:
+    # Given tasks of one owner in several statuses (and another owner's, which the owner listing skips)
+    statuses = [TaskStatus.SUCCESS, TaskStatus.PENDING, TaskStatus.FAILURE, TaskStatus.PENDING, TaskStatus.PROCESSING]
+    tasks = [repo.add(make("p-status", s, status=st)) for s, st in enumerate(statuses)]
+    other = repo.add(make("p-other", 9, status=TaskStatus.FAILURE))
+    mine = {t.id for t in tasks} | ({other.id} if owner is None else set())
+    expected = sorted([*tasks, other] if owner is None else tasks,
+                      key=lambda t: (t.status.value, t.created_at, t.id), reverse=True)
+    # When listed by status, descending (glanceclient's task-list), in pages resumed at a marker
+    listed = [t for t in repo.iter_owner(owner, None, "desc", 2, "status") if t.id in mine]
+    # Then the order is (status, created_at, id)
+    assert [t.id for t in listed] == [t.id for t in expected]
+    after = [t.id for t in repo.iter_owner(owner, expected[1], "desc", 2, "status") if t.id in mine]
+    assert after == [t.id for t in expected[2:]]
+
+
 def test_iter_owner_none_lists_every_owner(repo: TaskRepository) -> None:
     # Given tasks of two owners and one without an owner
     mine = [repo.add(make(o, s)) for s, o in enumerate(("a", "b", None))]

@@ -120,3 +120,14 @@ def test_glance_image_create_via_import_glance_direct(service: LocalService, rea
     assert _wait_active(service, image_id, tmp_path) == "active"
     shown = glance(service, ADMIN, "image-show", image_id, home=tmp_path).stdout
     assert field(shown, "checksum") == hashlib.md5(real_qcow2.read_bytes()).hexdigest()
+
+
+def test_glance_task_list_and_show(service: LocalService, web: FileServer, real_qcow2: Path, tmp_path: Path) -> None:
+    web.files["/listed.qcow2"] = real_qcow2.read_bytes()
+    task = finished_task(service, web["/listed.qcow2"])
+    # task-list sorts by status (desc) by default: the status index serves it
+    listed = glance(service, ADMIN, "task-list", home=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert task["id"] in listed.stdout
+    shown = glance(service, ADMIN, "task-show", task["id"], home=tmp_path)
+    assert shown.returncode == 0 and field(shown.stdout, "status") == "success"

@@ -41,13 +41,15 @@ def test_each_table_has_exactly_the_models_keys_and_indexes(synth: Synth, role: 
         assert "TimeToLiveSpecification" not in props
 
 
-def test_the_tasks_table_lists_by_owner_everyone_and_image(synth: Synth) -> None:
+def test_the_tasks_table_lists_by_owner_everyone_image_and_status(synth: Synth) -> None:
     props = _props(synth, synth.logical_id(synth.stack.tables.tables["tasks"]))
     keys = {g["IndexName"]: [k["AttributeName"] for k in g["KeySchema"]] for g in props["GlobalSecondaryIndexes"]}
     assert keys == {
         "owner-created_at": ["owner", "s_created"],
         "all-created_at": ["everyone", "s_created"],
         "image-created_at": ["image_id", "s_created"],
+        "owner-status": ["owner", "s_status"],
+        "all-status": ["everyone", "s_status"],
     }
 
 

@@ -87,3 +87,12 @@ def data_key(image_id: str) -> str:
 def staging_key(image_id: str) -> str:
     """Where staged data waits for an import."""
     return f"staging/{image_id}"
+
+
+def check_supplied(attr: str, supplied: object | None, actual: object) -> None:
+    """Raise InvalidInput when a value the client declared (v1's size/checksum headers) differs from the data's."""
+    if supplied is not None and supplied != actual:
+        raise InvalidInput(
+            f"Supplied {attr} ({supplied}) and {attr} generated from uploaded image ({actual}) did not match. "
+            "Setting image status to 'killed'."
+        )

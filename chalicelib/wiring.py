@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from chalicelib.services.images import ImageService
     from chalicelib.services.members import MemberService
     from chalicelib.services.metadefs import MetadefService
+    from chalicelib.services.v1_images import V1ImageService
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Container:
     data: "ImageDataService"
     members: "MemberService"
     metadefs: "MetadefService"
+    v1: "V1ImageService"
 
 
 _state: dict[str, Container] = {}
@@ -48,6 +50,7 @@ def build(settings: Settings) -> Container:
     from chalicelib.services.locations import LocationSupport
     from chalicelib.services.members import MemberService
     from chalicelib.services.metadefs import MetadefService
+    from chalicelib.services.v1_images import V1ImageService
 
     dynamo_models.configure(
         settings.table_names(),
@@ -81,7 +84,8 @@ def build(settings: Settings) -> Container:
     data = ImageDataService(images, store, OsloInspector(), data_limits)
     members = MemberService(images, member_repo, SystemClock(), settings.image_member_quota)
     metadefs = MetadefService(DynamoMetadefRepository(), SystemClock())
-    return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs)
+    v1 = V1ImageService(images, data, members)
+    return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs, v1=v1)
 
 
 def _s3_client(settings: Settings) -> object:

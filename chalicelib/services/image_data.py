@@ -201,8 +201,15 @@ class ImageDataService:
                 continue
 
     # -- download ------------------------------------------------------
-    def download(self, ctx: RequestContext, image_id: str, range_header: str | None, content_range: str | None) -> Download:
-        """Checks in Glance's order (404, 403 deactivated, policy, 204 no data, ranges), then redirect or bytes."""
+    def download(
+        self, ctx: RequestContext, image_id: str, range_header: str | None, content_range: str | None,
+        *, inline: bool = False,
+    ) -> Download:
+        """Checks in Glance's order (404, 403 deactivated, policy, 204 no data, ranges), then redirect or bytes.
+
+        ``inline`` serves a whole image that fits ``proxy_max_bytes`` through the
+        function (v1, whose clients read data and metadata headers from one response).
+        """
         image = self.images.show(ctx, image_id)
         if image.status is ImageStatus.DEACTIVATED and not ctx.is_admin:
             raise Forbidden(_DEACTIVATED)
@@ -226,7 +233,8 @@ class ImageDataService:
         else:
             byte_range = None
         partial = byte_range is not None
-        if self.limits.download_mode == "proxy":
+        fits = byte_range is None and image.size <= self.limits.proxy_max_bytes
+        if self.limits.download_mode == "proxy" or (inline and fits):
             whole = data.ByteRange(0, image.size - 1, image.size)
             return self._proxy(image, key, byte_range or whole, partial)
         url = self.store.presigned_get(key, self.limits.presign_seconds)

@@ -32,6 +32,8 @@ FALSE_WORDS = frozenset({"0", "f", "false", "off", "n", "no"})
 # Printable ASCII except '%': left as is in response header values.
 _SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in "%")
 _TOKEN_SAFE = "!#$&'*+-.^_`|~"
+# "None" means "not given" here (Glance read virtual_size "None" as null and any non-true word as false).
+_NULLABLE = frozenset({"virtual_size", *v1.BOOLEANS})
 
 
 def parse_bool(name: str, raw: str) -> bool:
@@ -73,6 +75,8 @@ def parse_meta(headers: Mapping[str, str], *, size_cap: int | None = None) -> v1
             key = name[len(PREFIX):].replace("-", "_")
             if key not in v1.FIELDS:
                 raise InvalidInput(f"Bad header: {raw_name}")
+            if key in _NULLABLE and raw_value.strip() == "None":
+                continue  # python-glanceclient v1 sends str(None) for a flag the user did not give
             fields[key] = _typed(key, raw_value)
         elif name == COPY_FROM:
             fields["copy_from"] = raw_value
@@ -88,8 +92,6 @@ def _decoded(items: Iterable[tuple[str, str]]) -> Iterable[tuple[str, str]]:
 
 def _typed(key: str, raw: str) -> Any:
     if key in v1.INTEGERS:
-        if key == "virtual_size" and raw.strip() == "None":  # Glance let virtual_size be "None"
-            return None
         return parse_int(key, raw)
     if key in v1.BOOLEANS:
         return parse_bool(key, raw)

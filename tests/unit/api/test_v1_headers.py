@@ -54,6 +54,13 @@ def test_booleans_take_boolean_words_only(key: str) -> None:
         hdr.parse_meta({f"x-image-meta-{key}": "maybe"})
 
 
+def test_none_means_not_given_for_booleans_and_virtual_size() -> None:
+    # python-glanceclient v1 sends x-image-meta-is_public: None when --is-public is not given.
+    assert hdr.parse_meta({"x-image-meta-is_public": "None", "x-image-meta-virtual_size": "None"}).fields == {}
+    with pytest.raises(InvalidInput):
+        hdr.parse_meta({"x-image-meta-size": "None"})
+
+
 def test_a_declared_size_over_the_cap_is_400() -> None:
     assert hdr.parse_meta({"x-image-meta-size": "100"}, size_cap=100).size == 100
     with pytest.raises(InvalidInput, match="larger than 100 bytes"):

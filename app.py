@@ -3,7 +3,7 @@ from chalice import Chalice, Rate
 
 from chalicelib.api import (
     authorizer, routes_data, routes_discovery, routes_images, routes_import, routes_info, routes_members,
-    routes_metadefs, routes_tasks,
+    routes_metadefs, routes_tasks, routes_v1, routes_v1_members,
 )
 from chalicelib.api.http import reject_other_methods, request_id_middleware, serve_unversioned
 from chalicelib.api.observability import observe
@@ -20,6 +20,8 @@ app.register_blueprint(routes_info.bp)
 app.register_blueprint(routes_metadefs.bp)
 app.register_blueprint(routes_discovery.bp)
 app.register_blueprint(routes_tasks.bp)
+app.register_blueprint(routes_v1.bp)
+app.register_blueprint(routes_v1_members.bp)
 app.register_middleware(request_id_middleware, "http")
 app.register_middleware(observe, "all")  # inside request_id_middleware, so it sees the request id
 serve_unversioned(app)

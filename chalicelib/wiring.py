@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.services.import_steps import ImportStepService
     from chalicelib.services.imports import ImportService
     from chalicelib.services.tasks import TaskService
+    from chalicelib.services.v1_images import V1ImageService
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Container:
     tasks: "TaskService"
     imports: "ImportService"
     import_steps: "ImportStepService"
+    v1: "V1ImageService"
 
 
 _state: dict[str, Container] = {}
@@ -60,6 +62,7 @@ def build(settings: Settings) -> Container:
     from chalicelib.services.import_steps import ImportStepService
     from chalicelib.services.imports import ImportService
     from chalicelib.services.tasks import TaskService
+    from chalicelib.services.v1_images import V1ImageService
 
     dynamo_models.configure(
         settings.table_names(),
@@ -102,8 +105,9 @@ def build(settings: Settings) -> Container:
     imports = ImportService(images, tasks, store, SystemClock(), UuidGen(), settings.import_methods,
                             fetch_policy)
     steps = ImportStepService(images, tasks, store, web, OsloInspector(), settings.image_size_cap)
+    v1 = V1ImageService(images, data, members)
     return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs, tasks=tasks,
-                     imports=imports, import_steps=steps)
+                     imports=imports, import_steps=steps, v1=v1)
 
 
 def _client(service: str, settings: Settings) -> object:

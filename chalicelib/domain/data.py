@@ -89,6 +89,15 @@ def staging_key(image_id: str) -> str:
     return f"staging/{image_id}"
 
 
+def check_supplied(attr: str, supplied: object | None, actual: object) -> None:
+    """Raise InvalidInput when a value the client declared (v1's size/checksum headers) differs from the data's."""
+    if supplied is not None and supplied != actual:
+        raise InvalidInput(
+            f"Supplied {attr} ({supplied}) and {attr} generated from uploaded image ({actual}) did not match. "
+            "Setting image status to 'killed'."
+        )
+
+
 # Data PUT here through a presigned URL starts an import (the S3 event); inside staging/, so
 # the lifecycle rule removes what no import ever claimed.
 UPLOAD_PREFIX = "staging/imports/"

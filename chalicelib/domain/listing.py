@@ -17,6 +17,8 @@ SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", 
 TIE_BREAKERS = ("created_at", "id")
 MEMBER_STATUSES = ("pending", "accepted", "rejected", "all")
 DATE_OPS = ("gt", "gte", "lt", "lte", "eq", "neq")
+# v1's ``is_public=false``: every visibility but public. Not a v2 filter value (its deserializer refuses it).
+NOT_PUBLIC = "not-public"
 # Names sort by their first bytes only, so an index key (1024 bytes in DynamoDB) can hold them;
 # only names longer than this that share this prefix order by created_at/id instead.
 SORT_PREFIX_BYTES = 400
@@ -187,7 +189,10 @@ def listable(image: Image, ctx: RequestContext, visibility: str | None) -> bool:
     if not image.listed:
         return False
     mine = ctx.project_id is not None and image.owner == ctx.project_id
-    if visibility not in (None, "all") and image.visibility != visibility:
+    if visibility == NOT_PUBLIC:
+        if image.visibility == "public":
+            return False
+    elif visibility not in (None, "all") and image.visibility != visibility:
         return False
     if visibility is None and image.visibility == "community" and not mine:
         return False
@@ -207,6 +212,8 @@ def sources_for(ctx: RequestContext, visibility: str | None, member_status: str)
         everything = [Source("visibility", v) for v in ("public", "private", "shared", "community")]
         if visibility == "all":
             return everything
+        if visibility == NOT_PUBLIC:
+            return everything[1:]
         if visibility is not None:
             return [Source("visibility", visibility)]
         return everything[:3] + own
@@ -217,6 +224,7 @@ def sources_for(ctx: RequestContext, visibility: str | None, member_status: str)
         "private": own,
         "shared": own + shared,
         "all": own + [Source("visibility", "public"), Source("visibility", "community")] + shared,
+        NOT_PUBLIC: own + shared,
     }
     return by_filter[visibility]
 

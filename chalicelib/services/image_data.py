@@ -3,7 +3,8 @@
 Status moves are conditional writes through ImageService.mutate. Bytes pass
 once: hashes (MD5 and SHA-512, in parallel), size cap and format inspection
 happen while the data streams to the store. Any failure removes what was
-written and puts the image back to ``queued`` (Glance's v2 behaviour).
+written and puts the image back to ``queued`` (Glance's v2 behaviour), or,
+under v1's terms (``UploadTerms.v1``), leaves it ``killed``.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator, Mapping
 
-from chalicelib.domain import data, policy
+from chalicelib.domain import data, policy, usage
 from chalicelib.domain import images as domain
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import ConcurrentUpdate, Forbidden, Gone, InvalidInput, NotFound, QuotaExceeded
@@ -30,6 +31,23 @@ class DataLimits:
     proxy_max_bytes: int = 4_500_000
     presign_seconds: int = 300
     download_mode: str = "redirect"  # or "proxy": stream ranges through the function
+
+
+@dataclass(frozen=True)
+class UploadTerms:
+    """What an upload promises beyond the data: the values the client declared, and the status a failure leaves.
+
+    v2 requeues a failed upload; v1 leaves the image ``killed`` (reference 2.1, 11) and
+    checks the ``x-image-meta-size``/``-checksum`` it was given against the data.
+    """
+
+    on_failure: domain.Transition = domain.requeue
+    size: int | None = None
+    checksum: str | None = None
+
+    @classmethod
+    def v1(cls, size: int | None = None, checksum: str | None = None) -> "UploadTerms":
+        return cls(domain.kill, size, checksum)
 
 
 @dataclass(frozen=True)
@@ -82,8 +100,11 @@ class ImageDataService:
         self.limits = limits
 
     # -- upload --------------------------------------------------------
-    def upload(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], declared_size: int | None) -> Image:
-        """queued -> saving -> active with checksums and virtual size; 409/413/415 paths requeue."""
+    def upload(
+        self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], declared_size: int | None,
+        terms: UploadTerms = UploadTerms(),
+    ) -> Image:
+        """queued -> saving -> active with checksums and virtual size; 400/413/415 paths requeue (or kill, per ``terms``)."""
         saving = self._begin(ctx, image_id, domain.begin_upload, "upload_image")
         key = data.data_key(image_id)
 
@@ -97,12 +118,14 @@ class ImageDataService:
             if inspection is not None:
                 detected, detected_vsize = inspection.verdict()
                 virtual_size = data.judge_format(saving.disk_format, detected, detected_vsize, size)
+            data.check_supplied("size", terms.size, size)
+            data.check_supplied("checksum", terms.checksum, digests.md5.hexdigest())
             fields = dict(size=size, virtual_size=virtual_size, checksum=digests.md5.hexdigest(),
                           os_hash_algo=HASH_ALGO, os_hash_value=digests.sha.hexdigest(),
                           locations=(Location(self.store.url_of(key), {}),))
             return self._finish(ctx, image_id, ImageStatus.SAVING, fields, key)
 
-        return self._guarded(image_id, key, ImageStatus.SAVING, write)
+        return self._guarded(image_id, key, ImageStatus.SAVING, write, terms.on_failure)
 
     def stage(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], declared_size: int | None) -> Image:
         """queued -> uploading with the data in the staging area and ``size`` set."""
@@ -116,14 +139,17 @@ class ImageDataService:
 
         return self._guarded(image_id, key, ImageStatus.UPLOADING, write)
 
-    def _guarded(self, image_id: str, key: str, expected: ImageStatus, write: Callable[[], Image]) -> Image:
-        """Run ``write``; on any failure but Gone (already cleaned) remove the bytes and requeue."""
+    def _guarded(
+        self, image_id: str, key: str, expected: ImageStatus, write: Callable[[], Image],
+        on_failure: "domain.Transition" = domain.requeue,
+    ) -> Image:
+        """Run ``write``; on any failure but Gone (already cleaned) remove the bytes and move the image on."""
         try:
             return write()
         except Gone:
             raise
         except BaseException:
-            self._abandon(image_id, key, expected)
+            self._abandon(image_id, key, expected, on_failure)
             raise
 
     def _begin(self, ctx: RequestContext, image_id: str, move: "domain.Transition", action: str) -> Image:
@@ -154,8 +180,8 @@ class ImageDataService:
             self.store.delete(key)
             raise Gone(image_id=image_id) from None
 
-    def _abandon(self, image_id: str, key: str, expected: ImageStatus) -> None:
-        """Remove written data and put the image back to queued, if it is still ours to move."""
+    def _abandon(self, image_id: str, key: str, expected: ImageStatus, move: "domain.Transition") -> None:
+        """Remove written data and ``move`` the image (back to queued, or killed), if it is still ours to move."""
         self.store.delete(key)
         repo = self.images.repo
         for _ in range(5):
@@ -166,15 +192,24 @@ class ImageDataService:
             if current.status is not expected:
                 return
             try:
-                stored = repo.save(domain.requeue(current), expected=current)
+                moved = move(current)
+                # The upload counted as "uploading" against the owner; the move releases it.
+                stored = repo.save(moved, expected=current, usage_delta=usage.delta(current, moved))
                 self.images.refresh_members(current, stored)
                 return
             except ConcurrentUpdate:
                 continue
 
     # -- download ------------------------------------------------------
-    def download(self, ctx: RequestContext, image_id: str, range_header: str | None, content_range: str | None) -> Download:
-        """Checks in Glance's order (404, 403 deactivated, policy, 204 no data, ranges), then redirect or bytes."""
+    def download(
+        self, ctx: RequestContext, image_id: str, range_header: str | None, content_range: str | None,
+        *, inline: bool = False,
+    ) -> Download:
+        """Checks in Glance's order (404, 403 deactivated, policy, 204 no data, ranges), then redirect or bytes.
+
+        ``inline`` serves a whole image that fits ``proxy_max_bytes`` through the
+        function (v1, whose clients read data and metadata headers from one response).
+        """
         image = self.images.show(ctx, image_id)
         if image.status is ImageStatus.DEACTIVATED and not ctx.is_admin:
             raise Forbidden(_DEACTIVATED)
@@ -198,7 +233,8 @@ class ImageDataService:
         else:
             byte_range = None
         partial = byte_range is not None
-        if self.limits.download_mode == "proxy":
+        fits = byte_range is None and image.size <= self.limits.proxy_max_bytes
+        if self.limits.download_mode == "proxy" or (inline and fits):
             whole = data.ByteRange(0, image.size - 1, image.size)
             return self._proxy(image, key, byte_range or whole, partial)
         url = self.store.presigned_get(key, self.limits.presign_seconds)

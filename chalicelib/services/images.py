@@ -188,14 +188,20 @@ class ImageService:
         )
         return self.repo.add(image, usage_limits=self.limits.counters())
 
-    def update(self, ctx: RequestContext, image_id: str, changes: list[PatchOp]) -> Image:
-        """Apply JSON-patch ``changes`` atomically; raises Forbidden/Conflict/QuotaExceeded."""
+    def update(
+        self, ctx: RequestContext, image_id: str, changes: list[PatchOp] | Callable[[Image], list[PatchOp]]
+    ) -> Image:
+        """Apply JSON-patch ``changes`` atomically; raises Forbidden/Conflict/QuotaExceeded.
+
+        ``changes`` may be a function of the stored image (v1's PUT derives its
+        removals from it); it runs again on the fresh image after a lost race.
+        """
 
         loc = self.locations.changes(image_id)
 
         def change(image: Image) -> Image:
             policy.require_modify(image, ctx)
-            updated = apply_patch(image, changes, ctx, loc)
+            updated = apply_patch(image, changes(image) if callable(changes) else changes, ctx, loc)
             rules.check_quotas(
                 updated.extra_properties,
                 updated.tags,

@@ -5,6 +5,8 @@
 * Chunked request bodies (python-glanceclient uploads that way).
 * Path parameters are percent-decoded and ``{proxy+}`` is matched greedily,
   as API Gateway does, so unknown paths reach the app's Glance-style 404.
+* No body after a HEAD response (an error page there would corrupt a keep-alive
+  connection); the headers, Content-Length included, stay as GET's would be.
 """
 from __future__ import annotations
 
@@ -77,6 +79,15 @@ class GatewayRequestHandler(ChaliceRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _send_http_response_with_body(self, code: int, headers: Any, body: str | bytes) -> None:
+        if self.command != "HEAD":
+            super()._send_http_response_with_body(code, headers, body)
+            return
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body.encode("utf-8") if isinstance(body, str) else body)))
+        self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
+        self._send_headers(headers)
 
     def _parse_payload(self) -> tuple[dict[str, str], bytes | None]:
         headers = dict(self.headers)

@@ -312,3 +312,11 @@ def table_schema(model: type[Model]) -> dict[str, Any]:
     for keyed in [schema, *schema.get("global_secondary_indexes", []), *schema.get("local_secondary_indexes", [])]:
         keyed["key_schema"] = sorted(keyed["key_schema"], key=lambda k: k["KeyType"] != "HASH")
     return schema
+
+
+def ttl_attribute(model: type[Model]) -> str | None:
+    """The stored name of the model's TTLAttribute, if it has one (DynamoDB TTL goes on it)."""
+    names = [a.attr_name for a in model.get_attributes().values() if isinstance(a, TTLAttribute)]
+    if len(names) > 1:
+        raise ValueError(f"{model.__name__} has more than one TTLAttribute: {names}")
+    return names[0] if names else None

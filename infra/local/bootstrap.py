@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters.dynamo_models import BILLING_MODE, TABLE_MODELS, table_schema
+from chalicelib.adapters.dynamo_models import BILLING_MODE, TABLE_MODELS, table_schema, ttl_attribute
 from chalicelib.config import Settings
 
 
@@ -38,6 +38,10 @@ def ensure_resources(settings: Settings, session: Any) -> list[str]:
         if names[role] not in existing:
             dynamodb.create_table(**_create_table_args(names[role], table_schema(model)))
             dynamodb.get_waiter("table_exists").wait(TableName=names[role])
+            ttl = ttl_attribute(model)
+            if ttl is not None:  # as the CDK stack does: finished tasks expire
+                dynamodb.update_time_to_live(TableName=names[role],
+                                             TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl})
             created.append(names[role])
     buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if settings.bucket not in buckets:

@@ -11,23 +11,14 @@ from typing import Any, Mapping
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
-from pynamodb.attributes import TTLAttribute
 from pynamodb.models import Model
 
-from chalicelib.adapters.dynamo_models import BILLING_MODE, table_schema
+from chalicelib.adapters.dynamo_models import BILLING_MODE, table_schema, ttl_attribute
 
 
 def table_env_var(role: str) -> str:
     """The Settings variable naming the table of ``role`` (``IMAGES_TABLE``, ``IMAGES_<ROLE>_TABLE``)."""
     return "IMAGES_TABLE" if role == "images" else f"IMAGES_{role.upper()}_TABLE"
-
-
-def ttl_attribute(model: type[Model]) -> str | None:
-    """The stored name of the model's TTLAttribute, if it has one."""
-    names = [a.attr_name for a in model.get_attributes().values() if isinstance(a, TTLAttribute)]
-    if len(names) > 1:
-        raise ValueError(f"{model.__name__} has more than one TTLAttribute: {names}")
-    return names[0] if names else None
 
 
 def table_properties(model: type[Model]) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from pynamodb.models import Model
 from chalicelib.config import ConfigError, Settings
 from infra.stacks import workflows
 from infra.stacks.settings import DeployConfig
-from infra.stacks.tables import ServiceTables, table_env_var, ttl_attribute
+from chalicelib.adapters.dynamo_models import ttl_attribute
+from infra.stacks.tables import ServiceTables, table_env_var
 from tests.infra.conftest import FIXTURES
 
 

@@ -49,3 +49,12 @@ def test_listings_never_scan(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert [t.id for t in repo.iter_owner(None, None, "desc", 5)] == [task.id]
     assert [t.id for t in repo.iter_owner("p", None, "asc", 5)] == [task.id]
     assert [t.id for t in repo.list_for_image("img")] == [task.id]
+
+
+def test_the_local_bootstrap_turns_on_ttl_for_the_tasks_table(aws: object, boto_session: object) -> None:
+    from chalicelib import wiring
+
+    settings = wiring.container().settings
+    dynamodb = boto_session.client("dynamodb", region_name="us-east-1")  # type: ignore[attr-defined]
+    described = dynamodb.describe_time_to_live(TableName=settings.tasks_table)["TimeToLiveDescription"]
+    assert described == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}

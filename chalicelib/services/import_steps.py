@@ -174,6 +174,8 @@ class ImportStepService:
         try:
             reverted = self.images.mutate(PIPELINE, image_id, change)
         except NotFound:
+            # Deleted during the import: ActivateImage may have copied bytes after the delete removed them.
+            self.store.delete(data.data_key(image_id))
             return
         if reverted.status is not ImageStatus.ACTIVE:
             self.store.delete(data.data_key(image_id))

@@ -19,7 +19,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.images import Image
 from chalicelib.domain.patch import PatchOp, apply_patch
-from chalicelib.domain.data import data_key, staging_key
+from chalicelib.domain.data import data_key, staging_key, upload_key
 from chalicelib.ports import Clock, IdGen, ImageRepository, MemberRepository, ObjectStore
 from chalicelib.services.locations import LocationSupport, add_location, removed
 
@@ -275,6 +275,7 @@ class ImageService:
         self.locations.drop_data(image.id, image.locations)
         self.store.delete(data_key(image.id))
         self.store.delete(staging_key(image.id))
+        self.store.delete(upload_key(image.id))  # a presigned upload not yet imported
 
     def scrub(self, now: datetime, delay: timedelta) -> list[str]:
         """Purge pending_delete images deleted more than ``delay`` ago: deleted first, then their data.

@@ -221,20 +221,24 @@ def test_invalid_image_properties_are_refused_when_the_task_is_created(pipeline:
 
 
 def test_an_image_deleted_while_importing_keeps_no_bytes(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
-    pipeline.web.files["/d.qcow2"] = qcow2()
-    image = _image(pipeline)
     from chalicelib.services.import_steps import ImportStepService
 
+    image = _image(pipeline)
     verify = ImportStepService.verify
 
     def verify_then_user_deletes(self: ImportStepService, state: Any) -> Any:
         out = verify(self, state)
+        # The owner deletes the image mid-import; the uploaded object (not staging/<id>) outlives the delete.
         assert pipeline.api.http.delete(f"/v2/images/{image['id']}", headers=ALICE).status_code == 204
         return out
 
     monkeypatch.setattr(ImportStepService, "verify", verify_then_user_deletes)
-    _import(pipeline, image["id"], {"name": "web-download", "uri": pipeline.web["/d.qcow2"]})
-    task = _task_of(pipeline, image["id"])
+    pipeline.s3.put_object(Bucket=pipeline.container.settings.bucket, Key=f"staging/imports/{image['id']}",
+                           Body=qcow2())
+    status, listed = pipeline.get(f"/v2/tasks?image_id={image['id']}")
+    [task] = listed["tasks"]
+    pipeline.execution(task["id"])
+    task = pipeline.get(f"/v2/tasks/{task['id']}")[1]
     assert task["status"] == "failure" and pipeline.states(task["id"])[-3] == "ActivateImage"
     assert pipeline.get(f"/v2/images/{image['id']}", ALICE)[0] == 404
-    assert pipeline.keys() == []  # neither the staged data nor the copy ActivateImage made
+    assert pipeline.keys() == []  # neither the uploaded object nor the copy ActivateImage made

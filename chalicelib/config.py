@@ -141,6 +141,10 @@ class Settings:
         if auth_mode not in AUTH_MODES:
             raise ConfigError(f"{ENV_AUTH_MODE} must be one of {AUTH_MODES}, not {auth_mode!r}")
         stage = env.get(ENV_STAGE) or "dev"
+        methods = _names(env, ENV_IMPORT_METHODS, IMPORT_METHODS)
+        unknown = [m for m in methods if m not in IMPORT_METHODS]
+        if unknown:
+            raise ConfigError(f"{ENV_IMPORT_METHODS}: {', '.join(unknown)} not supported; choose from {IMPORT_METHODS}")
         refuse_dev_in_production(stage, auth_mode)
         return cls(
             region=str(region),
@@ -171,7 +175,7 @@ class Settings:
             image_member_quota=_int(env, ENV_MEMBER_QUOTA, 128),
             disk_formats=_names(env, ENV_DISK_FORMATS, DISK_FORMATS),
             container_formats=_names(env, ENV_CONTAINER_FORMATS, CONTAINER_FORMATS),
-            import_methods=_names(env, ENV_IMPORT_METHODS, IMPORT_METHODS),
+            import_methods=methods,
             limit_image_count_total=_int(env, ENV_LIMIT_COUNT_TOTAL, -1),
             limit_image_count_uploading=_int(env, ENV_LIMIT_COUNT_UPLOADING, -1),
             limit_image_size_total=_int(env, ENV_LIMIT_SIZE_TOTAL, -1),

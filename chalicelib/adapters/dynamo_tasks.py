@@ -16,7 +16,7 @@ from typing import Any, Iterator
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib.adapters.dynamo_models import TaskRecord
-from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, TaskNotFound
+from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, ServiceUnavailable, TaskNotFound
 from chalicelib.domain.tasks import Task, TaskStatus
 
 EVERYONE = "tasks"  # the one partition of the admin index
@@ -78,9 +78,12 @@ def _condition_failed(exc: PutError) -> bool:
     return getattr(exc, "cause_response_code", None) == _CONDITION_FAILED
 
 
-def _refused(exc: PutError) -> InvalidInput:
-    """A write DynamoDB refused for its shape (item size): the caller's input, not a server fault."""
-    return InvalidInput(f"The task cannot be stored: {getattr(exc, 'cause_response_message', exc)}")
+def _refused(exc: PutError) -> InvalidInput | ServiceUnavailable:
+    """A write DynamoDB refused: for its shape (item size) the caller's input; otherwise (throttling) unavailable."""
+    detail = getattr(exc, "cause_response_message", exc)
+    if getattr(exc, "cause_response_code", None) == "ValidationException":
+        return InvalidInput(f"The task cannot be stored: {detail}")
+    return ServiceUnavailable(f"The task could not be stored: {detail}")
 
 
 def _storable_key(task_id: str) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Mapping
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chalicelib.domain.errors import ServiceUnavailable
 
 
@@ -25,3 +27,5 @@ class StepFunctionsLauncher:
             self._client.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(payload))
         except self._client.exceptions.ExecutionAlreadyExists:
             return
+        except (ClientError, BotoCoreError) as exc:  # throttled, denied, unreachable: the caller compensates (503)
+            raise ServiceUnavailable(f"The import pipeline could not be started: {exc}") from None

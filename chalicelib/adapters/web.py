@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 from urllib.parse import urljoin, urlsplit
 
 from chalicelib.domain import urls
-from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.errors import InvalidInput, Unreachable
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -81,7 +81,7 @@ class GuardedHttp:
             return conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
-            raise InvalidInput(f"Could not reach {url}: {exc}") from None
+            raise Unreachable(url=url, detail=str(exc)) from None
 
     def probe_size(self, url: str) -> int | None:
         """HEAD ``url``: its Content-Length, None when not given; InvalidInput unless it answers 2xx."""

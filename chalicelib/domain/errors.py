@@ -135,6 +135,12 @@ class UnsafeImage(UnsupportedMediaType):
     template = "Image failed safety checks: {detail}"
 
 
+class Unreachable(InvalidInput):
+    """An outbound http(s) target could not be reached (refused, timed out): 400 for a request, retried by imports."""
+
+    template = "Could not reach {url}: {detail}"
+
+
 class ServiceUnavailable(DomainError):
     """A backing service the operation needs is not available."""
 

@@ -8,6 +8,7 @@ import lock (``os_glance_import_task``) is checked in the same write.
 """
 from __future__ import annotations
 
+import http.client
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -16,7 +17,7 @@ from typing import Any, Iterator, Mapping
 from chalicelib.domain import data, imports
 from chalicelib.domain import images as domain
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import Conflict, Duplicate, NotFound
+from chalicelib.domain.errors import Conflict, Duplicate, NotFound, Unreachable
 from chalicelib.domain.images import Image, ImageStatus, Location
 from chalicelib.ports import FormatInspector, ObjectStore, WebClient
 from chalicelib.services.image_data import HASH_ALGO, Digests, _capped
@@ -82,7 +83,10 @@ class ImportStepService:
                 raise imports.ImportSourceError(detail=f"no staged data for image {state['image_id']}")
             return dict(state)
         url = str(state["uri"])
-        response, final = self.web.open(url, "GET")
+        try:
+            response, final = self.web.open(url, "GET")
+        except Unreachable as exc:
+            raise imports.SourceUnavailable(detail=exc.message) from None
         try:
             if response.status >= 500:
                 raise imports.SourceUnavailable(detail=f"{response.status} from {final}")
@@ -90,8 +94,8 @@ class ImportStepService:
                 raise imports.ImportSourceError(detail=f"{response.status} from {final}")
             chunks = _capped(_read(response), self.image_size_cap, None)
             size = self.store.put_stream(state["staged_key"], chunks)
-        except OSError as exc:
-            raise imports.SourceUnavailable(detail=f"{exc} while reading {final}") from None
+        except (OSError, http.client.HTTPException) as exc:  # a connection dropped mid-body (IncompleteRead too)
+            raise imports.SourceUnavailable(detail=f"{exc!r} while reading {final}") from None
         finally:
             response.close()
         return {**state, "size": size}
@@ -121,8 +125,12 @@ class ImportStepService:
         """Copy the staged data to the image's key, then importing -> active with its checksums (conditional)."""
         image_id, task_id = state["image_id"], state["task_id"]
         key = data.data_key(image_id)
-        self.store.copy(state["staged_key"], key)
         location = Location(self.store.url_of(key), {})
+        current = self.images.repo.get(image_id)
+        if current.status is ImageStatus.ACTIVE and location in current.locations:
+            self.store.delete(state["staged_key"])  # a retry after the write landed: the staged copy may be gone
+            return dict(state)
+        self.store.copy(state["staged_key"], key)
 
         def change(image: Image) -> Image:
             if image.status is ImageStatus.ACTIVE and location in image.locations:
@@ -145,40 +153,55 @@ class ImportStepService:
 
     # -- fail ------------------------------------------------------------------------
     def fail(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        """The Catch target: record failure with a readable message, put the image back, remove staged bytes.
+        """The Catch target: put the image back, remove this import's bytes, record failure with a readable message.
 
         A legacy task's image is deleted (Glance's _CreateImage.revert); an interoperable
-        import's image goes back to queued with the lock released and os_glance_failed_import set.
+        import's image goes back to queued with the lock released and os_glance_failed_import
+        set. Bytes go only where this import still owns the image (its lock, or its legacy
+        image) or the image is deleted, so a later import that broke a stale lock keeps its
+        data. The failure is recorded even when putting the image back fails.
         """
         task = self.tasks.repo.get(state["task_id"])
         message = failure_message(state.get("error"))
         legacy = task.type == LEGACY
         image_id = image_of_task(task.id, task.image_id) if legacy else task.image_id
-        staged = state.get("staged_key") or (task.input or {}).get("staged_key")
-        if image_id is not None:
-            self._revert_image(image_id, task.id, legacy)
-            for key in {staged or data.staging_key(image_id), data.staging_key(image_id)}:
-                self.store.delete(key)
-        self.tasks.record_failure(task.id, message)
+        try:
+            if image_id is not None:
+                staged = state.get("staged_key") or (task.input or {}).get("staged_key") or data.staging_key(image_id)
+                for key in self._revert_image(image_id, task.id, legacy, staged):
+                    self.store.delete(key)
+        finally:
+            self.tasks.record_failure(task.id, message)
         return {"task_id": task.id, "image_id": image_id, "status": "failure", "message": message}
 
-    def _revert_image(self, image_id: str, task_id: str, legacy: bool) -> None:
-        def change(image: Image) -> Image:
-            if image.status is ImageStatus.ACTIVE or imports.lock_holder(image) != task_id:
-                return image  # not ours (any more) to move
-            if legacy:
-                return domain.mark_deleted(image, delayed_delete=False, has_data=False)
-            released = imports.release_lock(image, task_id, failed=True)
-            return domain.requeue(released) if image.status is not ImageStatus.QUEUED else released
+    def _revert_image(self, image_id: str, task_id: str, legacy: bool, staged: str) -> list[str]:
+        """Move the image back if this import still owns it; the keys of bytes that must go."""
+        owned: list[bool] = []
 
+        def change(image: Image) -> Image:
+            owned.clear()
+            mine = imports.lock_holder(image) == task_id or (legacy and imports.lock_holder(image) is None)
+            if image.status is ImageStatus.ACTIVE or not mine:
+                return image  # activated, or another import's now: not ours to move
+            owned.append(True)
+            if legacy:
+                # The task made this image; ``protected`` guards users' deletes, not the import's revert.
+                return domain.transition(image, ImageStatus.DELETED)
+            released = imports.release_lock(image, task_id, failed=True)
+            busy = image.status in (ImageStatus.IMPORTING, ImageStatus.UPLOADING)
+            return domain.requeue(released) if busy else released
+
+        ours = [staged, data.staging_key(image_id), data.data_key(image_id)]
         try:
-            reverted = self.images.mutate(PIPELINE, image_id, change)
+            self.images.mutate(PIPELINE, image_id, change)
         except NotFound:
-            # Deleted during the import: ActivateImage may have copied bytes after the delete removed them.
-            self.store.delete(data.data_key(image_id))
-            return
-        if reverted.status is not ImageStatus.ACTIVE:
-            self.store.delete(data.data_key(image_id))
+            # Gone (deleted during the import) or pending_delete (restorable: its data stays).
+            try:
+                status = self.images.repo.get(image_id).status
+            except NotFound:
+                return ours
+            return ours if status is ImageStatus.DELETED else [staged]
+        return ours if owned else []
 
 
 def image_of_task(task_id: str, image_id: str | None) -> str:

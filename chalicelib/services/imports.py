@@ -70,11 +70,17 @@ class ImportService:
                task_id: str) -> Task:
         """Lock the image for ``task_id``, record the task, start the pipeline (each step safe to repeat)."""
 
+        broken: list[str] = []
+
         def lock(image: Image) -> Image:
             imports.check_can_import(image, method)
+            holder = imports.lock_holder(image)
+            broken[:] = [holder] if holder is not None and holder != task_id else []
             return imports.take_lock(image, task_id, holder_stale=self._holder_stale(image, task_id))
 
         locked = self.images.mutate(ctx, image_id, lock)
+        for holder in broken:  # Glance fails the task whose stale lock was broken
+            self._preempt(holder, task_id)
         now = self.clock.now()
         task = Task(id=task_id, type=API_IMPORT, owner=locked.owner, created_at=now, updated_at=now,
                     status=TaskStatus.PENDING, input=dict(task_input), image_id=image_id,
@@ -88,6 +94,12 @@ class ImportService:
             # Not started (the task is recorded failed): the image must not stay locked by it.
             self.images.mutate(ctx, image_id, lambda image: imports.release_lock(image, task_id, failed=False))
             raise
+
+    def _preempt(self, holder: str, task_id: str) -> None:
+        try:
+            self.tasks.record_failure(holder, f"Expired lock preempted by task {task_id}.")
+        except DomainError:
+            pass  # finished meanwhile, or already gone: nothing to fail
 
     def _holder_stale(self, image: Image, task_id: str) -> bool:
         holder = imports.lock_holder(image)
@@ -127,9 +139,14 @@ class ImportService:
             pass
         try:
             image = self.images.repo.get(image_id)
+            if imports.lock_holder(image) is not None:
+                return None  # an import is running on this data (a re-PUT of the URL): leave it be
             imports.check_can_import(image, UPLOAD_METHOD)
         except (NotFound, Conflict):
-            self.store.delete(key)
+            self.store.delete(key)  # data no import can claim
             return None
         task_input = {"method": {"name": UPLOAD_METHOD}, "staged_key": key}
-        return self._start(PIPELINE, image_id, UPLOAD_METHOD, task_input, task_id)
+        try:
+            return self._start(PIPELINE, image_id, UPLOAD_METHOD, task_input, task_id)
+        except imports.ImportLocked:
+            return None  # another delivery took the lock first

@@ -52,6 +52,9 @@ def test_every_step_retries_transient_faults_and_catches_everything_into_record_
 
 def test_the_failure_handler_ends_the_execution_failed() -> None:
     assert STATES[STATES["RecordFailure"]["Next"]]["Type"] == "Fail"
-    # Permanent faults (bad data, refused URLs) are not retried: only the listed transient ones are.
-    retried = {e for s in STATES.values() for r in s.get("Retry", []) for e in r["ErrorEquals"]}
+    # It retries whatever stops it (it must record the failure); the steps retry only transient faults,
+    # never permanent ones (bad data, refused URLs).
+    assert STATES["RecordFailure"]["Retry"][0]["ErrorEquals"] == ["States.ALL"]
+    steps = [s for n, s in STATES.items() if n != "RecordFailure"]
+    retried = {e for s in steps for r in s.get("Retry", []) for e in r["ErrorEquals"]}
     assert not retried & {"States.ALL", "ImportSourceError", "InvalidInput", "UnsafeImage", "ImageFormatMismatch"}

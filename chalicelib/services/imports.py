@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from chalicelib.domain import data, imports, policy, urls
+from chalicelib.domain import data, imports, policy, urls, usage
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import Conflict, DomainError, Duplicate, InvalidInput, NotFound
+from chalicelib.domain.errors import Conflict, DomainError, Duplicate, InvalidInput, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image, ImageStatus
 from chalicelib.domain.tasks import Task, TaskStatus
 from chalicelib.ports import Clock, IdGen, ObjectStore
@@ -56,9 +56,16 @@ class ImportService:
             imports.copy_is_noop(request, image)
             return None
         policy.require_modify(image, ctx, "import_image")
+        self._check_size_total(image)
         if request.uri is not None:
             self._check_uri(request.uri)
         return self._start(ctx, image_id, request.method, request.task_input(), self.ids.new_id())
+
+    def _check_size_total(self, image: Image) -> None:
+        # Glance enforces image_size_total when the import is asked for (delta 0: over the limit is 413).
+        limit = self.images.limits.counters()["image_bytes"]
+        if limit >= 0 and image.owner is not None and self.images.repo.usage(image.owner)["image_bytes"] > limit:
+            raise QuotaExceeded(what=usage.COUNTERS["image_bytes"], limit=limit)
 
     def _check_uri(self, uri: str) -> None:
         # Glance's import filtering at request time (scheme, port); addresses are checked again at fetch.

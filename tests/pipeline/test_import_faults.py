@@ -86,3 +86,19 @@ def test_a_repeated_upload_during_an_import_keeps_the_data(pipeline: Pipeline) -
     # Then the running import's data is left alone and no second task starts
     assert key in pipeline.keys()
     assert len(pipeline.get(f"/v2/images/{image['id']}/tasks", ALICE)[1]["tasks"]) == 1
+
+
+@pytest.mark.settings(limit_image_size_total=0)
+def test_an_import_by_a_project_over_its_size_total_is_413(pipeline: Pipeline) -> None:
+    # Given a project already holding data (uploaded before the limit applied, say)
+    image = _image(pipeline)
+    owner = image["owner"]
+    repo = pipeline.container.images.repo
+    stored = repo.get(image["id"])
+    repo.save(stored, expected=stored, usage_delta={"image_bytes": 1})  # one byte over a 0 MiB limit
+    assert repo.usage(owner)["image_bytes"] == 1
+    # When it asks for another import, Then 413 at once and no task
+    other = _image(pipeline)
+    status, body = _import(pipeline, other["id"], {"name": "web-download", "uri": "http://example.com/x.qcow2"})
+    assert status == 413 and "storage" in body["message"]
+    assert pipeline.get(f"/v2/images/{other['id']}/tasks", ALICE)[1]["tasks"] == []

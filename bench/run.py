@@ -148,7 +148,7 @@ def bench_upload_pass(size_mib: int = 512) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from chalicelib.adapters.inspection import OsloInspector
-    from chalicelib.services.image_data import Digests, _capped
+    from chalicelib.services.image_data import Digests, capped
 
     with tempfile.NamedTemporaryFile(dir="/tmp") as tmp:
         block = os.urandom(1024 * 1024)
@@ -169,7 +169,7 @@ def bench_upload_pass(size_mib: int = 512) -> None:
         with ThreadPoolExecutor(max_workers=1) as pool:
             digests = Digests(pool)
             inspection = OsloInspector().inspect(chunks())
-            for _ in _capped(inspection, 1 << 40, digests):
+            for _ in capped(inspection, 1 << 40, digests):
                 pass
             inspection.verdict()
         ours = time.perf_counter() - t

@@ -79,7 +79,8 @@ class Digests:
         pending.result()
 
 
-def _capped(chunks: Iterable[bytes], cap: int, digests: Digests | None) -> Iterator[bytes]:
+def capped(chunks: Iterable[bytes], cap: int, digests: Digests | None) -> Iterator[bytes]:
+    """Pass ``chunks`` through, hashing them into ``digests``; raises QuotaExceeded past ``cap`` bytes."""
     size = 0
     for chunk in chunks:
         size += len(chunk)
@@ -88,6 +89,34 @@ def _capped(chunks: Iterable[bytes], cap: int, digests: Digests | None) -> Itera
         if digests is not None:
             digests.update(chunk)
         yield chunk
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """What one pass over image data found."""
+
+    size: int
+    virtual_size: int | None
+    checksum: str
+    os_hash_value: str
+
+
+def scan(
+    chunks: Iterable[bytes], consume: Callable[[Iterable[bytes]], int], *, inspector: FormatInspector,
+    container_format: str | None, disk_format: str | None, cap: int,
+) -> Scanned:
+    """One pass: ``consume`` takes the chunks (returning their size) while MD5 + SHA-512, the size cap and,
+    for ``bare`` containers, format inspection run over them; raises QuotaExceeded, UnsafeImage,
+    ImageFormatMismatch. The upload stores the chunks; the import's VerifyData only reads them."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digests = Digests(pool)
+        inspection = inspector.inspect(chunks) if container_format == "bare" else None
+        size = consume(capped(inspection or chunks, cap, digests))
+    virtual_size = None
+    if inspection is not None:
+        detected, detected_vsize = inspection.verdict()
+        virtual_size = data.judge_format(disk_format, detected, detected_vsize, size)
+    return Scanned(size, virtual_size, digests.md5.hexdigest(), digests.sha.hexdigest())
 
 
 class ImageDataService:
@@ -110,18 +139,13 @@ class ImageDataService:
 
         def write() -> Image:
             self._check_declared(declared_size)
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                digests = Digests(pool)
-                inspection = self.inspector.inspect(chunks) if saving.container_format == "bare" else None
-                size = self.store.put_stream(key, _capped(inspection or chunks, self.limits.image_size_cap, digests))
-            virtual_size = None
-            if inspection is not None:
-                detected, detected_vsize = inspection.verdict()
-                virtual_size = data.judge_format(saving.disk_format, detected, detected_vsize, size)
-            data.check_supplied("size", terms.size, size)
-            data.check_supplied("checksum", terms.checksum, digests.md5.hexdigest())
-            fields = dict(size=size, virtual_size=virtual_size, checksum=digests.md5.hexdigest(),
-                          os_hash_algo=HASH_ALGO, os_hash_value=digests.sha.hexdigest(),
+            found = scan(chunks, lambda passing: self.store.put_stream(key, passing), inspector=self.inspector,
+                         container_format=saving.container_format, disk_format=saving.disk_format,
+                         cap=self.limits.image_size_cap)
+            data.check_supplied("size", terms.size, found.size)
+            data.check_supplied("checksum", terms.checksum, found.checksum)
+            fields = dict(size=found.size, virtual_size=found.virtual_size, checksum=found.checksum,
+                          os_hash_algo=HASH_ALGO, os_hash_value=found.os_hash_value,
                           locations=(Location(self.store.url_of(key), {}),))
             return self._finish(ctx, image_id, ImageStatus.SAVING, fields, key)
 
@@ -134,7 +158,7 @@ class ImageDataService:
 
         def write() -> Image:
             self._check_declared(declared_size)
-            size = self.store.put_stream(key, _capped(chunks, self.limits.image_size_cap, None))
+            size = self.store.put_stream(key, capped(chunks, self.limits.image_size_cap, None))
             return self._finish(ctx, image_id, ImageStatus.UPLOADING, {"size": size}, key, activate=False)
 
         return self._guarded(image_id, key, ImageStatus.UPLOADING, write)

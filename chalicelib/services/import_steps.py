@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import http.client
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from chalicelib.domain import data, imports
 from chalicelib.domain import images as domain
@@ -20,7 +19,7 @@ from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Conflict, Duplicate, NotFound, Unreachable
 from chalicelib.domain.images import Image, ImageStatus, Location
 from chalicelib.ports import FormatInspector, ObjectStore, WebClient
-from chalicelib.services.image_data import HASH_ALGO, Digests, _capped
+from chalicelib.services.image_data import HASH_ALGO, capped, scan
 from chalicelib.services.images import ImageService
 from chalicelib.services.tasks import TaskService
 
@@ -92,7 +91,7 @@ class ImportStepService:
                 raise imports.SourceUnavailable(detail=f"{response.status} from {final}")
             if not 200 <= response.status < 300:
                 raise imports.ImportSourceError(detail=f"{response.status} from {final}")
-            chunks = _capped(_read(response), self.image_size_cap, None)
+            chunks = capped(_read(response), self.image_size_cap, None)
             size = self.store.put_stream(state["staged_key"], chunks)
         except (OSError, http.client.HTTPException) as exc:  # a connection dropped mid-body (IncompleteRead too)
             raise imports.SourceUnavailable(detail=f"{exc!r} while reading {final}") from None
@@ -105,20 +104,12 @@ class ImportStepService:
         """One pass over the staged data: MD5 + SHA-512, size cap, format inspection; raises UnsafeImage/mismatch."""
         image = self.images.repo.get(state["image_id"])
         task = self.tasks.repo.get(state["task_id"])
-        chunks: Iterator[bytes] = self.store.iter_object(state["staged_key"])
-        size = 0
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            digests = Digests(pool)
-            inspection = self.inspector.inspect(chunks) if image.container_format == "bare" else None
-            for chunk in _capped(inspection or chunks, self.image_size_cap, digests):
-                size += len(chunk)
-        virtual_size = None
-        if inspection is not None:
-            detected, detected_vsize = inspection.verdict()
-            expected = imports.expected_format(image, task.input if task.type == LEGACY else None)
-            virtual_size = data.judge_format(expected, detected, detected_vsize, size)
-        return {**state, "size": size, "virtual_size": virtual_size, "checksum": digests.md5.hexdigest(),
-                "os_hash_value": digests.sha.hexdigest()}
+        found = scan(self.store.iter_object(state["staged_key"]), _drain, inspector=self.inspector,
+                     container_format=image.container_format,
+                     disk_format=imports.expected_format(image, task.input if task.type == LEGACY else None),
+                     cap=self.image_size_cap)
+        return {**state, "size": found.size, "virtual_size": found.virtual_size, "checksum": found.checksum,
+                "os_hash_value": found.os_hash_value}
 
     # -- activate --------------------------------------------------------------------
     def activate(self, state: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,6 +212,11 @@ def failure_message(error: Mapping[str, Any] | None) -> str:
     if isinstance(parsed, dict) and parsed.get("errorMessage"):
         return str(parsed["errorMessage"])
     return f"Import failed: {error.get('Error', 'error')}{': ' + cause if cause else ''}"
+
+
+def _drain(chunks: Iterable[bytes]) -> int:
+    """Read every chunk (VerifyData keeps no bytes); their total size."""
+    return sum(len(chunk) for chunk in chunks)
 
 
 def _read(response: Any) -> Iterator[bytes]:

@@ -32,6 +32,11 @@ def sort_value(task: Task) -> str:
     return f"{stamp}#{task.id}"
 
 
+def status_sort_value(task: Task) -> str:
+    """``s_status``: the status, then ``s_created`` (Glance's order for sort_key=status)."""
+    return f"{task.status.value}#{sort_value(task)}"
+
+
 def _to_record(task: Task) -> Any:
     return TaskRecord(
         task.id,
@@ -51,7 +56,7 @@ def _to_record(task: Task) -> Any:
         ttl=task.expires_at,
         everyone=EVERYONE,
         s_created=sort_value(task),
-        s_status=f"{task.status.value}#{sort_value(task)}",
+        s_status=status_sort_value(task),
     )
 
 
@@ -141,7 +146,7 @@ class DynamoTaskRepository:
         attr = TaskRecord.s_status if by_status else TaskRecord.s_created
         condition = None
         if marker is not None:
-            bound = f"{marker.status.value}#{sort_value(marker)}" if by_status else sort_value(marker)
+            bound = status_sort_value(marker) if by_status else sort_value(marker)
             condition = attr < bound if desc else attr > bound
         records = index.query(
             partition, range_key_condition=condition, scan_index_forward=not desc, page_size=max(page_size, 1)

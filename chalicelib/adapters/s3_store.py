@@ -20,6 +20,11 @@ CONTENT_TYPE = "application/octet-stream"
 SCHEME = "s3://"
 
 
+def _missing(exc: ClientError) -> bool:
+    """The object (or key) does not exist: HeadObject says 404, GetObject NoSuchKey."""
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+
+
 class S3ObjectStore:
     """One bucket; the client comes in from wiring as a factory, built on first use.
 
@@ -83,7 +88,7 @@ class S3ObjectStore:
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _missing(exc):
                 return None
             raise
         return int(head["ContentLength"])
@@ -118,7 +123,7 @@ class S3ObjectStore:
         try:
             resp = self.client.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _missing(exc):
                 raise NotFound(f"No data at {key}.") from None
             raise
         body = resp["Body"]

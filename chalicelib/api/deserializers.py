@@ -149,7 +149,8 @@ def _bool(name: str, raw: str) -> bool:
     raise InvalidInput(f"Invalid value for {name}: {raw!r}; expected true or false.")
 
 
-def _int(name: str, raw: str, *, minimum: int | None = 0) -> int:
+def int_param(name: str, raw: str, *, minimum: int | None = 0) -> int:
+    """An integer query parameter (``limit`` and the like); raises InvalidInput."""
     try:
         value = int(raw)
     except ValueError:
@@ -176,7 +177,8 @@ def _split_quoted(raw: str) -> list[str]:
     return values
 
 
-def _iso(raw: str) -> datetime:
+def iso_param(raw: str) -> datetime:
+    """An ISO 8601 date-time query value (``Z`` accepted); raises InvalidInput."""
     try:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
@@ -190,7 +192,7 @@ def _split_op(raw: str) -> tuple[str, str]:
     if not sep:
         return "eq", raw
     try:
-        _iso(raw)
+        iso_param(raw)
         return "eq", raw
     except InvalidInput:
         return left, right
@@ -212,7 +214,7 @@ def _dates(params: Mapping[str, list[str]]) -> tuple[tuple[str, str, datetime], 
             op, value = _split_op(raw)
             if op not in listing.DATE_OPS:
                 raise InvalidInput(f"Invalid operator {op} for {key}.")
-            found.append((key, op, _iso(value)))
+            found.append((key, op, iso_param(value)))
     return tuple(found)
 
 
@@ -235,8 +237,8 @@ def _filters(params: Mapping[str, list[str]]) -> listing.Filters:
     return listing.Filters(
         exact=exact,
         tags=frozenset(params.get("tag", [])),
-        size_min=_int("size_min", one["size_min"], minimum=None) if "size_min" in one else None,
-        size_max=_int("size_max", one["size_max"], minimum=None) if "size_max" in one else None,
+        size_min=int_param("size_min", one["size_min"], minimum=None) if "size_min" in one else None,
+        size_max=int_param("size_max", one["size_max"], minimum=None) if "size_max" in one else None,
         protected=_bool("protected", one["protected"]) if "protected" in one else None,
         os_hidden=_bool("os_hidden", one["os_hidden"]) if "os_hidden" in one else False,
         dates=_dates(params),
@@ -245,7 +247,8 @@ def _filters(params: Mapping[str, list[str]]) -> listing.Filters:
     )
 
 
-def _dir(raw: str) -> bool:
+def sort_desc(raw: str) -> bool:
+    """A ``sort_dir``: True for desc; raises InvalidInput for anything but asc/desc."""
     if raw not in ("asc", "desc"):
         raise InvalidInput(f"Invalid sort direction: {raw}")
     return raw == "desc"
@@ -266,10 +269,10 @@ def _order(params: Mapping[str, list[str]]) -> listing.Order:
         for part in ",".join(sort).split(","):
             key, _, direction = part.strip().partition(":")
             keys.append(_sort_key(key.strip()))
-            dirs.append(_dir(direction.strip() or "desc"))
+            dirs.append(sort_desc(direction.strip() or "desc"))
         return listing.Order.build(keys, dirs, dirs[0] if len(dirs) == 1 else True)
     keys = [_sort_key(k) for k in keys_raw] or ["created_at"]
-    dirs = [_dir(d) for d in dirs_raw]
+    dirs = [sort_desc(d) for d in dirs_raw]
     if len(dirs) > 1 and len(dirs) != len(keys):
         raise InvalidInput("Number of sort dirs does not match the number of sort keys.")
     default = dirs[0] if len(dirs) == 1 else True
@@ -278,7 +281,7 @@ def _order(params: Mapping[str, list[str]]) -> listing.Order:
 
 def list_images(params: Mapping[str, list[str]], *, default_limit: int, max_limit: int) -> ListQuery:
     """``GET /v2/images`` parameters; raises InvalidInput for any malformed one."""
-    limit = _int("limit", params["limit"][-1]) if "limit" in params else default_limit
+    limit = int_param("limit", params["limit"][-1]) if "limit" in params else default_limit
     marker = params["marker"][-1] if "marker" in params else None
     return ListQuery(filters=_filters(params), order=_order(params), limit=min(limit, max_limit), marker=marker)
 

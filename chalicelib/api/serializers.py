@@ -90,14 +90,20 @@ def images_view(
     shown: LocationDisplay = LocationDisplay(),
 ) -> dict[str, Any]:
     """A listing page with Glance's ``first`` and ``next`` links."""
+    return page_view("images", [image_view(im, shown) for im in images], params, next_marker)
+
+
+def page_view(collection: str, items: list[dict[str, Any]], params: Mapping[str, list[str]],
+              next_marker: str | None) -> dict[str, Any]:
+    """``{collection: items, first, next (when a marker is given), schema}``: the query kept, the marker replaced."""
     rest = [(k, v) for k, values in params.items() if k != "marker" for v in values]
     doc: dict[str, Any] = {
-        "images": [image_view(im, shown) for im in images],
-        "first": "/v2/images" + (f"?{urlencode(rest)}" if rest else ""),
-        "schema": "/v2/schemas/images",
+        collection: items,
+        "first": f"/v2/{collection}" + (f"?{urlencode(rest)}" if rest else ""),
+        "schema": f"/v2/schemas/{collection}",
     }
     if next_marker is not None:
-        doc["next"] = "/v2/images?" + urlencode(rest + [("marker", next_marker)])
+        doc["next"] = f"/v2/{collection}?" + urlencode(rest + [("marker", next_marker)])
     return doc
 
 
@@ -175,12 +181,4 @@ def task_view(task: Task, *, detail: bool = True) -> dict[str, Any]:
 
 def tasks_view(tasks: Iterable[Task], params: Mapping[str, list[str]], next_marker: str | None) -> dict[str, Any]:
     """A task listing page with Glance's ``first`` and ``next`` links."""
-    rest = [(k, v) for k, values in params.items() if k != "marker" for v in values]
-    doc: dict[str, Any] = {
-        "tasks": [task_view(t, detail=False) for t in tasks],
-        "first": "/v2/tasks" + (f"?{urlencode(rest)}" if rest else ""),
-        "schema": "/v2/schemas/tasks",
-    }
-    if next_marker is not None:
-        doc["next"] = "/v2/tasks?" + urlencode(rest + [("marker", next_marker)])
-    return doc
+    return page_view("tasks", [task_view(t, detail=False) for t in tasks], params, next_marker)

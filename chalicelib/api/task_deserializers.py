@@ -5,7 +5,7 @@ import uuid
 from typing import Any, Mapping
 
 from chalicelib.api import schemas
-from chalicelib.api.deserializers import json_body
+from chalicelib.api.deserializers import int_param, json_body, sort_desc
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.services.tasks import TaskQuery
 
@@ -38,14 +38,7 @@ def _uuid_like(raw: str) -> bool:
 def list_tasks(params: Mapping[str, list[str]], *, default_limit: int, max_limit: int) -> TaskQuery:
     """``GET /v2/tasks`` parameters; raises InvalidInput for a bad limit, marker, sort key or direction."""
     one = {key: values[-1] for key, values in params.items() if values}
-    limit = default_limit
-    if "limit" in one:
-        try:
-            limit = int(one["limit"])
-        except ValueError:
-            raise InvalidInput("limit param must be an integer") from None
-        if limit < 0:
-            raise InvalidInput("limit param must be positive")
+    limit = int_param("limit", one["limit"]) if "limit" in one else default_limit
     marker = one.get("marker")
     if marker is not None and not _uuid_like(marker):
         raise InvalidInput("Invalid marker format")
@@ -53,7 +46,6 @@ def list_tasks(params: Mapping[str, list[str]], *, default_limit: int, max_limit
     if sort_key not in SORT_KEYS:
         raise InvalidInput(f"Invalid sort key: {sort_key}. Tasks can be sorted by: {', '.join(SORT_KEYS)}.")
     sort_dir = one.get("sort_dir", "desc")
-    if sort_dir not in ("asc", "desc"):
-        raise InvalidInput(f"Invalid sort direction: {sort_dir}")
+    sort_desc(sort_dir)
     filters = {key: value for key, value in one.items() if key not in _PAGING}
     return TaskQuery(limit=min(limit, max_limit), marker=marker, sort_dir=sort_dir, sort_key=sort_key, filters=filters)

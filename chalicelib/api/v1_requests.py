@@ -20,8 +20,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from chalicelib.api import schemas
-from chalicelib.api.deserializers import CHUNK, json_body
-from chalicelib.api.deserializers import _iso as iso_time  # the one ISO 8601 reader of the api layer
+from chalicelib.api.deserializers import CHUNK, iso_param, json_body
 from chalicelib.api.v1_headers import parse_bool, parse_int
 from chalicelib.domain import listing, v1
 from chalicelib.domain.errors import InvalidInput
@@ -40,7 +39,7 @@ def list_images(params: Mapping[str, list[str]], *, default_limit: int, max_limi
     exact.update({k[len(_PROPERTY):]: frozenset({v}) for k, v in one.items() if k.startswith(_PROPERTY) and len(k) > len(_PROPERTY)})
     dates: tuple[tuple[str, str, Any], ...] = ()
     if "changes-since" in one:
-        dates = (("updated_at", "gte", iso_time(one["changes-since"])),)
+        dates = (("updated_at", "gte", iso_param(one["changes-since"])),)
     filters = listing.Filters(
         exact=exact,
         size_min=parse_int("size_min", one["size_min"]) if "size_min" in one else None,

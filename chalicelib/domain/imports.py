@@ -102,11 +102,10 @@ def check_stores(request: ImportRequest) -> None:
         raise Conflict(f"Unknown store(s): {', '.join(unknown)}.")
 
 
-def copy_is_noop(request: ImportRequest, image: Image) -> bool:
+def check_copy(request: ImportRequest, image: Image) -> None:
     """copy-image onto the single store: a no-op with all_stores, else 400 (the store already has it)."""
-    if request.all_stores:
-        return True
-    raise InvalidInput(f"Image {image.id} is already present in store '{STORE}'.")
+    if not request.all_stores:
+        raise InvalidInput(f"Image {image.id} is already present in store '{STORE}'.")
 
 
 def lock_holder(image: Image) -> str | None:

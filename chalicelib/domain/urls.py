@@ -69,6 +69,15 @@ def _why_refused(address: Address) -> str | None:
     return None if address.is_global else "non-public"
 
 
+def check_port(url: str, target: Target, policy: FetchPolicy) -> None:
+    """Raise InvalidInput unless ``target``'s port is allowed (any port of an explicitly allowed host is)."""
+    if target.host not in policy.allowed_hosts and target.port not in policy.allowed_ports:
+        raise InvalidInput(
+            f"Port {target.port} of {url} is not allowed; allowed ports are "
+            f"{sorted(policy.allowed_ports)} (IMPORT_ALLOWED_PORTS), or list the host in IMPORT_ALLOWED_HOSTS."
+        )
+
+
 def check_target(url: str, addresses: Iterable[str], policy: FetchPolicy) -> Target:
     """Raise InvalidInput unless ``url`` may be contacted at every one of ``addresses``."""
     target = parse(url)
@@ -79,11 +88,7 @@ def check_target(url: str, addresses: Iterable[str], policy: FetchPolicy) -> Tar
     for address in resolved:
         if address in METADATA_ADDRESSES:
             raise InvalidInput(f"{url} points at the instance metadata service ({address}), which is never allowed.")
-    if not allowed_host and target.port not in policy.allowed_ports:
-        raise InvalidInput(
-            f"Port {target.port} of {url} is not allowed; allowed ports are "
-            f"{sorted(policy.allowed_ports)} (IMPORT_ALLOWED_PORTS), or list the host in IMPORT_ALLOWED_HOSTS."
-        )
+    check_port(url, target, policy)
     for address in resolved:
         reason = None if allowed_host else _why_refused(address)
         if reason is not None:

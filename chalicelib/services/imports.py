@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from chalicelib.domain import data, imports, policy, urls, usage
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import Conflict, DomainError, Duplicate, InvalidInput, NotFound, QuotaExceeded
+from chalicelib.domain.errors import Conflict, DomainError, Duplicate, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image, ImageStatus
 from chalicelib.domain.tasks import Task, TaskStatus
 from chalicelib.ports import Clock, IdGen, ObjectStore
@@ -53,12 +53,13 @@ class ImportService:
             policy.require_copy_image(ctx)
             if image.status is not ImageStatus.ACTIVE:
                 raise Conflict(f"Image {image_id} is {image.status.value}; copy-image needs it active.")
-            imports.copy_is_noop(request, image)
-            return None
+            imports.check_copy(request, image)
+            return None  # all_stores onto the one store that has it: nothing to do
         policy.require_modify(image, ctx, "import_image")
         self._check_size_total(image)
         if request.uri is not None:
-            self._check_uri(request.uri)
+            # Glance's import filtering at request time (scheme, port); addresses are checked again at fetch.
+            urls.check_port(request.uri, urls.parse(request.uri), self.fetch_policy)
         return self._start(ctx, image_id, request.method, request.task_input(), self.ids.new_id())
 
     def _check_size_total(self, image: Image) -> None:
@@ -66,12 +67,6 @@ class ImportService:
         limit = self.images.limits.counters()["image_bytes"]
         if limit >= 0 and image.owner is not None and self.images.repo.usage(image.owner)["image_bytes"] > limit:
             raise QuotaExceeded(what=usage.COUNTERS["image_bytes"], limit=limit)
-
-    def _check_uri(self, uri: str) -> None:
-        # Glance's import filtering at request time (scheme, port); addresses are checked again at fetch.
-        target = urls.parse(uri)
-        if target.host not in self.fetch_policy.allowed_hosts and target.port not in self.fetch_policy.allowed_ports:
-            raise InvalidInput(f"Port {target.port} of {uri} is not allowed for web-download.")
 
     def _start(self, ctx: RequestContext, image_id: str, method: str, task_input: Mapping[str, Any],
                task_id: str) -> Task:
@@ -83,7 +78,7 @@ class ImportService:
             imports.check_can_import(image, method)
             holder = imports.lock_holder(image)
             broken[:] = [holder] if holder is not None and holder != task_id else []
-            return imports.take_lock(image, task_id, holder_stale=self._holder_stale(image, task_id))
+            return imports.take_lock(image, task_id, holder_stale=bool(broken) and self._stale(broken[0]))
 
         locked = self.images.mutate(ctx, image_id, lock)
         for holder in broken:  # Glance fails the task whose stale lock was broken
@@ -108,10 +103,8 @@ class ImportService:
         except DomainError:
             pass  # finished meanwhile, or already gone: nothing to fail
 
-    def _holder_stale(self, image: Image, task_id: str) -> bool:
-        holder = imports.lock_holder(image)
-        if holder is None or holder == task_id:
-            return True
+    def _stale(self, holder: str) -> bool:
+        """True when the task holding a lock is gone, finished, or has not moved for Glance's stale-lock time."""
         try:
             task = self.tasks.repo.get(holder)
         except NotFound:

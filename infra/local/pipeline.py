@@ -56,12 +56,12 @@ def _function(client: Any, name: str, role: str, env: dict[str, str]) -> str:
 
 def deploy(settings: Settings, session: Any, app: Any) -> str:
     """Create (or find) the functions, the state machine and the S3 trigger; returns the machine's ARN."""
-    lambda_hook.install(lambda_hook.chalice_handlers(app))
+    handlers = lambda_hook.chalice_handlers(app)
+    lambda_hook.install(handlers)
     kw = dict(region_name=settings.region, endpoint_url=settings.endpoint_url)
     iam, lam, sfn = session.client("iam", **kw), session.client("lambda", **kw), session.client("stepfunctions", **kw)
     role = _role(iam)
     definition = workflows.load_definitions(ROOT / "stepfunctions")[MACHINE]
-    handlers = lambda_hook.chalice_handlers(app)
     arns = {name: _function(lam, name, role, {}) for name in workflows.placeholders(definition) if name in handlers}
     subs, _ = workflows.substitutions(MACHINE, definition, _Arns(arns), {})
     for key, value in subs.items():

@@ -131,3 +131,20 @@ def test_glance_task_list_and_show(service: LocalService, web: FileServer, real_
     assert task["id"] in listed.stdout
     shown = glance(service, ADMIN, "task-show", task["id"], home=tmp_path)
     assert shown.returncode == 0 and field(shown.stdout, "status") == "success"
+
+
+def test_a_presigned_upload_imports_itself(service: LocalService, real_qcow2: Path) -> None:
+    status, image = call(service, "POST", "/v2/images", {"disk_format": "qcow2", "container_format": "bare"})
+    assert status == 201
+    status, ticket = call(service, "POST", f"/v2/images/{image['id']}/upload-url", {})
+    assert status == 200 and ticket["url"].startswith(service.endpoint_url)
+    data = real_qcow2.read_bytes()
+    put = urllib.request.Request(ticket["url"], data=data, method="PUT", headers=ticket["headers"])
+    with urllib.request.urlopen(put, timeout=30) as resp:  # straight to the emulator's S3, as a client would
+        assert resp.status == 200
+    deadline = time.monotonic() + 60
+    while (shown := call(service, "GET", f"/v2/images/{image['id']}")[1])["status"] != "active":
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.2)
+    assert shown["checksum"] == hashlib.md5(data).hexdigest() and shown["virtual_size"] == 4 * 1024 * 1024
+    assert not [k for k in bucket_keys(service) if k.startswith("staging/") and image["id"] in k]

@@ -10,6 +10,7 @@ import pytest
 from chalicelib.domain import imports
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.services.import_steps import PIPELINE
+from tests.fakes import RecordingLauncher
 from tests.images import qcow2
 from tests.pipeline.conftest import ADMIN, ALICE, Pipeline
 from tests.pipeline.test_interop_import import _image, _import, _task_of
@@ -50,7 +51,7 @@ def test_activate_run_again_after_its_write_landed_changes_nothing(pipeline: Pip
 def test_a_stale_lock_is_broken_and_its_task_failed(pipeline: Pipeline) -> None:
     image = _image(pipeline)
     tasks = pipeline.container.tasks
-    tasks.launcher = _NoLaunch()
+    tasks.launcher = RecordingLauncher()
     # Given an import whose task never started, three hours ago
     assert _import(pipeline, image["id"], {"name": "web-download", "uri": "http://example.com/a.qcow2"})[0] == 202
     stale = imports.lock_holder(pipeline.container.images.show(PIPELINE, image["id"]))
@@ -64,10 +65,6 @@ def test_a_stale_lock_is_broken_and_its_task_failed(pipeline: Pipeline) -> None:
     assert failed.status.value == "failure" and "preempted" in failed.message
 
 
-class _NoLaunch:
-    def start(self, name: str, payload: Any) -> None:
-        pass
-
 
 def test_the_launcher_turns_aws_errors_into_503(pipeline: Pipeline) -> None:
     launcher = pipeline.container.tasks.launcher
@@ -79,7 +76,7 @@ def test_the_launcher_turns_aws_errors_into_503(pipeline: Pipeline) -> None:
 def test_a_repeated_upload_during_an_import_keeps_the_data(pipeline: Pipeline) -> None:
     image = _image(pipeline)
     key = f"staging/imports/{image['id']}"
-    pipeline.container.tasks.launcher = _NoLaunch()  # the first import is still running
+    pipeline.container.tasks.launcher = RecordingLauncher()  # the first import is still running
     pipeline.s3.put_object(Bucket=pipeline.container.settings.bucket, Key=key, Body=qcow2())
     # When the client PUTs to the same URL again (a retried upload)
     pipeline.s3.put_object(Bucket=pipeline.container.settings.bucket, Key=key, Body=qcow2(padding=1024))

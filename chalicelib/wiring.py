@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
 
@@ -40,8 +40,29 @@ class Container:
 _state: dict[str, Container] = {}
 
 
+@dataclass(frozen=True)
+class Adapters:
+    """The ports a Container is assembled from: real AWS adapters (``real_adapters``) or tests' fakes."""
+
+    images: Any
+    members: Any
+    tasks: Any
+    metadefs: Any
+    store: Any
+    web: Any
+    inspector: Any
+    launcher: Any
+    clock: Any
+    ids: Any
+
+
 def build(settings: Settings) -> Container:
     """Wire the real adapters for ``settings`` (configures PynamoDB's table names and endpoint)."""
+    return assemble(settings, real_adapters(settings))
+
+
+def real_adapters(settings: Settings) -> Adapters:
+    """The DynamoDB, S3, Step Functions and web adapters for ``settings`` (clients built on first use)."""
     from chalicelib.adapters import dynamo_models
     from chalicelib.adapters.dynamo_images import DynamoImageRepository
     from chalicelib.adapters.dynamo_members import DynamoMemberRepository
@@ -52,6 +73,29 @@ def build(settings: Settings) -> Container:
     from chalicelib.adapters.sfn_launcher import StepFunctionsLauncher
     from chalicelib.adapters.system import SystemClock, UuidGen
     from chalicelib.adapters.web import GuardedHttp
+    from chalicelib.domain.urls import FetchPolicy
+
+    dynamo_models.configure(
+        settings.table_names(),
+        region=settings.region,
+        host=settings.endpoint_url,
+    )
+    return Adapters(
+        images=DynamoImageRepository(),
+        members=DynamoMemberRepository(),
+        tasks=DynamoTaskRepository(),
+        metadefs=DynamoMetadefRepository(),
+        store=S3ObjectStore(lambda: _s3_client(settings), settings.bucket),
+        web=GuardedHttp(FetchPolicy(settings.allowed_hosts, settings.allowed_ports)),
+        inspector=OsloInspector(),
+        launcher=StepFunctionsLauncher(lambda: _client("stepfunctions", settings), settings.import_state_machine_arn),
+        clock=SystemClock(),
+        ids=UuidGen(),
+    )
+
+
+def assemble(settings: Settings, ports: Adapters) -> Container:
+    """The services over ``ports``, configured by ``settings``."""
     from chalicelib.domain.locations import LocationRules
     from chalicelib.domain.urls import FetchPolicy
     from chalicelib.services.image_data import DataLimits, ImageDataService
@@ -64,12 +108,7 @@ def build(settings: Settings) -> Container:
     from chalicelib.services.tasks import TaskService
     from chalicelib.services.v1_images import V1ImageService
 
-    dynamo_models.configure(
-        settings.table_names(),
-        region=settings.region,
-        host=settings.endpoint_url,
-    )
-    store = S3ObjectStore(lambda: _s3_client(settings), settings.bucket)
+    store = ports.store
     limits = Limits(
         property_quota=settings.image_property_quota,
         tag_quota=settings.image_tag_quota,
@@ -80,13 +119,11 @@ def build(settings: Settings) -> Container:
         stage_total_mib=settings.limit_image_stage_total,
     )
     fetch_policy = FetchPolicy(settings.allowed_hosts, settings.allowed_ports)
-    web = GuardedHttp(fetch_policy)
     locations = LocationSupport(
-        LocationRules(enabled=settings.show_multiple_locations, quota=settings.image_location_quota), store, web
+        LocationRules(enabled=settings.show_multiple_locations, quota=settings.image_location_quota), store, ports.web
     )
-    member_repo = DynamoMemberRepository()
     images = ImageService(
-        DynamoImageRepository(), member_repo, SystemClock(), UuidGen(), limits,
+        ports.images, ports.members, ports.clock, ports.ids, limits,
         store=store, delayed_delete=settings.delayed_delete, locations=locations,
     )
     data_limits = DataLimits(
@@ -94,17 +131,15 @@ def build(settings: Settings) -> Container:
         proxy_max_bytes=settings.proxy_max_bytes,
         download_mode=settings.download_mode,
     )
-    data = ImageDataService(images, store, OsloInspector(), data_limits)
-    members = MemberService(images, member_repo, SystemClock(), settings.image_member_quota)
-    metadefs = MetadefService(DynamoMetadefRepository(), SystemClock())
-    launcher = StepFunctionsLauncher(lambda: _client("stepfunctions", settings), settings.import_state_machine_arn)
+    data = ImageDataService(images, store, ports.inspector, data_limits)
+    members = MemberService(images, ports.members, ports.clock, settings.image_member_quota)
+    metadefs = MetadefService(ports.metadefs, ports.clock)
     tasks = TaskService(
-        DynamoTaskRepository(), SystemClock(), UuidGen(), launcher,
+        ports.tasks, ports.clock, ports.ids, ports.launcher,
         ttl=timedelta(hours=settings.task_time_to_live_hours), admin_only=settings.tasks_admin_only,
     )
-    imports = ImportService(images, tasks, store, SystemClock(), UuidGen(), settings.import_methods,
-                            fetch_policy)
-    steps = ImportStepService(images, tasks, store, web, OsloInspector(), settings.image_size_cap)
+    imports = ImportService(images, tasks, store, ports.clock, ports.ids, settings.import_methods, fetch_policy)
+    steps = ImportStepService(images, tasks, store, ports.web, ports.inspector, settings.image_size_cap)
     v1 = V1ImageService(images, data, members)
     return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs, tasks=tasks,
                      imports=imports, import_steps=steps, v1=v1)

@@ -147,6 +147,13 @@ class ServiceUnavailable(DomainError):
     template = "The service is unavailable: {detail}"
 
 
+class TransientFault(ServiceUnavailable):
+    """A backing service failed in a way that may pass (throttled, conflicting transaction, 5xx, connection):
+    retried by the write path, answered 503 with Retry-After once the retries run out."""
+
+    template = "The service is busy ({detail}); try again."
+
+
 class TaskNotFound(NotFound):
     """No task with this id, it expired, or the caller may not see it (Glance hides all three)."""
 

@@ -203,8 +203,9 @@ def _verify_step_seconds(chunks, expected_sha: str) -> float:
     image = Image(id="i", owner="p", created_at=now, updated_at=now, disk_format="raw", container_format="bare")
     task = Task(id="t", type="api_image_import", owner="p", created_at=now, updated_at=now, image_id="i")
     step = ImportStepService(
-        images=SimpleNamespace(repo=SimpleNamespace(get=lambda _: image)),  # type: ignore[arg-type]
-        tasks=SimpleNamespace(repo=SimpleNamespace(get=lambda _: task)),  # type: ignore[arg-type]
+        images=None,  # type: ignore[arg-type]  # VerifyData reads through the writer only
+        writer=SimpleNamespace(get=lambda _: image),  # type: ignore[arg-type]  # a stand-in holding one image
+        tasks=SimpleNamespace(find=lambda _: task),  # type: ignore[arg-type]  # a stand-in holding one task
         store=SimpleNamespace(iter_object=lambda _: chunks()),  # type: ignore[arg-type]
         web=None, inspector=OsloInspector(), image_size_cap=1 << 40,  # type: ignore[arg-type]
     )

@@ -35,6 +35,7 @@ class Container:
     imports: "ImportService"
     import_steps: "ImportStepService"
     v1: "V1ImageService"
+    ports: "Adapters"
 
 
 _state: dict[str, Container] = {}
@@ -107,6 +108,7 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
     from chalicelib.services.imports import ImportService
     from chalicelib.services.tasks import TaskService
     from chalicelib.services.v1_images import V1ImageService
+    from chalicelib.services.writer import ImageWriter
 
     store = ports.store
     limits = Limits(
@@ -122,27 +124,29 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
     locations = LocationSupport(
         LocationRules(enabled=settings.show_multiple_locations, quota=settings.image_location_quota), store, ports.web
     )
+    writer = ImageWriter(ports.images, ports.members, ports.clock, limits.counters())
     images = ImageService(
-        ports.images, ports.members, ports.clock, ports.ids, limits,
-        store=store, delayed_delete=settings.delayed_delete, locations=locations,
+        writer, ports.images, ports.members, ports.clock, ports.ids, limits, locations,
+        store=store, delayed_delete=settings.delayed_delete,
     )
     data_limits = DataLimits(
         image_size_cap=settings.image_size_cap,
         proxy_max_bytes=settings.proxy_max_bytes,
         download_mode=settings.download_mode,
     )
-    data = ImageDataService(images, store, ports.inspector, data_limits)
-    members = MemberService(images, ports.members, ports.clock, settings.image_member_quota)
+    data = ImageDataService(writer, locations, store, ports.inspector, data_limits)
+    members = MemberService(writer, ports.members, ports.clock, settings.image_member_quota)
     metadefs = MetadefService(ports.metadefs, ports.clock)
     tasks = TaskService(
         ports.tasks, ports.clock, ports.ids, ports.launcher,
         ttl=timedelta(hours=settings.task_time_to_live_hours), admin_only=settings.tasks_admin_only,
     )
-    imports = ImportService(images, tasks, store, ports.clock, ports.ids, settings.import_methods, fetch_policy)
-    steps = ImportStepService(images, tasks, store, ports.web, ports.inspector, settings.image_size_cap)
-    v1 = V1ImageService(images, data, members)
+    imports = ImportService(images, writer, tasks, store, ports.clock, ports.ids, settings.import_methods,
+                            fetch_policy)
+    steps = ImportStepService(images, writer, tasks, store, ports.web, ports.inspector, settings.image_size_cap)
+    v1 = V1ImageService(images, data, members, writer)
     return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs, tasks=tasks,
-                     imports=imports, import_steps=steps, v1=v1)
+                     imports=imports, import_steps=steps, v1=v1, ports=ports)
 
 
 def _client(service: str, settings: Settings) -> object:

@@ -16,7 +16,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.dynamo_models import ImageRecord, UsageRecord
 from chalicelib.domain import listing, usage
 from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, NotFound, QuotaExceeded
-from chalicelib.domain.images import Image, ImageStatus, Location
+from chalicelib.domain.images import Image, ImageStatus, Location, awaits_scrub
 from chalicelib.domain.listing import Order, Source
 
 _SEP = "\x00"  # sorts below every character an encoded value can hold
@@ -85,7 +85,7 @@ def _to_record(image: Image) -> Any:
         lo=image.owner if listed else None,
         lv=image.visibility if listed else None,
     )
-    if image.status is ImageStatus.PENDING_DELETE:
+    if awaits_scrub(image):
         record.pd, record.pd_at = PENDING, _enc(image.updated_at)
     for key in listing.SORT_KEYS:
         setattr(record, f"s_{key}", sort_range(image, key) if listed else None)

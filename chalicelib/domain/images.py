@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any, Callable, Mapping
 
 from chalicelib.domain import rules
-from chalicelib.domain.errors import InvalidTransition, ProtectedImage
+from chalicelib.domain.errors import Forbidden, InvalidTransition, ProtectedImage
 
 
 class ImageStatus(str, Enum):
@@ -47,6 +47,15 @@ _DATA_TARGETS = frozenset({S.SAVING, S.ACTIVE, S.IMPORTING})
 _PRE_DATA = frozenset({S.QUEUED, S.UPLOADING})
 # Statuses in which an image never appears in listings.
 UNLISTED = frozenset({S.DELETED, S.KILLED, S.PENDING_DELETE})
+# Soft-deleted: 404 on every read (Glance's ImageRepo.get), and never changed again by a request.
+SOFT_DELETED = frozenset({S.DELETED, S.PENDING_DELETE})
+# Statuses whose data is served and counts against a project's storage (Glance sums its undeleted images).
+WITH_DATA = frozenset({S.ACTIVE, S.DEACTIVATED})
+# The new location API (POST /v2/images/{id}/locations) adds to queued images only.
+NEW_LOCATION_API = frozenset({S.QUEUED})
+# A failed import gives an image in these statuses back to queued (staged data or importing).
+IMPORT_HELD = frozenset({S.UPLOADING, S.IMPORTING})
+DEACTIVATED_DOWNLOAD = "The requested image has been deactivated. Image data download is forbidden."
 
 
 @dataclass(frozen=True)
@@ -94,13 +103,73 @@ class Image:
 Transition = Callable[[Image], Image]
 
 
-# Statuses whose data counts against a project's storage (Glance sums its undeleted images).
-_STORED = frozenset({S.ACTIVE, S.DEACTIVATED})
-
-
 def stored_bytes(image: Image) -> int:
     """Bytes this image holds against its owner's storage quota."""
-    return (image.size or 0) if image.status in _STORED else 0
+    return (image.size or 0) if image.status in WITH_DATA else 0
+
+
+def is_soft_deleted(image: Image) -> bool:
+    """True for deleted and pending_delete images: hidden from reads, changed by no request."""
+    return image.status in SOFT_DELETED
+
+
+def is_deleted(image: Image) -> bool:
+    """True once the record says deleted (its data may go); pending_delete keeps data for the scrubber."""
+    return image.status is S.DELETED
+
+
+def awaits_scrub(image: Image) -> bool:
+    """True for a pending_delete image (indexed for the scrubber)."""
+    return image.status is S.PENDING_DELETE
+
+
+def is_active(image: Image) -> bool:
+    """True for an active image."""
+    return image.status is S.ACTIVE
+
+
+def is_queued(image: Image) -> bool:
+    """True for a queued image (v1 takes data only then)."""
+    return image.status is S.QUEUED
+
+
+def has_data_status(image: Image) -> bool:
+    """True for the statuses whose data is served: active and deactivated."""
+    return image.status in WITH_DATA
+
+
+def serves_data(image: Image) -> bool:
+    """True when a download answers with data: active or deactivated, with a location."""
+    return image.status in WITH_DATA and bool(image.locations)
+
+
+def in_status(image: Image, status: ImageStatus) -> bool:
+    """True when ``image`` is in ``status`` (a step that owns a status checks it is still there)."""
+    return image.status is status
+
+
+def check_download(image: Image, *, is_admin: bool) -> None:
+    """Glance: a deactivated image's data is forbidden to everyone but admins; raises Forbidden."""
+    if image.status is S.DEACTIVATED and not is_admin:
+        raise Forbidden(DEACTIVATED_DOWNLOAD)
+
+
+def request_deactivate(image: Image) -> Image:
+    """The deactivate action: active -> deactivated, a no-op when deactivated, Forbidden in any other status."""
+    return _toggle(image, "deactivate", S.ACTIVE, S.DEACTIVATED)
+
+
+def request_reactivate(image: Image) -> Image:
+    """The reactivate action: deactivated -> active, a no-op when active, Forbidden in any other status."""
+    return _toggle(image, "reactivate", S.DEACTIVATED, S.ACTIVE)
+
+
+def _toggle(image: Image, action: str, source: ImageStatus, target: ImageStatus) -> Image:
+    if image.status is target:
+        return image
+    if image.status is not source:
+        raise Forbidden(f"Not allowed to {action} image in status '{image.status.value}'")
+    return transition(image, target)
 
 
 def transition(image: Image, target: ImageStatus) -> Image:
@@ -149,6 +218,21 @@ def requeue(image: Image) -> Image:
 def kill(image: Image) -> Image:
     """saving -> killed (v1 upload failure)."""
     return transition(image, S.KILLED)
+
+
+def give_back(image: Image) -> Image:
+    """A failed import's image: back to queued from uploading or importing, unchanged otherwise."""
+    return requeue(image) if image.status in IMPORT_HELD else image
+
+
+def purge(image: Image) -> Image:
+    """pending_delete -> deleted (the scrubber, once the delay has passed)."""
+    return transition(image, S.DELETED)
+
+
+def discard(image: Image) -> Image:
+    """-> deleted whatever ``protected`` says (an import reverting the image its legacy task made)."""
+    return transition(image, S.DELETED)
 
 
 def mark_deleted(image: Image, *, delayed_delete: bool, has_data: bool) -> Image:

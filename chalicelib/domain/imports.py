@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from chalicelib.domain import rules
 from chalicelib.domain.errors import Conflict, DomainError, InvalidInput
-from chalicelib.domain.images import Image, ImageStatus
+from chalicelib.domain.images import Image, ImageStatus, Location
 
 LOCK = "os_glance_import_task"
 FAILED = "os_glance_failed_import"
@@ -106,6 +106,30 @@ def check_copy(request: ImportRequest, image: Image) -> None:
     """copy-image onto the single store: a no-op with all_stores, else 400 (the store already has it)."""
     if not request.all_stores:
         raise InvalidInput(f"Image {image.id} is already present in store '{STORE}'.")
+
+
+def check_copy_source(image: Image) -> None:
+    """copy-image copies an active image's data; raises Conflict in any other status."""
+    if image.status is not ImageStatus.ACTIVE:
+        raise Conflict(f"Image {image.id} is {image.status.value}; copy-image needs it active.")
+
+
+def importing_for(image: Image, task_id: str) -> bool:
+    """True when ``image`` is importing under ``task_id``'s lock."""
+    return image.status is ImageStatus.IMPORTING and lock_holder(image) == task_id
+
+
+def activated_with(image: Image, location: Location) -> bool:
+    """True when ``image`` is active with ``location`` (an ActivateImage that already landed)."""
+    return image.status is ImageStatus.ACTIVE and location in image.locations
+
+
+def reverted_by(image: Image, task_id: str, *, legacy: bool) -> bool:
+    """True when a failed import ``task_id`` still owns ``image``: not active, and its lock (or, for a
+    legacy task, no lock: its own image) is on it."""
+    holder = lock_holder(image)
+    mine = holder == task_id or (legacy and holder is None)
+    return mine and image.status is not ImageStatus.ACTIVE
 
 
 def lock_holder(image: Image) -> str | None:

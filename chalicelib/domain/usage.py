@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from chalicelib.domain.images import Image, ImageStatus, stored_bytes
+from chalicelib.domain.images import SOFT_DELETED, Image, ImageStatus, stored_bytes
 
 S = ImageStatus
 MIB = 1024 * 1024
@@ -19,7 +19,6 @@ COUNTERS = {
     "uploading_count": "images uploading",
     "staged_bytes": "staged bytes",
 }
-_GONE = frozenset({S.DELETED, S.PENDING_DELETE})
 _UPLOADING = frozenset({S.SAVING, S.UPLOADING, S.IMPORTING})
 _STAGED = frozenset({S.UPLOADING, S.IMPORTING})
 
@@ -28,7 +27,7 @@ def contribution(image: Image) -> dict[str, int]:
     """What ``image`` adds to its owner's counters in its current status."""
     return {
         "image_bytes": stored_bytes(image),
-        "image_count": 0 if image.status in _GONE else 1,
+        "image_count": 0 if image.status in SOFT_DELETED else 1,
         "uploading_count": 1 if image.status in _UPLOADING else 0,
         "staged_bytes": (image.size or 0) if image.status in _STAGED else 0,
     }

@@ -9,6 +9,6 @@ from chalicelib.wiring import Container
 
 def scrub_images(container: Container) -> dict[str, Any]:
     """Run one scrub pass; returns the purged ids (small JSON for the logs)."""
-    images = container.images
-    purged = images.scrub(images.clock.now(), timedelta(seconds=container.settings.scrub_delay_seconds))
+    now = container.ports.clock.now()
+    purged = container.images.scrub(now, timedelta(seconds=container.settings.scrub_delay_seconds))
     return {"purged": purged}

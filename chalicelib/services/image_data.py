@@ -1,6 +1,6 @@
 """Image data use cases: upload, stage, download, and their failure handling (reference 5).
 
-Status moves are conditional writes through ImageService.mutate. Bytes pass
+Status moves are conditional writes through the ImageWriter. Bytes pass
 once: hashes (MD5 and SHA-512, in parallel), size cap and format inspection
 happen while the data streams to the store. Any failure removes what was
 written and puts the image back to ``queued`` (Glance's v2 behaviour), or,
@@ -13,16 +13,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator, Mapping
 
-from chalicelib.domain import data, policy, usage
+from chalicelib.domain import data, policy
 from chalicelib.domain import images as domain
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import ConcurrentUpdate, Forbidden, Gone, InvalidInput, NotFound, QuotaExceeded
+from chalicelib.domain.errors import Forbidden, Gone, InvalidInput, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image, ImageStatus, Location
 from chalicelib.ports import FormatInspector, ObjectStore
-from chalicelib.services.images import ImageService
+from chalicelib.services.locations import LocationSupport
+from chalicelib.services.writer import ImageWriter
 
 HASH_ALGO = "sha512"
-_DEACTIVATED = "The requested image has been deactivated. Image data download is forbidden."
 
 
 @dataclass(frozen=True)
@@ -122,8 +122,12 @@ def scan(
 class ImageDataService:
     """Upload, stage and download over an ObjectStore."""
 
-    def __init__(self, images: ImageService, store: ObjectStore, inspector: FormatInspector, limits: DataLimits) -> None:
-        self.images = images
+    def __init__(
+        self, writer: ImageWriter, locations: LocationSupport, store: ObjectStore, inspector: FormatInspector,
+        limits: DataLimits,
+    ) -> None:
+        self._writer = writer
+        self._locations = locations
         self.store = store
         self.inspector = inspector
         self.limits = limits
@@ -147,21 +151,21 @@ class ImageDataService:
             fields = dict(size=found.size, virtual_size=found.virtual_size, checksum=found.checksum,
                           os_hash_algo=HASH_ALGO, os_hash_value=found.os_hash_value,
                           locations=(Location(self.store.url_of(key), {}),))
-            return self._finish(ctx, image_id, ImageStatus.SAVING, fields, key)
+            return self._finish(ctx, image_id, saving.status, fields, key)
 
-        return self._guarded(image_id, key, ImageStatus.SAVING, write, terms.on_failure)
+        return self._guarded(image_id, key, saving.status, write, terms.on_failure)
 
     def stage(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], declared_size: int | None) -> Image:
         """queued -> uploading with the data in the staging area and ``size`` set."""
-        self._begin(ctx, image_id, domain.begin_stage, "upload_image")
+        uploading = self._begin(ctx, image_id, domain.begin_stage, "upload_image")
         key = data.staging_key(image_id)
 
         def write() -> Image:
             self._check_declared(declared_size)
             size = self.store.put_stream(key, capped(chunks, self.limits.image_size_cap, None))
-            return self._finish(ctx, image_id, ImageStatus.UPLOADING, {"size": size}, key, activate=False)
+            return self._finish(ctx, image_id, uploading.status, {"size": size}, key, activate=False)
 
-        return self._guarded(image_id, key, ImageStatus.UPLOADING, write)
+        return self._guarded(image_id, key, uploading.status, write)
 
     def _guarded(
         self, image_id: str, key: str, expected: ImageStatus, write: Callable[[], Image],
@@ -181,7 +185,7 @@ class ImageDataService:
             policy.require_modify(image, ctx, action)
             return move(image)
 
-        return self.images.mutate(ctx, image_id, change)
+        return self._writer.change(ctx, image_id, change).after
 
     def _check_declared(self, declared_size: int | None) -> None:
         if declared_size is not None and declared_size > self.limits.image_size_cap:
@@ -192,13 +196,13 @@ class ImageDataService:
         activate: bool = True,
     ) -> Image:
         def change(image: Image) -> Image:
-            if image.status is not expected:
+            if not domain.in_status(image, expected):
                 raise Gone(image_id=image_id)
             moved = domain.activate(image) if activate else image
-            return replace(moved, **fields)  # type: ignore[arg-type]
+            return replace(moved, **fields)  # type: ignore[arg-type]  # fields are Image's own, typed by the caller
 
         try:
-            return self.images.mutate(ctx, image_id, change)
+            return self._writer.change(ctx, image_id, change, persistent=True).after
         except (Gone, NotFound):
             # Deleted (or moved on) while the data streamed: keep nothing (Glance: 410).
             self.store.delete(key)
@@ -207,22 +211,15 @@ class ImageDataService:
     def _abandon(self, image_id: str, key: str, expected: ImageStatus, move: "domain.Transition") -> None:
         """Remove written data and ``move`` the image (back to queued, or killed), if it is still ours to move."""
         self.store.delete(key)
-        repo = self.images.repo
-        for _ in range(5):
-            try:
-                current = repo.get(image_id)
-            except NotFound:
-                return
-            if current.status is not expected:
-                return
-            try:
-                moved = move(current)
-                # The upload counted as "uploading" against the owner; the move releases it.
-                stored = repo.save(moved, expected=current, usage_delta=usage.delta(current, moved))
-                self.images.refresh_members(current, stored)
-                return
-            except ConcurrentUpdate:
-                continue
+
+        def give_back(image: Image) -> Image:
+            # Still in the status our upload put it in: ours to move (the move releases the "uploading" count).
+            return move(image) if domain.in_status(image, expected) else image
+
+        try:
+            self._writer.change_stored(image_id, give_back, persistent=True)
+        except NotFound:
+            pass  # deleted meanwhile: nothing to give back
 
     # -- download ------------------------------------------------------
     def download(
@@ -234,16 +231,15 @@ class ImageDataService:
         ``inline`` serves a whole image that fits ``proxy_max_bytes`` through the
         function (v1, whose clients read data and metadata headers from one response).
         """
-        image = self.images.show(ctx, image_id)
-        if image.status is ImageStatus.DEACTIVATED and not ctx.is_admin:
-            raise Forbidden(_DEACTIVATED)
+        image = self._writer.visible(ctx, image_id)
+        domain.check_download(image, is_admin=ctx.is_admin)
         if not (ctx.is_admin or ctx.is_member):
             raise Forbidden(action="download_image")
-        if not image.locations or image.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED):
+        if not domain.serves_data(image):
             return Download(image)
         # Glance's default location strategy: the first location serves the data.
         first = image.locations[0].url
-        key = self.images.locations.own_key(image.id, first)
+        key = self._locations.own_key(image.id, first)
         if key is None:
             # An http(s) location: the client fetches it there, Range and all.
             return Download(image, url=first)

@@ -1,8 +1,9 @@
 """Image metadata use cases: create, show, list, update, delete, tags.
 
-Each use case loads, checks policy, calls the domain, then saves with a
-conditional write. A write that loses a race re-reads and retries on the
-fresh image, so the domain rules always judge the stored state.
+Each write is a judge (policy, then the domain's rule) handed to the
+ImageWriter, which loads, judges and saves conditionally, and judges the
+fresh image again after a lost race, so the domain rules always judge the
+stored state.
 """
 from __future__ import annotations
 
@@ -14,18 +15,13 @@ from typing import Any, Callable, Mapping
 from chalicelib.domain import images as domain
 from chalicelib.domain import listing, policy, rules, usage
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import (
-    BadTransition, ConcurrentUpdate, Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound,
-)
+from chalicelib.domain.errors import BadTransition, InvalidInput, InvalidTransition, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image
 from chalicelib.domain.patch import PatchOp, apply_patch
 from chalicelib.domain.data import data_key, staging_key, upload_key
 from chalicelib.ports import Clock, IdGen, ImageRepository, MemberRepository, ObjectStore
 from chalicelib.services.locations import LocationSupport, add_location, removed
-
-_RETRIES = 5
-# Soft-deleted: 404 on every read (Glance's ImageRepo.get), and never changed again.
-_SOFT_DELETED = frozenset({domain.S.DELETED, domain.S.PENDING_DELETE})
+from chalicelib.services.writer import ImageWriter
 # Core attributes a create body sets directly on the Image.
 _CREATE_CORE = frozenset(
     {"name", "visibility", "protected", "os_hidden", "container_format", "disk_format", "min_disk", "min_ram"}
@@ -70,50 +66,34 @@ class Page:
 
 
 class ImageService:
-    """Image metadata use cases over an ImageRepository."""
+    """Image metadata use cases: reads from the ImageRepository, every write through the ImageWriter."""
 
     def __init__(
         self,
+        writer: ImageWriter,
         repo: ImageRepository,
         members: MemberRepository,
         clock: Clock,
         ids: IdGen,
         limits: Limits,
+        locations: LocationSupport,
         store: ObjectStore | None = None,
         delayed_delete: bool = False,
-        locations: LocationSupport | None = None,
     ) -> None:
-        self.repo = repo
-        self.members = members
-        self.clock = clock
-        self.ids = ids
-        self.limits = limits
-        self.store = store
-        self.delayed_delete = delayed_delete
-        self.locations = locations if locations is not None else LocationSupport(store=store)
+        self._writer = writer
+        self._repo = repo
+        self._members = members
+        self._clock = clock
+        self._ids = ids
+        self._limits = limits
+        self._store = store
+        self._delayed_delete = delayed_delete
+        self._locations = locations
 
     # -- reads ---------------------------------------------------------
-    def show(self, ctx: RequestContext, image_id: str, *, include_deleted: bool = False) -> Image:
-        """Return a visible, undeleted image; raises NotFound otherwise (also for a caller with no role).
-
-        ``include_deleted`` lets an admin's PATCH judge a deleted or pending_delete image (409)
-        instead of answering 404 as Glance's reads do.
-        """
-        if not ctx.is_reader:
-            raise NotFound(image_id=image_id)  # get_image fails, so the image is hidden (reference 0)
-        image = self.repo.get(image_id)
-        hidden = image.status in _SOFT_DELETED and not (include_deleted and ctx.is_admin)
-        if hidden or not self._visible(image, ctx):
-            raise NotFound(image_id=image_id)
-        return image
-
-    def _visible(self, image: Image, ctx: RequestContext) -> bool:
-        # The membership read happens only for someone else's shared image.
-        needs_member = (
-            image.visibility == "shared" and not ctx.is_admin and ctx.project_id is not None and image.owner != ctx.project_id
-        )
-        is_member = needs_member and self.members.find(image.id, str(ctx.project_id)) is not None
-        return policy.can_see(image, ctx, is_member=is_member)
+    def show(self, ctx: RequestContext, image_id: str) -> Image:
+        """Return a visible, undeleted image; raises NotFound otherwise (also for a caller with no role)."""
+        return self._writer.visible(ctx, image_id)
 
     def index(self, ctx: RequestContext, query: ListQuery) -> Page:
         """One page of the images ``ctx`` may list, merged from one read stream per source."""
@@ -141,16 +121,22 @@ class ImageService:
     def _source(self, source: listing.Source, order: listing.Order, marker: Image | None, limit: int) -> Any:
         # "Shared with me" is read from the membership index (O(page)), the rest from the image indexes.
         if source.kind == "member":
-            return self.members.iter_shared(source, order, marker, limit)
-        return self.repo.iter_source(source, order, marker, limit)
+            return self._members.iter_shared(source, order, marker, limit)
+        return self._repo.iter_source(source, order, marker, limit)
 
     def usage(self, ctx: RequestContext) -> dict[str, dict[str, int]]:
         """``/v2/info/usage`` for the caller's project: counters and the configured limits."""
         policy.require_reader(ctx, "get_images")
-        counters = self.repo.usage(ctx.project_id) if ctx.project_id else {}
-        lim = self.limits
+        counters = self._writer.usage(ctx.project_id) if ctx.project_id else {}
+        lim = self._limits
         return usage.report(counters, count_total=lim.count_total, count_uploading=lim.count_uploading,
                             size_total_mib=lim.size_total_mib, stage_total_mib=lim.stage_total_mib)
+
+    def require_within_size_total(self, image: Image) -> None:
+        """Glance enforces image_size_total when an import is asked for (delta 0: already over is 413)."""
+        limit = self._writer.usage_limit("image_bytes")
+        if limit >= 0 and image.owner is not None and self._writer.usage(image.owner)["image_bytes"] > limit:
+            raise QuotaExceeded(what=usage.COUNTERS["image_bytes"], limit=limit)
 
     def _marker(self, ctx: RequestContext, marker_id: str | None) -> Image | None:
         if marker_id is None:
@@ -173,12 +159,12 @@ class ImageService:
         rules.check_property_keys(extras)
         rules.check_core_values(body)
         tags = frozenset(body.get("tags", ()))
-        rules.check_quotas(extras, tags, property_quota=self.limits.property_quota, tag_quota=self.limits.tag_quota)
+        rules.check_quotas(extras, tags, property_quota=self._limits.property_quota, tag_quota=self._limits.tag_quota)
         rules.check_metadata_size(body.get("name"), extras, tags)
-        now = self.clock.now()
+        now = self._clock.now()
         core = {k: v for k, v in body.items() if k in _CREATE_CORE}
         image = Image(
-            id=body.get("id") or self.ids.new_id(),
+            id=body.get("id") or self._ids.new_id(),
             owner=owner,
             created_at=now,
             updated_at=now,
@@ -186,7 +172,7 @@ class ImageService:
             extra_properties=extras,
             **core,
         )
-        return self.repo.add(image, usage_limits=self.limits.counters())
+        return self._writer.add(image)
 
     def update(
         self, ctx: RequestContext, image_id: str, changes: list[PatchOp] | Callable[[Image], list[PatchOp]]
@@ -197,7 +183,7 @@ class ImageService:
         removals from it); it runs again on the fresh image after a lost race.
         """
 
-        loc = self.locations.changes(image_id)
+        loc = self._locations.changes(image_id)
 
         def change(image: Image) -> Image:
             policy.require_modify(image, ctx)
@@ -205,27 +191,27 @@ class ImageService:
             rules.check_quotas(
                 updated.extra_properties,
                 updated.tags,
-                property_quota=self.limits.property_quota,
-                tag_quota=self.limits.tag_quota,
+                property_quota=self._limits.property_quota,
+                tag_quota=self._limits.tag_quota,
             )
             rules.check_metadata_size(updated.name, updated.extra_properties, updated.tags)
             return updated
 
-        before: list[Image] = []
-        updated = self.mutate(ctx, image_id, change, seen=before, include_deleted=True)
+        written = self._writer.change(ctx, image_id, change, include_deleted=True)
         # Bytes go only after the record no longer names them (Glance removes a dropped location's data).
-        self.locations.drop_data(image_id, removed(before[-1], updated))
-        return updated
+        self._locations.drop_data(image_id, removed(written.before, written.after))
+        return written.after
 
     def add_location(self, ctx: RequestContext, image_id: str, url: str, validation: Mapping[str, str] | None) -> Image:
         """The new location API: a queued image gets ``url`` and becomes active, in one conditional write."""
-        return self.mutate(ctx, image_id, lambda image: add_location(self.locations, image, ctx, url, validation))
+        judge = lambda image: add_location(self._locations, image, ctx, url, validation)  # noqa: E731 - one expression
+        return self._writer.change(ctx, image_id, judge).after
 
     def list_locations(self, ctx: RequestContext, image_id: str) -> list[domain.Location]:
         """The image's locations, for the service role (and admins) only."""
         policy.require_fetch_locations(ctx)
-        image = self.repo.get(image_id)  # the service role reads any image, as an admin does
-        if image.status in _SOFT_DELETED:
+        image = self._writer.get(image_id)  # the service role reads any image, as an admin does
+        if domain.is_soft_deleted(image):
             raise NotFound(image_id=image_id)
         return list(image.locations)
 
@@ -237,10 +223,10 @@ class ImageService:
         def change(image: Image) -> Image:
             policy.require_modify(image, ctx)
             tags = image.tags | {tag}
-            rules.check_quotas({}, tags, property_quota=-1, tag_quota=self.limits.tag_quota)
+            rules.check_quotas({}, tags, property_quota=-1, tag_quota=self._limits.tag_quota)
             return replace(image, tags=tags)
 
-        return self.mutate(ctx, image_id, change)
+        return self._writer.change(ctx, image_id, change).after
 
     def delete_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
         """Remove ``tag``; raises NotFound when the image lacks it."""
@@ -251,7 +237,7 @@ class ImageService:
                 raise NotFound(f"Tag {tag} not found.")
             return replace(image, tags=image.tags - {tag})
 
-        return self.mutate(ctx, image_id, change)
+        return self._writer.change(ctx, image_id, change).after
 
     def delete(self, ctx: RequestContext, image_id: str) -> Image:
         """Mark the image deleted (or pending_delete); raises ProtectedImage, BadTransition."""
@@ -259,23 +245,23 @@ class ImageService:
         def change(image: Image) -> Image:
             policy.require_modify(image, ctx, "delete_image")
             try:
-                return domain.mark_deleted(image, delayed_delete=self.delayed_delete, has_data=image.size is not None)
+                return domain.mark_deleted(image, delayed_delete=self._delayed_delete, has_data=image.size is not None)
             except InvalidTransition as exc:
                 raise BadTransition(**exc.kwargs) from None
 
-        deleted = self.mutate(ctx, image_id, change)
-        if deleted.status is domain.S.DELETED:
+        deleted = self._writer.change(ctx, image_id, change).after
+        if domain.is_deleted(deleted):
             # Data goes only after the record says deleted; pending_delete keeps it for the scrubber.
             self._drop_all_data(deleted)
         return deleted
 
     def _drop_all_data(self, image: Image) -> None:
-        if self.store is None:
+        if self._store is None:
             return
-        self.locations.drop_data(image.id, image.locations)
-        self.store.delete(data_key(image.id))
-        self.store.delete(staging_key(image.id))
-        self.store.delete(upload_key(image.id))  # a presigned upload not yet imported
+        self._locations.drop_data(image.id, image.locations)
+        self._store.delete(data_key(image.id))
+        self._store.delete(staging_key(image.id))
+        self._store.delete(upload_key(image.id))  # a presigned upload not yet imported
 
     def scrub(self, now: datetime, delay: timedelta) -> list[str]:
         """Purge pending_delete images deleted more than ``delay`` ago: deleted first, then their data.
@@ -284,70 +270,32 @@ class ImageService:
         restore or a second scrubber racing this one is never overridden.
         """
         purged = []
-        for image in self.repo.iter_pending_delete(now - delay):
+        for image in self._repo.iter_pending_delete(now - delay):
+
+            def purge(current: Image, seen: Image = image) -> Image:
+                # Only the pending_delete image the index showed: a restore or another scrubber wins.
+                return domain.purge(current) if current == seen else current
+
             try:
-                self.repo.save(replace(domain.transition(image, domain.S.DELETED), updated_at=now), expected=image)
-            except ConcurrentUpdate:
+                written = self._writer.change_stored(image.id, purge)
+            except NotFound:
                 continue
-            self._drop_all_data(image)
-            purged.append(image.id)
+            if written.changed:
+                self._drop_all_data(image)
+                purged.append(image.id)
         return purged
 
     def deactivate(self, ctx: RequestContext, image_id: str) -> Image:
         """active -> deactivated (no-op when already there); other statuses are Forbidden."""
-        return self._toggle(ctx, image_id, "deactivate", domain.S.ACTIVE, domain.S.DEACTIVATED, domain.deactivate)
+        return self._act(ctx, image_id, "deactivate", domain.request_deactivate)
 
     def reactivate(self, ctx: RequestContext, image_id: str) -> Image:
         """deactivated -> active (no-op when already there); other statuses are Forbidden."""
-        return self._toggle(ctx, image_id, "reactivate", domain.S.DEACTIVATED, domain.S.ACTIVE, domain.activate)
+        return self._act(ctx, image_id, "reactivate", domain.request_reactivate)
 
-    def _toggle(
-        self, ctx: RequestContext, image_id: str, action: str, source: domain.ImageStatus, target: domain.ImageStatus,
-        move: domain.Transition,
-    ) -> Image:
+    def _act(self, ctx: RequestContext, image_id: str, action: str, move: domain.Transition) -> Image:
         def change(image: Image) -> Image:
             policy.require_modify(image, ctx, action)
-            if image.status is target:
-                return image
-            if image.status is not source:
-                raise Forbidden(f"Not allowed to {action} image in status '{image.status.value}'")
             return move(image)
 
-        return self.mutate(ctx, image_id, change)
-
-    def mutate(
-        self, ctx: RequestContext, image_id: str, change: Callable[[Image], Image], seen: list[Image] | None = None,
-        include_deleted: bool = False,
-    ) -> Image:
-        """Read, change, conditionally write; on a lost race re-read and judge again.
-
-        ``change`` sees the stored image each time and raises to refuse; the
-        write is conditioned on the version and status it saw, so a status
-        rule ``change`` applied still holds when the write lands. The image
-        the accepted write replaced is appended to ``seen``.
-        """
-        for _ in range(_RETRIES):
-            current = self.show(ctx, image_id, include_deleted=include_deleted)
-            updated = change(current)
-            if seen is not None:
-                seen.append(current)
-            if updated == current:
-                return current
-            if current.status in _SOFT_DELETED:
-                raise Conflict(f"Image {image_id} is {current.status.value} and cannot be changed.")
-            try:
-                stored = self.repo.save(
-                    replace(updated, updated_at=self.clock.now()), expected=current,
-                    usage_delta=usage.delta(current, updated), usage_limits=self.limits.counters(),
-                )
-            except ConcurrentUpdate:
-                continue
-            self.refresh_members(current, stored)
-            return stored
-        raise ConcurrentUpdate(image_id=image_id)
-
-    def refresh_members(self, before: Image, after: Image) -> None:
-        """Keep the member rows' copies of the listing sort values in step (only shared images have rows)."""
-        if "shared" in (before.visibility, after.visibility):
-            self.members.refresh_listing(after)
-
+        return self._writer.change(ctx, image_id, change).after

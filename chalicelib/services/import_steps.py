@@ -3,7 +3,7 @@
 Step Functions runs them in that order and retries them, so each is idempotent:
 it takes the small state the previous step returned (ids, keys, checksums, never
 bytes), does its work, and returns the state for the next. Every image change is
-a conditional write (ImageService.mutate) that judges the stored image, and the
+a conditional write (the ImageWriter) that judges the stored image, and the
 import lock (``os_glance_import_task``) is checked in the same write.
 """
 from __future__ import annotations
@@ -17,11 +17,12 @@ from chalicelib.domain import data, imports
 from chalicelib.domain import images as domain
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Conflict, Duplicate, NotFound, Unreachable
-from chalicelib.domain.images import Image, ImageStatus, Location
+from chalicelib.domain.images import Image, Location
 from chalicelib.ports import FormatInspector, ObjectStore, WebClient
 from chalicelib.services.image_data import HASH_ALGO, capped, scan
 from chalicelib.services.images import ImageService
 from chalicelib.services.tasks import TaskService
+from chalicelib.services.writer import ImageWriter
 
 # The pipeline acts for the service itself: it sees every image, as an admin does.
 PIPELINE = RequestContext(user_id="glance-import", project_id=None, roles=frozenset({"admin"}))
@@ -34,6 +35,7 @@ class ImportStepService:
     """One method per Task state of stepfunctions/import_image.asl.json."""
 
     images: ImageService
+    writer: ImageWriter
     tasks: TaskService
     store: ObjectStore
     web: WebClient
@@ -56,7 +58,7 @@ class ImportStepService:
             staged = task_input.get("staged_key") or data.staging_key(image_id)
 
         def change(image: Image) -> Image:
-            if image.status is ImageStatus.IMPORTING and imports.lock_holder(image) == task.id:
+            if imports.importing_for(image, task.id):
                 return image  # a retry of this step
             if task.type == LEGACY:
                 image = imports.take_lock(image, task.id, holder_stale=False)
@@ -64,7 +66,7 @@ class ImportStepService:
                 raise Conflict(f"Image {image_id} is no longer locked for task {task.id}.")
             return domain.begin_import(image)
 
-        self.images.mutate(PIPELINE, image_id, change)
+        self.writer.change(PIPELINE, image_id, change)
         return {"task_id": task.id, "image_id": image_id, "method": method, "uri": uri, "staged_key": staged}
 
     def _create_legacy_image(self, task_input: Mapping[str, Any], owner: str | None, image_id: str) -> None:
@@ -102,8 +104,8 @@ class ImportStepService:
     # -- verify ----------------------------------------------------------------------
     def verify(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """One pass over the staged data: MD5 + SHA-512, size cap, format inspection; raises UnsafeImage/mismatch."""
-        image = self.images.repo.get(state["image_id"])
-        task = self.tasks.repo.get(state["task_id"])
+        image = self.writer.get(state["image_id"])
+        task = self.tasks.find(state["task_id"])
         found = scan(self.store.iter_object(state["staged_key"]), _drain, inspector=self.inspector,
                      container_format=image.container_format,
                      disk_format=imports.expected_format(image, task.input if task.type == LEGACY else None),
@@ -117,23 +119,22 @@ class ImportStepService:
         image_id, task_id = state["image_id"], state["task_id"]
         key = data.data_key(image_id)
         location = Location(self.store.url_of(key), {})
-        current = self.images.repo.get(image_id)
-        if current.status is ImageStatus.ACTIVE and location in current.locations:
+        if imports.activated_with(self.writer.get(image_id), location):
             self.store.delete(state["staged_key"])  # a retry after the write landed: the staged copy may be gone
             return dict(state)
         self.store.copy(state["staged_key"], key)
 
         def change(image: Image) -> Image:
-            if image.status is ImageStatus.ACTIVE and location in image.locations:
+            if imports.activated_with(image, location):
                 return image  # a retry of this step
-            if image.status is not ImageStatus.IMPORTING or imports.lock_holder(image) != task_id:
+            if not imports.importing_for(image, task_id):
                 raise Conflict(f"Image {image_id} is {image.status.value}; the import cannot activate it.")
             moved = imports.release_lock(domain.activate(image), task_id, failed=False)
             return replace(moved, size=state["size"], virtual_size=state.get("virtual_size"),
                            checksum=state["checksum"], os_hash_algo=HASH_ALGO, os_hash_value=state["os_hash_value"],
                            locations=(location,))
 
-        self.images.mutate(PIPELINE, image_id, change)
+        self.writer.change(PIPELINE, image_id, change, persistent=True)
         self.store.delete(state["staged_key"])
         return dict(state)
 
@@ -152,7 +153,7 @@ class ImportStepService:
         image) or the image is deleted, so a later import that broke a stale lock keeps its
         data. The failure is recorded even when putting the image back fails.
         """
-        task = self.tasks.repo.get(state["task_id"])
+        task = self.tasks.find(state["task_id"])
         message = failure_message(state.get("error"))
         legacy = task.type == LEGACY
         image_id = image_of_task(task.id, task.image_id) if legacy else task.image_id
@@ -167,32 +168,26 @@ class ImportStepService:
 
     def _revert_image(self, image_id: str, task_id: str, legacy: bool, staged: str) -> list[str]:
         """Move the image back if this import still owns it; the keys of bytes that must go."""
-        owned: list[bool] = []
 
         def change(image: Image) -> Image:
-            owned.clear()
-            mine = imports.lock_holder(image) == task_id or (legacy and imports.lock_holder(image) is None)
-            if image.status is ImageStatus.ACTIVE or not mine:
+            if not imports.reverted_by(image, task_id, legacy=legacy):
                 return image  # activated, or another import's now: not ours to move
-            owned.append(True)
             if legacy:
                 # The task made this image; ``protected`` guards users' deletes, not the import's revert.
-                return domain.transition(image, ImageStatus.DELETED)
-            released = imports.release_lock(image, task_id, failed=True)
-            busy = image.status in (ImageStatus.IMPORTING, ImageStatus.UPLOADING)
-            return domain.requeue(released) if busy else released
+                return domain.discard(image)
+            return domain.give_back(imports.release_lock(image, task_id, failed=True))
 
         ours = [staged, data.staging_key(image_id), data.data_key(image_id)]
         try:
-            self.images.mutate(PIPELINE, image_id, change)
+            written = self.writer.change(PIPELINE, image_id, change, persistent=True)
         except NotFound:
             # Gone (deleted during the import) or pending_delete (restorable: its data stays).
             try:
-                status = self.images.repo.get(image_id).status
+                gone = domain.is_deleted(self.writer.get(image_id))
             except NotFound:
                 return ours
-            return ours if status is ImageStatus.DELETED else [staged]
-        return ours if owned else []
+            return ours if gone else [staged]
+        return ours if written.changed else []
 
 
 def image_of_task(task_id: str, image_id: str | None) -> str:

@@ -10,15 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from chalicelib.domain import data, imports, policy, urls, usage
+from chalicelib.domain import data, imports, policy, urls
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import Conflict, DomainError, Duplicate, NotFound, QuotaExceeded
-from chalicelib.domain.images import Image, ImageStatus
+from chalicelib.domain.errors import Conflict, DomainError, Duplicate, NotFound
+from chalicelib.domain.images import Image
 from chalicelib.domain.tasks import Task, TaskStatus
 from chalicelib.ports import Clock, IdGen, ObjectStore
 from chalicelib.services.import_steps import PIPELINE
 from chalicelib.services.images import ImageService
 from chalicelib.services.tasks import TaskService
+from chalicelib.services.writer import ImageWriter
 
 API_IMPORT = "api_image_import"
 UPLOAD_METHOD = "s3-upload"
@@ -36,6 +37,7 @@ class UploadTicket:
 @dataclass(frozen=True)
 class ImportService:
     images: ImageService
+    writer: ImageWriter
     tasks: TaskService
     store: ObjectStore
     clock: Clock
@@ -51,38 +53,31 @@ class ImportService:
         imports.check_stores(request)
         if request.method == "copy-image":
             policy.require_copy_image(ctx)
-            if image.status is not ImageStatus.ACTIVE:
-                raise Conflict(f"Image {image_id} is {image.status.value}; copy-image needs it active.")
+            imports.check_copy_source(image)
             imports.check_copy(request, image)
             return None  # all_stores onto the one store that has it: nothing to do
         policy.require_modify(image, ctx, "import_image")
-        self._check_size_total(image)
+        self.images.require_within_size_total(image)
         if request.uri is not None:
             # Glance's import filtering at request time (scheme, port); addresses are checked again at fetch.
             urls.check_port(request.uri, urls.parse(request.uri), self.fetch_policy)
         return self._start(ctx, image_id, request.method, request.task_input(), self.ids.new_id())
 
-    def _check_size_total(self, image: Image) -> None:
-        # Glance enforces image_size_total when the import is asked for (delta 0: over the limit is 413).
-        limit = self.images.limits.counters()["image_bytes"]
-        if limit >= 0 and image.owner is not None and self.images.repo.usage(image.owner)["image_bytes"] > limit:
-            raise QuotaExceeded(what=usage.COUNTERS["image_bytes"], limit=limit)
-
     def _start(self, ctx: RequestContext, image_id: str, method: str, task_input: Mapping[str, Any],
                task_id: str) -> Task:
         """Lock the image for ``task_id``, record the task, start the pipeline (each step safe to repeat)."""
 
-        broken: list[str] = []
-
         def lock(image: Image) -> Image:
             imports.check_can_import(image, method)
             holder = imports.lock_holder(image)
-            broken[:] = [holder] if holder is not None and holder != task_id else []
-            return imports.take_lock(image, task_id, holder_stale=bool(broken) and self._stale(broken[0]))
+            stale = holder is not None and holder != task_id and self._stale(holder)
+            return imports.take_lock(image, task_id, holder_stale=stale)
 
-        locked = self.images.mutate(ctx, image_id, lock)
-        for holder in broken:  # Glance fails the task whose stale lock was broken
-            self._preempt(holder, task_id)
+        written = self.writer.change(ctx, image_id, lock)
+        locked = written.after
+        broken = imports.lock_holder(written.before)
+        if broken is not None and broken != task_id:  # Glance fails the task whose stale lock was broken
+            self._preempt(broken, task_id)
         now = self.clock.now()
         task = Task(id=task_id, type=API_IMPORT, owner=locked.owner, created_at=now, updated_at=now,
                     status=TaskStatus.PENDING, input=dict(task_input), image_id=image_id,
@@ -90,11 +85,12 @@ class ImportService:
         try:
             return self.tasks.add_task(task)  # stores it, then starts the execution named by its id
         except Duplicate:
-            self.tasks.launcher.start(task_id, {"task_id": task_id})  # a no-op when it already runs
-            return self.tasks.repo.get(task_id)
+            self.tasks.relaunch(task_id)  # a no-op when it already runs
+            return self.tasks.find(task_id)
         except DomainError:
             # Not started (the task is recorded failed): the image must not stay locked by it.
-            self.images.mutate(ctx, image_id, lambda image: imports.release_lock(image, task_id, failed=False))
+            unlock = lambda image: imports.release_lock(image, task_id, failed=False)  # noqa: E731 - one expression
+            self.writer.change_stored(image_id, unlock, persistent=True)
             raise
 
     def _preempt(self, holder: str, task_id: str) -> None:
@@ -106,7 +102,7 @@ class ImportService:
     def _stale(self, holder: str) -> bool:
         """True when the task holding a lock is gone, finished, or has not moved for Glance's stale-lock time."""
         try:
-            task = self.tasks.repo.get(holder)
+            task = self.tasks.find(holder)
         except NotFound:
             return True
         if task.status in (TaskStatus.SUCCESS, TaskStatus.FAILURE):
@@ -134,11 +130,11 @@ class ImportService:
             return None
         task_id = imports.derived_id("s3", key, etag, sequencer)
         try:
-            return self.tasks.repo.get(task_id)  # a repeated delivery
+            return self.tasks.find(task_id)  # a repeated delivery
         except NotFound:
             pass
         try:
-            image = self.images.repo.get(image_id)
+            image = self.writer.get(image_id)
             if imports.lock_holder(image) is not None:
                 return None  # an import is running on this data (a re-PUT of the URL): leave it be
             imports.check_can_import(image, UPLOAD_METHOD)

@@ -11,18 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
-from chalicelib.domain import data, policy
+from chalicelib.domain import data, imports, policy
 from chalicelib.domain import locations as locrules
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Conflict, Forbidden, InvalidInput
-from chalicelib.domain.images import Image, ImageStatus, Location
+from chalicelib.domain.images import NEW_LOCATION_API, Image, Location
 from chalicelib.domain.patch import LocationChanges
 from chalicelib.ports import ObjectStore, WebProbe
 
 _WEB = ("http://", "https://")
-_NEW_API_STATUSES = frozenset({ImageStatus.QUEUED})
 NEW_API_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
-IMPORT_LOCK = "os_glance_import_task"
 
 
 @dataclass(frozen=True)
@@ -93,11 +91,12 @@ def add_location(
     """The new location API's change: queued only (409), http only for non-service callers (403),
     validation data checked (400), then the image is active with the location."""
     policy.require_add_location(image, ctx)
-    locrules.require_status(image, "add", _NEW_API_STATUSES)
+    locrules.require_status(image, "add", NEW_LOCATION_API)
     if "service" not in ctx.roles and not url.lower().startswith(_WEB):
         raise Forbidden("Only http(s) locations may be added by callers without the service role.")
-    if IMPORT_LOCK in image.extra_properties:
-        raise Conflict(f"Image {image.id} is locked by import task {image.extra_properties[IMPORT_LOCK]}.")
+    holder = imports.lock_holder(image)
+    if holder is not None:
+        raise Conflict(f"Image {image.id} is locked by import task {holder}.")
     values = dict(validation or {})
     algo = values.get("os_hash_algo", support.rules.hashing_algorithm)
     if values:

@@ -84,6 +84,14 @@ class TaskService:
             raise
         return stored
 
+    def find(self, task_id: str) -> Task:
+        """The stored task, expired or not, for the pipeline and import bookkeeping; raises TaskNotFound."""
+        return self.repo.get(task_id)
+
+    def relaunch(self, task_id: str) -> None:
+        """Start the task's execution again; a no-op when it already runs (executions are named by task id)."""
+        self.launcher.start(task_id, {"task_id": task_id})
+
     def index(self, ctx: RequestContext, query: TaskQuery) -> tuple[list[Task], str | None]:
         """A page of unexpired tasks ``ctx`` may see and the next marker (when the page is full).
 

@@ -1,7 +1,7 @@
 """The legacy v1 images API's use cases (reference 11), built on the v2 services.
 
 Nothing here writes on its own: create, update, delete and every status move
-go through ImageService (conditional writes via ``mutate``), data through
+go through ImageService (conditional writes by the ImageWriter), data through
 ImageDataService.upload under v1's terms (a failure leaves the image
 ``killed``; declared size and checksum must match the data), and external
 locations through the new-location rules with their SSRF guard.
@@ -15,17 +15,18 @@ import contextlib
 from dataclasses import replace
 from typing import Iterable
 
-from chalicelib.domain import listing, policy, v1
-from chalicelib.domain import images as domain
+from chalicelib.domain import policy, v1
+from chalicelib.domain import images as images_domain
 from chalicelib.domain import members as member_rules
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Conflict, DomainError, Duplicate, Forbidden, InvalidInput, NotFound
-from chalicelib.domain.images import Image, ImageStatus
+from chalicelib.domain.images import Image
 from chalicelib.domain.members import Member
 from chalicelib.domain.patch import PatchOp
 from chalicelib.services.image_data import Download, ImageDataService, UploadTerms
 from chalicelib.services.images import ImageService, ListQuery, Page
 from chalicelib.services.members import MemberService
+from chalicelib.services.writer import ImageWriter
 
 _SHARED_PAGE = 100
 
@@ -33,10 +34,11 @@ _SHARED_PAGE = 100
 class V1ImageService:
     """v1 images and members over the v2 image, data and member services."""
 
-    def __init__(self, images: ImageService, data: ImageDataService, members: MemberService) -> None:
+    def __init__(self, images: ImageService, data: ImageDataService, members: MemberService, writer: ImageWriter) -> None:
         self.images = images
         self.data = data
         self.members = members
+        self._writer = writer
 
     # -- images ---------------------------------------------------------
     def create(self, ctx: RequestContext, meta: v1.V1Meta, chunks: list[bytes] | None) -> Image:
@@ -66,7 +68,7 @@ class V1ImageService:
         Properties not sent are dropped when ``purge_props`` and no data comes with the request.
         """
         _check_sources(meta, chunks)
-        if chunks is not None and self.images.show(ctx, image_id).status is not ImageStatus.QUEUED:
+        if chunks is not None and not images_domain.is_queued(self.images.show(ctx, image_id)):
             raise Conflict("Cannot upload to an unqueued image")
         purge = purge_props and chunks is None
 
@@ -77,7 +79,7 @@ class V1ImageService:
         image = self.images.update(ctx, image_id, ops)
         if meta.location is not None and meta.location not in {loc.url for loc in image.locations}:
             return self.images.add_location(ctx, image_id, meta.location, None)
-        if image.status is not ImageStatus.QUEUED:
+        if not images_domain.is_queued(image):
             return image  # size/checksum sent back for an image with data were judged by check_immutable
         return self._take_data(ctx, image, meta, chunks)
 
@@ -93,9 +95,9 @@ class V1ImageService:
         # v1: a queued image declared with size 0 is active at once, with no data and no location.
         def change(image: Image) -> Image:
             policy.require_modify(image, ctx, "upload_image")
-            return replace(domain.activate(image), size=0)
+            return replace(images_domain.activate(image), size=0)
 
-        return self.images.mutate(ctx, image_id, change)
+        return self._writer.change(ctx, image_id, change).after
 
     def show(self, ctx: RequestContext, image_id: str) -> Image:
         """The image's metadata (HEAD); raises NotFound."""
@@ -105,7 +107,7 @@ class V1ImageService:
         """The data of an active image: 403 deactivated (non-admins), 404 for any other status."""
         plan = self.data.download(ctx, image_id, None, None, inline=True)
         # Deactivated reaches here only for admins (the data service refused everyone else).
-        if plan.image.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED):
+        if not images_domain.has_data_status(plan.image):
             raise NotFound(f"Image {image_id} is not active")
         return plan
 
@@ -154,9 +156,7 @@ class V1ImageService:
         """Images shared with ``member_id`` in any member status (its own project, or an admin); Query, never Scan."""
         if not (ctx.is_admin or (ctx.is_reader and ctx.project_id == member_id)):
             raise Forbidden(action="get_shared_images")
-        source = listing.Source("member", member_id, "all")
-        found = self.images.members.iter_shared(source, listing.DEFAULT_ORDER, None, _SHARED_PAGE)
-        return [im for im in found if im.listed and im.visibility == "shared"]
+        return self.members.shared_with(member_id, _SHARED_PAGE)
 
 
 def _check_sources(meta: v1.V1Meta, chunks: list[bytes] | None) -> None:

@@ -30,3 +30,16 @@ def create(api: Any, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
 
 def patch(api: Any, headers: dict[str, str], image_id: str, ops: list[dict[str, Any]], media: str = PATCH21) -> Any:
     return api.http.patch(f"/v2/images/{image_id}", headers={**headers, "Content-Type": media}, body=json.dumps(ops))
+
+
+def reconfigure(container: Any, *, ports: dict[str, Any] | None = None, **settings: Any) -> Any:
+    """Serve the rest of the test from the same adapters under other settings (and optionally other ``ports``)."""
+    from dataclasses import replace
+
+    from chalicelib import wiring
+
+    current = wiring.container()
+    ports = replace(current.ports, **(ports or {}))
+    rebuilt = wiring.assemble(replace(current.settings, **settings), ports)
+    wiring.override(rebuilt)
+    return rebuilt

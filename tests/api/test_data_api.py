@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests import images as fx
-from tests.api.helpers import ADMIN, ALICE, BOB, READER, body, create
+from tests.api.helpers import ADMIN, ALICE, BOB, READER, body, create, reconfigure
 
 OCTET = {"Content-Type": "application/octet-stream", "Accept": "*/*"}
 
@@ -111,7 +111,7 @@ def test_upload_without_formats_is_400_and_stays_queued(api: Any) -> None:
 
 
 def test_size_cap_is_413_queued_nothing_stored(api: Any, aws: Any, qcow: dict[str, Any]) -> None:
-    aws.data.limits = replace(aws.data.limits, image_size_cap=1000)
+    reconfigure(aws, image_size_cap=1000)
     assert put_file(api, ALICE, qcow["id"], fx.qcow2()).status_code == 413
     assert show(api, ALICE, qcow["id"])["status"] == "queued" and objects(aws) == []
     assert put_file(api, ALICE, qcow["id"], b"x", **{"x-openstack-image-size": "5000"}).status_code == 413
@@ -145,7 +145,7 @@ def test_download_redirects_to_a_presigned_url_that_serves_the_bytes(api: Any, a
 
 @pytest.fixture
 def proxy(aws: Any) -> None:
-    aws.data.limits = replace(aws.data.limits, download_mode="proxy")
+    reconfigure(aws, download_mode="proxy")
 
 
 @pytest.mark.parametrize(
@@ -186,7 +186,7 @@ def test_deprecated_content_range_is_served_directly_and_ignored_with_range(api:
 
 
 def test_proxy_refuses_ranges_beyond_the_payload_limit(api: Any, aws: Any, active: tuple[str, bytes]) -> None:
-    aws.data.limits = replace(aws.data.limits, proxy_max_bytes=10)
+    reconfigure(aws, proxy_max_bytes=10)
     resp = api.http.get(f"/v2/images/{active[0]}/file", headers={**ALICE, "Accept": "application/json", "Content-Range": "bytes 0-100/*"})
     assert resp.status_code == 400 and "at most 10 bytes" in body(resp)["message"]
 
@@ -236,7 +236,7 @@ def test_stage_moves_to_uploading_with_size_and_twice_is_409(api: Any, aws: Any,
 
 
 def test_stage_failure_requeues_and_cleans(api: Any, aws: Any, qcow: dict[str, Any]) -> None:
-    aws.data.limits = replace(aws.data.limits, image_size_cap=4)
+    reconfigure(aws, image_size_cap=4)
     assert api.http.put(f"/v2/images/{qcow['id']}/stage", headers={**ALICE, **OCTET}, body=b"too-big").status_code == 413
     assert show(api, ALICE, qcow["id"])["status"] == "queued" and objects(aws) == []
 
@@ -264,7 +264,7 @@ def test_image_deleted_during_upload_is_410_and_leaves_no_bytes(api: Any, aws: A
 def test_delayed_delete_keeps_bytes_until_the_scrubber_runs(api: Any, aws: Any, active: tuple[str, bytes]) -> None:
     from chalicelib.pipeline.scrubber import scrub_images
 
-    aws.images.delayed_delete = True
+    reconfigure(aws, delayed_delete=True)
     assert api.http.delete(f"/v2/images/{active[0]}", headers=ALICE).status_code == 204
     assert api.http.get(f"/v2/images/{active[0]}", headers=ALICE).status_code == 404
     assert objects(aws) == [f"images/{active[0]}"]
@@ -273,7 +273,7 @@ def test_delayed_delete_keeps_bytes_until_the_scrubber_runs(api: Any, aws: Any, 
 
 
 def test_storage_quota_is_413_queued_and_nothing_stored(api: Any, aws: Any) -> None:
-    aws.images.limits = replace(aws.images.limits, storage_quota=300000)
+    reconfigure(aws, user_storage_quota=300000)
     first = create(api, ALICE, disk_format="qcow2", container_format="bare")
     assert put_file(api, ALICE, first["id"], fx.qcow2(padding=200000)).status_code == 204
     second = create(api, ALICE, disk_format="qcow2", container_format="bare")

@@ -5,7 +5,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from tests.api.helpers import ADMIN, ALICE, BOB, body, create
+from tests.api.helpers import ADMIN, ALICE, BOB, body, create, reconfigure
 
 OCTET = {"Content-Type": "application/octet-stream"}
 
@@ -55,7 +55,7 @@ def test_usage_counts_per_project_through_lifecycle(api: Any) -> None:
 
 
 def test_image_count_total_limit_413_on_create(api: Any, aws: Any) -> None:
-    aws.images.limits = replace(aws.images.limits, count_total=1)
+    reconfigure(aws, limit_image_count_total=1)
     create(api, ALICE, name="one")
     over = api.http.post("/v2/images", headers=ALICE, body=json.dumps({"name": "two"}))
     assert over.status_code == 413 and "image count" in body(over)["message"]
@@ -64,16 +64,16 @@ def test_image_count_total_limit_413_on_create(api: Any, aws: Any) -> None:
 
 
 def test_uploading_and_size_limits_413(api: Any, aws: Any) -> None:
-    aws.images.limits = replace(aws.images.limits, count_uploading=0)
+    reconfigure(aws, limit_image_count_uploading=0)
     img = create(api, ALICE, name="u", disk_format="raw", container_format="bare")
     over = api.http.put(f"/v2/images/{img['id']}/file", headers={**ALICE, **OCTET}, body=b"data")
     assert over.status_code == 413
     assert body(api.http.get(f"/v2/images/{img['id']}", headers=ALICE))["status"] == "queued"
-    aws.images.limits = replace(aws.images.limits, count_uploading=-1, size_total_mib=1)
+    reconfigure(aws, limit_image_count_uploading=-1, limit_image_size_total=1)
     big = b"y" * (1024 * 1024 + 1)
     assert api.http.put(f"/v2/images/{img['id']}/file", headers={**ALICE, **OCTET}, body=big).status_code == 413
     assert body(api.http.get(f"/v2/images/{img['id']}", headers=ALICE))["status"] == "queued"
-    aws.images.limits = replace(aws.images.limits, size_total_mib=-1, stage_total_mib=1)
+    reconfigure(aws, limit_image_size_total=-1, limit_image_stage_total=1)
     assert api.http.put(f"/v2/images/{img['id']}/stage", headers={**ALICE, **OCTET}, body=big).status_code == 413
 
 

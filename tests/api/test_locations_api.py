@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from chalicelib.domain.images import ImageStatus, Location
-from tests.api.helpers import ADMIN, ALICE, BOB, PATCH20, body, create, patch, token
+from tests.api.helpers import ADMIN, ALICE, BOB, PATCH20, body, create, patch, reconfigure, token
 from tests.webserver import FileServer, file_server
 
 pytestmark = pytest.mark.settings(show_multiple_locations=True, allowed_hosts=frozenset({"127.0.0.1"}))
@@ -35,7 +35,7 @@ def raw_item(aws: Any, image_id: str) -> dict[str, Any]:
 def seed(aws: Any, api: Any, status: ImageStatus, urls: list[str]) -> str:
     """An image of ALICE's in ``status`` with ``urls`` as its locations (written straight to the table)."""
     image_id = create(api, ALICE, disk_format="raw", container_format="bare")["id"]
-    repo = aws.images.repo
+    repo = aws.ports.images
     current = repo.get(image_id)
     size = len(DATA) if urls else None
     repo.save(replace(current, status=status, size=size, locations=tuple(Location(u, {}) for u in urls)), expected=current)
@@ -164,7 +164,7 @@ def test_private_http_hosts_need_the_allow_list(api: Any, aws: Any, web: FileSer
     assert resp.status_code == 400 and "IMPORT_ALLOWED_PORTS" in body(resp)["message"]
     port = int(web.url.rsplit(":", 1)[1])
     wider = GuardedHttp(FetchPolicy(allowed_ports=frozenset({port})))
-    aws.images.locations = replace(aws.images.locations, web=wider)
+    reconfigure(aws, ports={"web": wider})
     resp = patch(api, ALICE, image_id, add_op(web["/b.img"]))
     assert resp.status_code == 400 and "loopback" in body(resp)["message"]
     resp = patch(api, ALICE, image_id, add_op("http://169.254.169.254/latest/meta-data/"))
@@ -221,7 +221,7 @@ def test_remove_is_admin_only_never_the_last_and_drops_own_data(api: Any, aws: A
 
 
 def test_location_quota_is_413(api: Any, aws: Any, web: FileServer) -> None:
-    aws.images.locations = replace(aws.images.locations, rules=replace(aws.images.locations.rules, quota=2))
+    reconfigure(aws, image_location_quota=2)
     image_id = seed(aws, api, ImageStatus.ACTIVE, [web["/a.img"]])
     assert patch(api, ALICE, image_id, add_op(web["/b.img"])).status_code == 200
     assert patch(api, ALICE, image_id, add_op(web["/c.img"])).status_code == 413
@@ -278,8 +278,8 @@ def test_draft4_media_type_adds_locations_too(api: Any, aws: Any, web: FileServe
 @pytest.mark.settings(show_multiple_locations=True, show_image_direct_url=True)
 def test_locations_and_direct_url_follow_get_image_location(api: Any, aws: Any) -> None:
     image_id = seed(aws, api, ImageStatus.ACTIVE, ["http://example.com/a", "http://example.com/b"])
-    current = aws.images.repo.get(image_id)
-    aws.images.repo.save(replace(current, visibility="public"), expected=current)
+    current = aws.ports.images.get(image_id)
+    aws.ports.images.save(replace(current, visibility="public"), expected=current)
     own = body(api.http.get(f"/v2/images/{image_id}", headers=ALICE))
     assert own["direct_url"] == "http://example.com/a" and len(own["locations"]) == 2
     theirs = body(api.http.get(f"/v2/images/{image_id}", headers=BOB))
@@ -324,7 +324,7 @@ def test_new_api_validation(api: Any, aws: Any, web: FileServer) -> None:
 
 def test_new_api_refuses_an_image_under_import(api: Any, aws: Any, web: FileServer) -> None:
     image_id = create(api, ALICE, disk_format="raw", container_format="bare")["id"]
-    repo = aws.images.repo
+    repo = aws.ports.images
     current = repo.get(image_id)
     repo.save(replace(current, extra_properties={"os_glance_import_task": "t1"}), expected=current)
     assert post_location(api, ALICE, image_id, {"url": web["/a.img"]}).status_code == 409

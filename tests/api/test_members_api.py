@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.api.helpers import ADMIN, ALICE, BOB, body, create, patch, token
+from tests.api.helpers import ADMIN, ALICE, BOB, body, create, patch, token, reconfigure
 
 CAROL = token("carol", "proj-c", "member,reader")
 BOB_READER = token("bob2", "proj-b", "reader")
@@ -125,7 +125,7 @@ def test_visibility_away_from_shared_cuts_access_but_keeps_rows(api: Any) -> Non
 
 
 def test_member_quota_413(api: Any, aws: Any) -> None:
-    aws.members.member_quota = 2
+    reconfigure(aws, image_member_quota=2)
     image = create(api, ALICE, name="s", visibility="shared")
     assert add(api, ALICE, image["id"], "p1").status_code == 200
     assert add(api, ALICE, image["id"], "p2").status_code == 200

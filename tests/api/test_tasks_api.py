@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.domain.tasks import Task, TaskStatus
-from tests.api.helpers import ADMIN, ALICE, BOB, body, create
+from tests.api.helpers import ADMIN, ALICE, BOB, body, create, reconfigure
 from tests.fakes import RecordingLauncher
 
 INPUT = {"import_from": "https://example.com/cirros.qcow2", "import_from_format": "qcow2",
@@ -20,7 +20,7 @@ INPUT = {"import_from": "https://example.com/cirros.qcow2", "import_from_format"
 @pytest.fixture
 def launcher(aws: wiring.Container) -> RecordingLauncher:
     recording = RecordingLauncher()
-    aws.tasks.launcher = recording
+    reconfigure(aws, ports={"launcher": recording})
     return recording
 
 
@@ -39,7 +39,7 @@ def stored(aws: wiring.Container, owner: str, *, expires_at: datetime | None = N
     status = TaskStatus.SUCCESS if expires_at is not None else TaskStatus.PENDING
     task = Task(id=str(uuid.uuid4()), type="api_image_import" if image_id else "import", owner=owner,
                 created_at=now, updated_at=now, status=status, expires_at=expires_at, image_id=image_id)
-    return aws.tasks.repo.add(task)
+    return aws.ports.tasks.add(task)
 
 
 def test_create_answers_201_with_location_and_starts_the_pipeline(client: Any, launcher: RecordingLauncher) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests import images as fx
-from tests.api.helpers import body
+from tests.api.helpers import body, reconfigure
 from tests.api.v1_helpers import ADMIN, ALICE, BOB, RAW, created, meta, post, v2
 
 DATA = fx.raw(5000)
@@ -129,7 +129,7 @@ def test_killed_images_are_not_listed_and_can_only_be_deleted(api: Any) -> None:
 
 
 def test_download_of_a_large_image_redirects_with_the_metadata_headers(api: Any, aws: Any) -> None:
-    aws.data.limits = type(aws.data.limits)(proxy_max_bytes=100)
+    reconfigure(aws, proxy_max_bytes=100)
     doc = created(api, ALICE, RAW, DATA)
     got = api.http.get(f"/v1/images/{doc['id']}", headers=ALICE)
     assert got.status_code == 302

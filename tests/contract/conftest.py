@@ -5,18 +5,23 @@ from typing import Iterator
 
 import pytest
 
-from chalicelib.services.images import ImageService, Limits
-from tests.fakes import InMemoryImageRepository, InMemoryMemberRepository, SequentialIds, TickingClock
+from chalicelib.services.images import ImageService
+from tests.fakes import InMemoryImageRepository, InMemoryMemberRepository
+from tests.service_factories import ImageHarness
 
 
 @pytest.fixture(params=["memory", "dynamo"])
-def svc(request: pytest.FixtureRequest) -> Iterator[ImageService]:
+def harness(request: pytest.FixtureRequest) -> Iterator[ImageHarness]:
     if request.param == "memory":
         repo = InMemoryImageRepository()
         members = InMemoryMemberRepository(repo)
         repo.members = members
-        yield ImageService(repo, members, TickingClock(), SequentialIds(), Limits())
+        yield ImageHarness(repo, members)
         return
     container = request.getfixturevalue("aws")
-    real = container.images
-    yield ImageService(real.repo, real.members, TickingClock(), SequentialIds(), Limits())
+    yield ImageHarness(container.ports.images, container.ports.members)
+
+
+@pytest.fixture
+def svc(harness: ImageHarness) -> ImageService:
+    return harness.svc

@@ -10,6 +10,7 @@ from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.members import Member
 from chalicelib.domain.patch import PatchOp
+from tests.service_factories import ImageHarness
 from chalicelib.services.images import ImageService
 
 ADMIN = RequestContext("admin", "admin-proj", frozenset({"admin"}))
@@ -26,13 +27,13 @@ def ids(svc: ImageService, ctx: RequestContext, qs: str = "", limit: int = 25) -
     return [im.id for im in svc.index(ctx, des.list_images(params, default_limit=limit, max_limit=1000)).images]
 
 
-def share(svc: ImageService, image_id: str, project: str, status: str) -> None:
+def share(harness: ImageHarness, image_id: str, project: str, status: str) -> None:
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    svc.members.add(Member(image_id, project, status, now, now), svc.repo.get(image_id))
+    harness.members.add(Member(image_id, project, status, now, now), harness.repo.get(image_id))
 
 
 @pytest.fixture
-def world(svc: ImageService) -> dict[str, str]:
+def world(svc: ImageService, harness: ImageHarness) -> dict[str, str]:
     """Alice's images of every visibility, one public from admin, shares to Bob."""
     made = {
         "a-private": svc.create(ALICE, {"name": "a-private", "visibility": "private"}),
@@ -43,9 +44,9 @@ def world(svc: ImageService) -> dict[str, str]:
         "adm-public": svc.create(ADMIN, {"name": "adm-public", "visibility": "public"}),
         "b-private": svc.create(BOB, {"name": "b-private", "visibility": "private"}),
     }
-    share(svc, made["a-shared-acc"].id, "proj-b", "accepted")
-    share(svc, made["a-shared-pend"].id, "proj-b", "pending")
-    share(svc, made["a-shared-rej"].id, "proj-b", "rejected")
+    share(harness, made["a-shared-acc"].id, "proj-b", "accepted")
+    share(harness, made["a-shared-pend"].id, "proj-b", "pending")
+    share(harness, made["a-shared-rej"].id, "proj-b", "rejected")
     return {k: v.id for k, v in made.items()}
 
 
@@ -158,8 +159,8 @@ def test_filters(svc: ImageService, catalog: dict[str, str], qs: str, expected: 
     assert as_names(catalog, ids(svc, ALICE, qs)) == expected
 
 
-def test_id_filter_and_date_filters(svc: ImageService, catalog: dict[str, str]) -> None:
-    first = svc.repo.get(catalog["cirros"])
+def test_id_filter_and_date_filters(svc: ImageService, harness: ImageHarness, catalog: dict[str, str]) -> None:
+    first = harness.repo.get(catalog["cirros"])
     assert as_names(catalog, ids(svc, ALICE, f"id={first.id}")) == {"cirros"}
     stamp = first.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert as_names(catalog, ids(svc, ALICE, f"created_at=lte:{stamp}")) == {"cirros"}
@@ -233,10 +234,10 @@ def test_limit_zero_and_cap(svc: ImageService) -> None:
     assert query.limit == 1000
 
 
-def test_names_with_control_characters_page_in_order(svc: ImageService) -> None:
+def test_names_with_control_characters_page_in_order(svc: ImageService, harness: ImageHarness) -> None:
     made = [svc.create(ALICE, {"name": n}).id for n in ["a", "a\u0000\u0001", "a", "a\u0000\u0001", "b", "a\u0001"]]
     expected = ids(svc, ALICE, "sort=name:asc", limit=100)
-    names = [svc.repo.get(i).name for i in expected]
+    names = [harness.repo.get(i).name for i in expected]
     assert names == sorted(names)
     seen: list[str] = []
     marker = None

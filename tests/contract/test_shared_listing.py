@@ -10,8 +10,7 @@ from chalicelib.api import deserializers as des
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.patch import PatchOp
 from chalicelib.services.images import ImageService
-from chalicelib.services.members import MemberService
-from tests.fakes import TickingClock
+from tests.service_factories import ImageHarness
 
 ALICE = RequestContext("alice", "proj-a", frozenset({"member", "reader"}))
 BOB = RequestContext("bob", "proj-b", frozenset({"member", "reader"}))
@@ -26,8 +25,8 @@ def names(svc: ImageService, ctx: RequestContext, qs: str = "", limit: int = 25)
     return [str(im.name) for im in page.images]
 
 
-def shared_to_bob(svc: ImageService, count: int, status: str = "accepted") -> list[str]:
-    members = MemberService(svc, svc.members, TickingClock())
+def shared_to_bob(harness: ImageHarness, count: int, status: str = "accepted") -> list[str]:
+    svc, members = harness.svc, harness.member_service()
     made = []
     for n in range(count):
         image = svc.create(ALICE, {"name": f"img-{n:02d}"})
@@ -38,8 +37,8 @@ def shared_to_bob(svc: ImageService, count: int, status: str = "accepted") -> li
     return made
 
 
-def test_pages_follow_sort_order_after_renames(svc: ImageService) -> None:
-    ids = shared_to_bob(svc, 5)
+def test_pages_follow_sort_order_after_renames(svc: ImageService, harness: ImageHarness) -> None:
+    ids = shared_to_bob(harness, 5)
     # Renaming moves an image in the name order: the member rows must follow.
     svc.update(ALICE, ids[0], [PatchOp("replace", ("name",), "zzz")])
     svc.update(ALICE, ids[4], [PatchOp("replace", ("name",), "aaa")])
@@ -55,11 +54,11 @@ def test_pages_follow_sort_order_after_renames(svc: ImageService) -> None:
     assert names(svc, BOB) == ["aaa", "img-03", "img-01", "zzz"]
 
 
-def test_status_filter_and_all_merge(svc: ImageService) -> None:
-    accepted = shared_to_bob(svc, 2)
-    pending = shared_to_bob(svc, 1, status="pending")
-    rejected = shared_to_bob(svc, 1, status="rejected")
-    by_id = {im_id: svc.repo.get(im_id).name for im_id in accepted + pending + rejected}
+def test_status_filter_and_all_merge(svc: ImageService, harness: ImageHarness) -> None:
+    accepted = shared_to_bob(harness, 2)
+    pending = shared_to_bob(harness, 1, status="pending")
+    rejected = shared_to_bob(harness, 1, status="rejected")
+    by_id = {im_id: harness.repo.get(im_id).name for im_id in accepted + pending + rejected}
     assert names(svc, BOB, "member_status=all&visibility=shared&sort_key=created_at&sort_dir=asc") == list(by_id.values())
     assert names(svc, BOB, "member_status=rejected") == [by_id[rejected[0]]]
 
@@ -68,8 +67,9 @@ def test_shared_page_reads_are_bounded_by_the_page(aws: Any, monkeypatch: pytest
     """Given 30 shares to Bob, a page of 5 costs the same calls as with 3 shares: O(page), not O(shares)."""
     from pynamodb.connection.base import Connection
 
-    svc = aws.images
-    shared_to_bob(svc, 30)
+    harness = ImageHarness(aws.ports.images, aws.ports.members)
+    svc = harness.svc
+    shared_to_bob(harness, 30)
     calls: Counter[str] = Counter()
     items: Counter[str] = Counter()
     original = Connection._make_api_call

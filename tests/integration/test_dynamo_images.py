@@ -18,7 +18,7 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 @pytest.fixture
 def repo(aws: Any) -> DynamoImageRepository:
-    return aws.images.repo
+    return aws.ports.images
 
 
 def img(n: int, **kw: Any) -> Image:

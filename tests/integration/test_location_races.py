@@ -50,7 +50,7 @@ def ops_for(op: str, web: FileServer, current: tuple[str, ...]) -> list[PatchOp]
 def seeded(aws: Any, status: ImageStatus, urls: tuple[str, ...]) -> Image:
     image = aws.images.create(ADMIN, {"disk_format": "raw", "container_format": "bare"})
     stored = replace(image, status=status, size=64 if urls else None, locations=tuple(Location(u, {}) for u in urls))
-    return aws.images.repo.save(stored, expected=image)
+    return aws.ports.images.save(stored, expected=image)
 
 
 def after_first_read(repo: Any, action: Callable[[Image], None]) -> None:
@@ -75,7 +75,7 @@ def test_status_change_between_read_and_write(
 ) -> None:
     urls = (web["/1.img"], web["/2.img"]) if before not in (S.QUEUED, S.SAVING) else ()
     image = seeded(aws, before, urls)
-    repo = aws.images.repo
+    repo = aws.ports.images
     real_get, real_save = repo.get, repo.save
     refused_by_condition: list[ImageStatus] = []
 
@@ -123,7 +123,7 @@ def test_concurrent_location_changes_never_land_in_a_forbidden_status(serial_mot
     """
     aws = serial_moto
     image = seeded(aws, S.ACTIVE, (web["/0.img"], web["/1.img"]))
-    repo = aws.images.repo
+    repo = aws.ports.images
     real_save = repo.save
     log: list[tuple[Image, Image]] = []
     log_lock = threading.Lock()

@@ -16,7 +16,7 @@ ALICE = RequestContext("alice", "proj-a", frozenset({"member", "reader"}))
 def test_concurrent_uploads_one_wins_one_conflicts(serial_moto: Any) -> None:
     aws = serial_moto
     image = aws.images.create(ALICE, {"disk_format": "qcow2", "container_format": "bare"})
-    repo = aws.images.repo
+    repo = aws.ports.images
     both_read = threading.Barrier(2, timeout=10)
     real_get = repo.get
 

@@ -29,7 +29,7 @@ def test_a_failed_legacy_import_removes_its_image_even_when_protected(pipeline: 
     task = _legacy(pipeline, pipeline.web["/missing.qcow2"], protected=True)
     assert task["status"] == "failure" and "404" in task["message"]
     image_id = imports.derived_id("task-image", task["id"])
-    assert pipeline.container.images.repo.get(image_id).status.value == "deleted"
+    assert pipeline.container.ports.images.get(image_id).status.value == "deleted"
     assert pipeline.get(f"/v2/images/{image_id}")[0] == 404 and pipeline.keys() == []
 
 
@@ -39,12 +39,12 @@ def test_activate_run_again_after_its_write_landed_changes_nothing(pipeline: Pip
     _import(pipeline, image["id"], {"name": "web-download", "uri": pipeline.web["/d.qcow2"]})
     task = _task_of(pipeline, image["id"])
     assert task["status"] == "success"
-    before = pipeline.container.images.repo.get(image["id"])
+    before = pipeline.container.ports.images.get(image["id"])
     # Step Functions retries a Lambda whose answer was lost: the staged object is already gone.
     state = {"task_id": task["id"], "image_id": image["id"], "staged_key": f"staging/{image['id']}",
              "size": before.size, "checksum": before.checksum, "os_hash_value": before.os_hash_value}
     pipeline.container.import_steps.activate(state)
-    assert pipeline.container.images.repo.get(image["id"]) == before
+    assert pipeline.container.ports.images.get(image["id"]) == before
     assert pipeline.keys() == [f"images/{image['id']}"]
 
 
@@ -90,7 +90,7 @@ def test_an_import_by_a_project_over_its_size_total_is_413(pipeline: Pipeline) -
     # Given a project already holding data (uploaded before the limit applied, say)
     image = _image(pipeline)
     owner = image["owner"]
-    repo = pipeline.container.images.repo
+    repo = pipeline.container.ports.images
     stored = repo.get(image["id"])
     repo.save(stored, expected=stored, usage_delta={"image_bytes": 1})  # one byte over a 0 MiB limit
     assert repo.usage(owner)["image_bytes"] == 1

@@ -16,7 +16,8 @@ from chalicelib.domain.images import ImageStatus
 from chalicelib.domain.members import Member
 from chalicelib.domain.patch import PatchOp
 from chalicelib.services.images import ImageService, Limits, ListQuery
-from tests.fakes import InMemoryImageRepository, InMemoryMemberRepository, SequentialIds, TickingClock
+from tests.fakes import InMemoryImageRepository, InMemoryMemberRepository
+from tests.service_factories import ImageHarness
 
 ADMIN = RequestContext("admin", "admin-proj", frozenset({"admin", "member", "reader"}))
 ALICE = RequestContext("alice", "proj-a", frozenset({"member", "reader"}))
@@ -25,16 +26,21 @@ READER_A = RequestContext("ra", "proj-a", frozenset({"reader"}))
 
 
 @pytest.fixture
-def svc() -> ImageService:
+def harness() -> ImageHarness:
     repo = InMemoryImageRepository()
     members = InMemoryMemberRepository(repo)
     repo.members = members
-    return ImageService(repo, members, TickingClock(), SequentialIds(), Limits(property_quota=3, tag_quota=2))
+    return ImageHarness(repo, members, Limits(property_quota=3, tag_quota=2))
 
 
-def share(svc: ImageService, image_id: str, project: str, status: str = "accepted") -> None:
+@pytest.fixture
+def svc(harness: ImageHarness) -> ImageService:
+    return harness.svc
+
+
+def share(harness: ImageHarness, image_id: str, project: str, status: str = "accepted") -> None:
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    svc.members.add(Member(image_id, project, status, now, now), svc.repo.get(image_id))
+    harness.members.add(Member(image_id, project, status, now, now), harness.repo.get(image_id))
 
 
 def query(**kw: object) -> ListQuery:
@@ -104,17 +110,17 @@ def test_private_image_is_hidden_from_other_projects(svc: ImageService) -> None:
     assert svc.show(ADMIN, image.id).id == image.id
 
 
-def test_shared_image_visible_to_member_in_any_member_status(svc: ImageService) -> None:
+def test_shared_image_visible_to_member_in_any_member_status(svc: ImageService, harness: ImageHarness) -> None:
     image = svc.create(ALICE, {})
     with pytest.raises(NotFound):
         svc.show(BOB, image.id)
-    share(svc, image.id, "proj-b", "pending")
+    share(harness, image.id, "proj-b", "pending")
     assert svc.show(BOB, image.id).id == image.id
 
 
-def test_member_loses_access_when_image_goes_private(svc: ImageService) -> None:
+def test_member_loses_access_when_image_goes_private(svc: ImageService, harness: ImageHarness) -> None:
     image = svc.create(ALICE, {})
-    share(svc, image.id, "proj-b")
+    share(harness, image.id, "proj-b")
     svc.update(ALICE, image.id, [PatchOp("replace", ("visibility",), "private")])
     with pytest.raises(NotFound):
         svc.show(BOB, image.id)
@@ -153,13 +159,14 @@ def test_protected_image_cannot_be_deleted(svc: ImageService) -> None:
         svc.delete(ALICE, image.id)
 
 
-def test_delete_of_invalid_transition_is_bad_request(svc: ImageService) -> None:
+def test_delete_of_invalid_transition_is_bad_request(harness: ImageHarness) -> None:
+    svc = harness.svc
     image = svc.create(ALICE, {"disk_format": "raw", "container_format": "bare"})
-    repo = svc.repo
+    repo = harness.repo
     stored = repo.get(image.id)
     repo.items[image.id] = replace(stored, status=ImageStatus.KILLED)
     svc.delete(ALICE, image.id)  # killed -> deleted is allowed
-    svc.delayed_delete = True
+    svc = harness.reconfigured(delayed_delete=True).svc
     other = svc.create(ALICE, {})
     repo.items[other.id] = replace(repo.get(other.id), status=ImageStatus.DEACTIVATED, size=5)
     with pytest.raises(BadTransition):
@@ -199,7 +206,7 @@ class RacingRepo(InMemoryImageRepository):
 
 def test_lost_race_is_retried_on_fresh_state() -> None:
     repo = RacingRepo(races=1, change={"extra_properties": {"other": "writer"}})
-    svc = ImageService(repo, InMemoryMemberRepository(repo), TickingClock(), SequentialIds(), Limits())
+    svc = ImageHarness(repo, InMemoryMemberRepository(repo)).svc
     image = svc.create(ALICE, {})
     updated = svc.update(ALICE, image.id, [PatchOp("add", ("mine",), "v")])
     # The concurrent writer's property survives: the patch was re-applied on the fresh image.
@@ -208,7 +215,7 @@ def test_lost_race_is_retried_on_fresh_state() -> None:
 
 def test_race_into_a_forbidding_state_is_judged_on_fresh_state() -> None:
     repo = RacingRepo(races=1, change={"protected": True})
-    svc = ImageService(repo, InMemoryMemberRepository(repo), TickingClock(), SequentialIds(), Limits())
+    svc = ImageHarness(repo, InMemoryMemberRepository(repo)).svc
     image = svc.create(ALICE, {})
     with pytest.raises(ProtectedImage):
         svc.delete(ALICE, image.id)
@@ -217,7 +224,7 @@ def test_race_into_a_forbidding_state_is_judged_on_fresh_state() -> None:
 
 def test_endless_races_give_up_with_conflict() -> None:
     repo = RacingRepo(races=100, change={})
-    svc = ImageService(repo, InMemoryMemberRepository(repo), TickingClock(), SequentialIds(), Limits())
+    svc = ImageHarness(repo, InMemoryMemberRepository(repo)).svc
     image = svc.create(ALICE, {})
     with pytest.raises(ConcurrentUpdate) as err:
         svc.update(ALICE, image.id, [PatchOp("add", ("k",), "v")])

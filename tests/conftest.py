@@ -1,8 +1,12 @@
-"""Shared fixtures: fake AWS credentials always; moto-backed container on request."""
+"""Shared fixtures: fake AWS credentials always; a container over fakes (``fake``) or moto (``aws``) on request.
+
+``container``/``api`` give the fake container unless the test asks for ``aws`` itself or is marked
+``@pytest.mark.moto`` (its behaviour depends on DynamoDB or S3 semantics: presigned URLs, stored items).
+"""
 from __future__ import annotations
 
 import uuid
-from typing import Iterator
+from typing import Iterator, cast
 
 import pytest
 
@@ -73,9 +77,36 @@ def aws(boto_session: object, request: pytest.FixtureRequest) -> Iterator[wiring
             wiring.reset()
 
 
+def marked_settings(request: pytest.FixtureRequest, **defaults: object) -> Settings:
+    """``test_settings`` with ``defaults`` and the closest ``@pytest.mark.settings(...)`` on top."""
+    marker = request.node.get_closest_marker("settings")
+    return test_settings(**{**defaults, **(marker.kwargs if marker else {})})
+
+
 @pytest.fixture
-def api(aws: wiring.Container) -> Iterator[object]:
-    """chalice.test.Client over the moto-backed container."""
+def fake(request: pytest.FixtureRequest) -> Iterator[wiring.Container]:
+    """The real services over in-memory adapters (tests.fakes), fresh per test."""
+    from tests.fakes import fake_container
+
+    built = fake_container(marked_settings(request))
+    wiring.override(built)
+    try:
+        yield built
+    finally:
+        wiring.reset()
+
+
+@pytest.fixture
+def container(request: pytest.FixtureRequest) -> wiring.Container:
+    """The container the test's ``api`` drives: ``aws`` when the test uses it or is marked ``moto``, else ``fake``."""
+    if request.node.get_closest_marker("moto") is not None or "aws" in request.fixturenames:
+        return cast(wiring.Container, request.getfixturevalue("aws"))
+    return cast(wiring.Container, request.getfixturevalue("fake"))
+
+
+@pytest.fixture
+def api(container: wiring.Container) -> Iterator[object]:
+    """chalice.test.Client over ``container``."""
     from chalice.test import Client
 
     from app import app

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.fakes import InMemoryObjectStore
+
 PATCH21 = "application/openstack-images-v2.1-json-patch"
 PATCH20 = "application/openstack-images-v2.0-json-patch"
 
@@ -30,3 +32,12 @@ def create(api: Any, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
 
 def patch(api: Any, headers: dict[str, str], image_id: str, ops: list[dict[str, Any]], media: str = PATCH21) -> Any:
     return api.http.patch(f"/v2/images/{image_id}", headers={**headers, "Content-Type": media}, body=json.dumps(ops))
+
+
+def stored_keys(container: Any) -> list[str]:
+    """Every object key in the container's store, sorted: the in-memory store's, or the S3 bucket's listing."""
+    store = container.data.store
+    if isinstance(store, InMemoryObjectStore):
+        return store.keys()
+    listed = store.client.list_objects_v2(Bucket=store.bucket).get("Contents", [])
+    return sorted(o["Key"] for o in listed)

@@ -6,7 +6,12 @@ from typing import Iterator
 import pytest
 
 from chalicelib.services.images import ImageService, Limits
+from tests.conftest import package_emulator
 from tests.fakes import InMemoryImageRepository, InMemoryMemberRepository, SequentialIds, TickingClock
+
+
+# One moto emulator for the package (each test still gets fresh tables and its own bucket).
+emulator = package_emulator()
 
 
 @pytest.fixture(params=["memory", "dynamo"])

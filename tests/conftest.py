@@ -1,8 +1,15 @@
-"""Shared fixtures: fake AWS credentials always; moto-backed container on request."""
+"""Shared fixtures: fake AWS credentials always; a container over fakes (``fake``) or moto (``aws``) on request.
+
+``container``/``api`` give the fake container unless the test asks for ``aws`` itself or is marked
+``@pytest.mark.moto`` (its behaviour depends on DynamoDB or S3 semantics: presigned URLs, stored items).
+"""
 from __future__ import annotations
 
+import functools
 import uuid
-from typing import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any, Iterator, cast
 
 import pytest
 
@@ -51,31 +58,127 @@ def boto_session() -> object:
     return boto3.Session(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-@pytest.fixture
-def aws(boto_session: object, request: pytest.FixtureRequest) -> Iterator[wiring.Container]:
-    """moto in-process: resources created, then the real container built over them.
+@dataclass
+class Emulator:
+    """moto entered once, the real adapters built once over its tables (their clients and connections reused)."""
 
-    ``@pytest.mark.settings(name=value, ...)`` overrides Settings for a test or module.
-    """
+    session: Any
+    settings: Settings
+    adapters: wiring.Adapters
+
+    @functools.cached_property
+    def dynamodb(self) -> Any:
+        return self.session.client("dynamodb", region_name=self.settings.region)
+
+    def fresh(self, request: pytest.FixtureRequest) -> Settings:
+        """A test's settings over fresh tables of the same names (no new connections) and a bucket of its own."""
+        from infra.local.bootstrap import ensure_resources
+
+        base = self.settings
+        names = dict(images_table=base.images_table, members_table=base.members_table, usage_table=base.usage_table,
+                     metadefs_table=base.metadefs_table, tasks_table=base.tasks_table)
+        settings = marked_settings(request, **names)
+        for name in settings.table_names().values():
+            self.dynamodb.delete_table(TableName=name)
+        ensure_resources(settings, self.session)
+        return settings
+
+    def container(self, settings: Settings) -> wiring.Container:
+        """The real services over the shared repositories, and ``settings``' own bucket, web policy and launcher."""
+        from chalicelib.adapters import dynamo_models
+        from chalicelib.adapters.s3_store import S3ObjectStore
+        from chalicelib.adapters.sfn_launcher import StepFunctionsLauncher
+        from chalicelib.adapters.web import GuardedHttp
+        from chalicelib.domain.urls import FetchPolicy
+
+        if dynamo_models.ImageRecord.Meta.table_name != settings.images_table:  # another fixture rewired the models
+            self.adapters = wiring.real_adapters(settings)
+        shared = self.adapters.store
+        return wiring.assemble(settings, replace(
+            self.adapters,
+            store=S3ObjectStore(lambda: shared.client, settings.bucket),
+            web=GuardedHttp(FetchPolicy(settings.allowed_hosts, settings.allowed_ports)),
+            launcher=StepFunctionsLauncher(
+                lambda: self.session.client("stepfunctions", region_name=settings.region),
+                settings.import_state_machine_arn),
+        ))
+
+
+@contextmanager
+def running_emulator(boto_session: Any) -> Iterator[Emulator]:
+    """mock_aws with the tables created once; packages that use it often enter it once (see their conftest)."""
     from moto import mock_aws
 
     from infra.local.bootstrap import ensure_resources
 
-    marker = request.node.get_closest_marker("settings")
     with mock_aws():
-        settings = test_settings(**(marker.kwargs if marker else {}))
+        settings = test_settings()
         ensure_resources(settings, boto_session)
-        built = wiring.build(settings)
-        wiring.override(built)
-        try:
-            yield built
-        finally:
-            wiring.reset()
+        yield Emulator(boto_session, settings, wiring.real_adapters(settings))
 
 
 @pytest.fixture
-def api(aws: wiring.Container) -> Iterator[object]:
-    """chalice.test.Client over the moto-backed container."""
+def emulator(boto_session: Any) -> Iterator[Emulator]:
+    """Per test by default; tests/api, tests/contract and tests/integration hold one per package."""
+    with running_emulator(boto_session) as running:
+        yield running
+
+
+def package_emulator() -> Any:
+    """The ``emulator`` fixture at package scope, for a package conftest: ``emulator = package_emulator()``."""
+
+    @pytest.fixture(scope="package", name="emulator")
+    def _emulator(boto_session: Any) -> Iterator[Emulator]:
+        with running_emulator(boto_session) as running:
+            yield running
+
+    return _emulator
+
+
+@pytest.fixture
+def aws(emulator: Emulator, request: pytest.FixtureRequest) -> Iterator[wiring.Container]:
+    """The real container over moto: fresh tables and a bucket per test, the emulator shared.
+
+    ``@pytest.mark.settings(name=value, ...)`` overrides Settings for a test or module.
+    """
+    built = emulator.container(emulator.fresh(request))
+    wiring.override(built)
+    try:
+        yield built
+    finally:
+        wiring.reset()
+
+
+def marked_settings(request: pytest.FixtureRequest, **defaults: object) -> Settings:
+    """``test_settings`` with ``defaults`` and the closest ``@pytest.mark.settings(...)`` on top."""
+    marker = request.node.get_closest_marker("settings")
+    return test_settings(**{**defaults, **(marker.kwargs if marker else {})})
+
+
+@pytest.fixture
+def fake(request: pytest.FixtureRequest) -> Iterator[wiring.Container]:
+    """The real services over in-memory adapters (tests.fakes), fresh per test."""
+    from tests.fakes import fake_container
+
+    built = fake_container(marked_settings(request))
+    wiring.override(built)
+    try:
+        yield built
+    finally:
+        wiring.reset()
+
+
+@pytest.fixture
+def container(request: pytest.FixtureRequest) -> wiring.Container:
+    """The container the test's ``api`` drives: ``aws`` when the test uses it or is marked ``moto``, else ``fake``."""
+    if request.node.get_closest_marker("moto") is not None or "aws" in request.fixturenames:
+        return cast(wiring.Container, request.getfixturevalue("aws"))
+    return cast(wiring.Container, request.getfixturevalue("fake"))
+
+
+@pytest.fixture
+def api(container: wiring.Container) -> Iterator[object]:
+    """chalice.test.Client over ``container``."""
     from chalice.test import Client
 
     from app import app

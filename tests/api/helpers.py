@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.fakes import InMemoryObjectStore
+
 PATCH21 = "application/openstack-images-v2.1-json-patch"
 PATCH20 = "application/openstack-images-v2.0-json-patch"
 
@@ -43,3 +45,12 @@ def reconfigure(container: Any, *, ports: dict[str, Any] | None = None, **settin
     rebuilt = wiring.assemble(replace(current.settings, **settings), ports)
     wiring.override(rebuilt)
     return rebuilt
+
+
+def stored_keys(container: Any) -> list[str]:
+    """Every object key in the container's store, sorted: the in-memory store's, or the S3 bucket's listing."""
+    store = container.data.store
+    if isinstance(store, InMemoryObjectStore):
+        return store.keys()
+    listed = store.client.list_objects_v2(Bucket=store.bucket).get("Contents", [])
+    return sorted(o["Key"] for o in listed)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests import images as fx
-from tests.api.helpers import ADMIN, ALICE, BOB, READER, body, create, reconfigure
+from tests.api.helpers import ADMIN, ALICE, BOB, READER, body, create, reconfigure, stored_keys
 
 OCTET = {"Content-Type": "application/octet-stream", "Accept": "*/*"}
 
@@ -17,9 +17,7 @@ def put_file(api: Any, headers: dict[str, str], image_id: str, data: bytes, **ex
     return api.http.put(f"/v2/images/{image_id}/file", headers={**headers, **OCTET, **extra}, body=data)
 
 
-def objects(aws: Any) -> list[str]:
-    client = aws.data.store.client
-    return [o["Key"] for o in client.list_objects_v2(Bucket=aws.data.store.bucket).get("Contents", [])]
+objects = stored_keys
 
 
 def show(api: Any, headers: dict[str, str], image_id: str) -> dict[str, Any]:
@@ -31,7 +29,7 @@ def qcow(api: Any) -> dict[str, Any]:
     return create(api, ALICE, name="q", disk_format="qcow2", container_format="bare")
 
 
-def test_upload_sets_checksums_size_virtual_size_and_activates(api: Any, aws: Any, qcow: dict[str, Any]) -> None:
+def test_upload_sets_checksums_size_virtual_size_and_activates(api: Any, container: Any, qcow: dict[str, Any]) -> None:
     data = fx.qcow2()
     resp = put_file(api, ALICE, qcow["id"], data)
     assert resp.status_code == 204, resp.body
@@ -40,10 +38,11 @@ def test_upload_sets_checksums_size_virtual_size_and_activates(api: Any, aws: An
     assert doc["checksum"] == hashlib.md5(data).hexdigest()
     assert (doc["os_hash_algo"], doc["os_hash_value"]) == ("sha512", hashlib.sha512(data).hexdigest())
     assert (doc["size"], doc["virtual_size"]) == (len(data), fx.VIRTUAL_SIZE)
-    assert objects(aws) == [f"images/{qcow['id']}"]
+    assert objects(container) == [f"images/{qcow['id']}"]
 
 
 def test_large_upload_goes_multipart_and_round_trips(api: Any, aws: Any) -> None:
+    """On moto: S3's multipart upload is the behaviour."""
     aws.data.store.part_size = 5 * 1024 * 1024  # S3's minimum part size
     image = create(api, ALICE, disk_format="raw", container_format="bare")
     data = fx.raw(5 * 1024 * 1024 + 12345)
@@ -64,13 +63,13 @@ def test_large_upload_goes_multipart_and_round_trips(api: Any, aws: Any) -> None
         ("unsafe qcow2 as raw", fx.qcow2(backing_file=True), "raw"),
     ],
 )
-def test_unsafe_or_mismatched_data_is_415_queued_and_nothing_stored(api: Any, aws: Any, name: str, data: bytes, disk: str) -> None:
+def test_unsafe_or_mismatched_data_is_415_queued_and_nothing_stored(api: Any, container: Any, name: str, data: bytes, disk: str) -> None:
     image = create(api, ALICE, disk_format=disk, container_format="bare")
     resp = put_file(api, ALICE, image["id"], data)
     assert resp.status_code == 415, (name, resp.body)
     doc = show(api, ALICE, image["id"])
     assert (doc["status"], doc["size"], doc["checksum"]) == ("queued", None, None)
-    assert objects(aws) == []
+    assert objects(container) == []
     # The image can still take good data afterwards.
     if disk == "qcow2":
         assert put_file(api, ALICE, image["id"], fx.qcow2()).status_code == 204
@@ -110,10 +109,10 @@ def test_upload_without_formats_is_400_and_stays_queued(api: Any) -> None:
     assert show(api, ALICE, image["id"])["status"] == "queued"
 
 
-def test_size_cap_is_413_queued_nothing_stored(api: Any, aws: Any, qcow: dict[str, Any]) -> None:
-    reconfigure(aws, image_size_cap=1000)
+def test_size_cap_is_413_queued_nothing_stored(api: Any, container: Any, qcow: dict[str, Any]) -> None:
+    reconfigure(container, image_size_cap=1000)
     assert put_file(api, ALICE, qcow["id"], fx.qcow2()).status_code == 413
-    assert show(api, ALICE, qcow["id"])["status"] == "queued" and objects(aws) == []
+    assert show(api, ALICE, qcow["id"])["status"] == "queued" and objects(container) == []
     assert put_file(api, ALICE, qcow["id"], b"x", **{"x-openstack-image-size": "5000"}).status_code == 413
 
 
@@ -129,6 +128,7 @@ def active(api: Any, qcow: dict[str, Any]) -> tuple[str, bytes]:
     return qcow["id"], data
 
 
+@pytest.mark.moto  # a real S3 presigned URL, fetched with ranges
 def test_download_redirects_to_a_presigned_url_that_serves_the_bytes(api: Any, active: tuple[str, bytes]) -> None:
     import requests
 
@@ -144,8 +144,8 @@ def test_download_redirects_to_a_presigned_url_that_serves_the_bytes(api: Any, a
 
 
 @pytest.fixture
-def proxy(aws: Any) -> None:
-    reconfigure(aws, download_mode="proxy")
+def proxy(container: Any) -> None:
+    reconfigure(container, download_mode="proxy")
 
 
 @pytest.mark.parametrize(
@@ -185,8 +185,8 @@ def test_deprecated_content_range_is_served_directly_and_ignored_with_range(api:
     assert both.status_code == 302  # Range wins and goes to the store
 
 
-def test_proxy_refuses_ranges_beyond_the_payload_limit(api: Any, aws: Any, active: tuple[str, bytes]) -> None:
-    reconfigure(aws, proxy_max_bytes=10)
+def test_proxy_refuses_ranges_beyond_the_payload_limit(api: Any, container: Any, active: tuple[str, bytes]) -> None:
+    reconfigure(container, proxy_max_bytes=10)
     resp = api.http.get(f"/v2/images/{active[0]}/file", headers={**ALICE, "Accept": "application/json", "Content-Range": "bytes 0-100/*"})
     assert resp.status_code == 400 and "at most 10 bytes" in body(resp)["message"]
 
@@ -218,31 +218,31 @@ def test_actions_from_other_statuses_are_403_and_hidden_is_404(api: Any, qcow: d
     assert api.http.post("/v2/images/missing/actions/deactivate", headers=ALICE).status_code == 404
 
 
-def test_delete_removes_the_data(api: Any, aws: Any, active: tuple[str, bytes]) -> None:
-    assert objects(aws) == [f"images/{active[0]}"]
+def test_delete_removes_the_data(api: Any, container: Any, active: tuple[str, bytes]) -> None:
+    assert objects(container) == [f"images/{active[0]}"]
     assert api.http.delete(f"/v2/images/{active[0]}", headers=ALICE).status_code == 204
-    assert objects(aws) == []
+    assert objects(container) == []
     assert api.http.get(f"/v2/images/{active[0]}/file", headers=ALICE).status_code == 404
 
 
-def test_stage_moves_to_uploading_with_size_and_twice_is_409(api: Any, aws: Any, qcow: dict[str, Any]) -> None:
+def test_stage_moves_to_uploading_with_size_and_twice_is_409(api: Any, container: Any, qcow: dict[str, Any]) -> None:
     url = f"/v2/images/{qcow['id']}/stage"
     assert api.http.put(url, headers={**ALICE, **OCTET}, body=b"staged-bytes").status_code == 204
     doc = show(api, ALICE, qcow["id"])
     assert (doc["status"], doc["size"]) == ("uploading", 12)
-    assert objects(aws) == [f"staging/{qcow['id']}"]
+    assert objects(container) == [f"staging/{qcow['id']}"]
     assert api.http.put(url, headers={**ALICE, **OCTET}, body=b"again").status_code == 409
     assert put_file(api, ALICE, qcow["id"], fx.qcow2()).status_code == 409
 
 
-def test_stage_failure_requeues_and_cleans(api: Any, aws: Any, qcow: dict[str, Any]) -> None:
-    reconfigure(aws, image_size_cap=4)
+def test_stage_failure_requeues_and_cleans(api: Any, container: Any, qcow: dict[str, Any]) -> None:
+    reconfigure(container, image_size_cap=4)
     assert api.http.put(f"/v2/images/{qcow['id']}/stage", headers={**ALICE, **OCTET}, body=b"too-big").status_code == 413
-    assert show(api, ALICE, qcow["id"])["status"] == "queued" and objects(aws) == []
+    assert show(api, ALICE, qcow["id"])["status"] == "queued" and objects(container) == []
 
 
-def test_image_deleted_during_upload_is_410_and_leaves_no_bytes(api: Any, aws: Any, qcow: dict[str, Any]) -> None:
-    store = aws.data.store
+def test_image_deleted_during_upload_is_410_and_leaves_no_bytes(api: Any, container: Any, qcow: dict[str, Any]) -> None:
+    store = container.data.store
     real_put = store.put_stream
 
     def put_then_lose_the_image(key: str, chunks: Any) -> int:
@@ -257,28 +257,28 @@ def test_image_deleted_during_upload_is_410_and_leaves_no_bytes(api: Any, aws: A
     finally:
         store.put_stream = real_put
     assert resp.status_code == 410
-    assert objects(aws) == []
+    assert objects(container) == []
     assert api.http.get(f"/v2/images/{qcow['id']}", headers=ADMIN).status_code == 404
 
 
-def test_delayed_delete_keeps_bytes_until_the_scrubber_runs(api: Any, aws: Any, active: tuple[str, bytes]) -> None:
+def test_delayed_delete_keeps_bytes_until_the_scrubber_runs(api: Any, container: Any, active: tuple[str, bytes]) -> None:
     from chalicelib.pipeline.scrubber import scrub_images
 
-    reconfigure(aws, delayed_delete=True)
+    reconfigure(container, delayed_delete=True)
     assert api.http.delete(f"/v2/images/{active[0]}", headers=ALICE).status_code == 204
     assert api.http.get(f"/v2/images/{active[0]}", headers=ALICE).status_code == 404
-    assert objects(aws) == [f"images/{active[0]}"]
-    assert scrub_images(aws) == {"purged": [active[0]]}
-    assert objects(aws) == []
+    assert objects(container) == [f"images/{active[0]}"]
+    assert scrub_images(container) == {"purged": [active[0]]}
+    assert objects(container) == []
 
 
-def test_storage_quota_is_413_queued_and_nothing_stored(api: Any, aws: Any) -> None:
-    reconfigure(aws, user_storage_quota=300000)
+def test_storage_quota_is_413_queued_and_nothing_stored(api: Any, container: Any) -> None:
+    reconfigure(container, user_storage_quota=300000)
     first = create(api, ALICE, disk_format="qcow2", container_format="bare")
     assert put_file(api, ALICE, first["id"], fx.qcow2(padding=200000)).status_code == 204
     second = create(api, ALICE, disk_format="qcow2", container_format="bare")
     assert put_file(api, ALICE, second["id"], fx.qcow2(padding=200000)).status_code == 413
     assert show(api, ALICE, second["id"])["status"] == "queued"
-    assert objects(aws) == [f"images/{first['id']}"]
+    assert objects(container) == [f"images/{first['id']}"]
     assert api.http.delete(f"/v2/images/{first['id']}", headers=ALICE).status_code == 204
     assert put_file(api, ALICE, second["id"], fx.qcow2(padding=200000)).status_code == 204

@@ -22,13 +22,13 @@ def test_import_info_lists_enabled_methods(api: Any) -> None:
                                       "value": ["glance-direct", "web-download", "copy-image"]}}
 
 
-def test_stores_one_default_s3_and_detail_admin_only(api: Any, aws: Any) -> None:
+def test_stores_one_default_s3_and_detail_admin_only(api: Any, container: Any) -> None:
     assert body(api.http.get("/v2/info/stores", headers=ALICE)) == {
         "stores": [{"id": "s3", "description": "Amazon S3 image store", "default": "true"}]}
     assert api.http.get("/v2/info/stores/detail", headers=ALICE).status_code == 403
     detail = body(api.http.get("/v2/info/stores/detail", headers=ADMIN))["stores"][0]
     assert detail["type"] == "s3" and detail["weight"] == 0
-    assert detail["properties"]["s3_store_bucket"] == aws.settings.bucket
+    assert detail["properties"]["s3_store_bucket"] == container.settings.bucket
     assert api.http.get("/v2/info/stores").status_code == 401
 
 
@@ -54,8 +54,8 @@ def test_usage_counts_per_project_through_lifecycle(api: Any) -> None:
     assert end["image_count_total"]["usage"] == 2 and end["image_size_total"]["usage"] == 0
 
 
-def test_image_count_total_limit_413_on_create(api: Any, aws: Any) -> None:
-    reconfigure(aws, limit_image_count_total=1)
+def test_image_count_total_limit_413_on_create(api: Any, container: Any) -> None:
+    reconfigure(container, limit_image_count_total=1)
     create(api, ALICE, name="one")
     over = api.http.post("/v2/images", headers=ALICE, body=json.dumps({"name": "two"}))
     assert over.status_code == 413 and "image count" in body(over)["message"]
@@ -63,22 +63,22 @@ def test_image_count_total_limit_413_on_create(api: Any, aws: Any) -> None:
     create(api, BOB, name="bob's own")  # per project
 
 
-def test_uploading_and_size_limits_413(api: Any, aws: Any) -> None:
-    reconfigure(aws, limit_image_count_uploading=0)
+def test_uploading_and_size_limits_413(api: Any, container: Any) -> None:
+    reconfigure(container, limit_image_count_uploading=0)
     img = create(api, ALICE, name="u", disk_format="raw", container_format="bare")
     over = api.http.put(f"/v2/images/{img['id']}/file", headers={**ALICE, **OCTET}, body=b"data")
     assert over.status_code == 413
     assert body(api.http.get(f"/v2/images/{img['id']}", headers=ALICE))["status"] == "queued"
-    reconfigure(aws, limit_image_count_uploading=-1, limit_image_size_total=1)
+    reconfigure(container, limit_image_count_uploading=-1, limit_image_size_total=1)
     big = b"y" * (1024 * 1024 + 1)
     assert api.http.put(f"/v2/images/{img['id']}/file", headers={**ALICE, **OCTET}, body=big).status_code == 413
     assert body(api.http.get(f"/v2/images/{img['id']}", headers=ALICE))["status"] == "queued"
-    reconfigure(aws, limit_image_size_total=-1, limit_image_stage_total=1)
+    reconfigure(container, limit_image_size_total=-1, limit_image_stage_total=1)
     assert api.http.put(f"/v2/images/{img['id']}/stage", headers={**ALICE, **OCTET}, body=big).status_code == 413
 
 
-def test_formats_are_settings_and_the_schema_reflects_them(api: Any, aws: Any) -> None:
-    aws.settings = replace(aws.settings, disk_formats=("raw", "ploop"), container_formats=("bare",))
+def test_formats_are_settings_and_the_schema_reflects_them(api: Any, container: Any) -> None:
+    container.settings = replace(container.settings, disk_formats=("raw", "ploop"), container_formats=("bare",))
     schema = body(api.http.get("/v2/schemas/image", headers=ALICE))
     assert schema["properties"]["disk_format"]["enum"] == [None, "raw", "ploop"]
     assert schema["properties"]["container_format"]["enum"] == [None, "bare"]

@@ -32,10 +32,10 @@ def raw_item(aws: Any, image_id: str) -> dict[str, Any]:
     return boto3.client("dynamodb", region_name="us-east-1").get_item(TableName=aws.settings.images_table, Key={"id": {"S": image_id}}, ConsistentRead=True)["Item"]
 
 
-def seed(aws: Any, api: Any, status: ImageStatus, urls: list[str]) -> str:
+def seed(container: Any, api: Any, status: ImageStatus, urls: list[str]) -> str:
     """An image of ALICE's in ``status`` with ``urls`` as its locations (written straight to the table)."""
     image_id = create(api, ALICE, disk_format="raw", container_format="bare")["id"]
-    repo = aws.ports.images
+    repo = container.ports.images
     current = repo.get(image_id)
     size = len(DATA) if urls else None
     repo.save(replace(current, status=status, size=size, locations=tuple(Location(u, {}) for u in urls)), expected=current)
@@ -58,6 +58,7 @@ HAS_DATA = {ImageStatus.ACTIVE, ImageStatus.DEACTIVATED, ImageStatus.PENDING_DEL
 
 
 # -- the matrix: 9 statuses x add / replace / remove ----------------------------------------------
+# On moto: a refused change must leave the stored DynamoDB item exactly as it was.
 @pytest.mark.parametrize("status", ALL, ids=[s.value for s in ALL])
 def test_add_location_by_status(api: Any, aws: Any, web: FileServer, status: ImageStatus) -> None:
     image_id = seed(aws, api, status, [web["/a.img"]] if status in HAS_DATA else [])
@@ -102,8 +103,8 @@ def test_remove_location_by_status(api: Any, aws: Any, web: FileServer, status: 
         assert raw_item(aws, image_id) == before
 
 
-def test_deleted_image_is_hidden_from_its_owner_but_409_for_an_admin(api: Any, aws: Any, web: FileServer) -> None:
-    image_id = seed(aws, api, ImageStatus.DELETED, [web["/a.img"]])
+def test_deleted_image_is_hidden_from_its_owner_but_409_for_an_admin(api: Any, container: Any, web: FileServer) -> None:
+    image_id = seed(container, api, ImageStatus.DELETED, [web["/a.img"]])
     assert patch(api, ALICE, image_id, add_op(web["/b.img"])).status_code == 404
     assert patch(api, ADMIN, image_id, add_op(web["/b.img"])).status_code == 409
     # Nor can an admin change anything else on it; reads stay 404 for everyone, as in Glance.
@@ -113,8 +114,8 @@ def test_deleted_image_is_hidden_from_its_owner_but_409_for_an_admin(api: Any, a
 
 # -- rules of each operation ----------------------------------------------------------------------
 @pytest.mark.settings(show_multiple_locations=False)
-def test_every_location_op_is_403_when_locations_are_not_shown(api: Any, aws: Any) -> None:
-    image_id = seed(aws, api, ImageStatus.ACTIVE, ["http://127.0.0.1/a", "http://127.0.0.1/b"])
+def test_every_location_op_is_403_when_locations_are_not_shown(api: Any, container: Any) -> None:
+    image_id = seed(container, api, ImageStatus.ACTIVE, ["http://127.0.0.1/a", "http://127.0.0.1/b"])
     for ops in (add_op("http://127.0.0.1/c"), replace_op({"url": "http://127.0.0.1/a", "metadata": {}}), REMOVE_FIRST):
         resp = patch(api, ADMIN, image_id, ops)
         assert resp.status_code == 403, ops
@@ -122,7 +123,7 @@ def test_every_location_op_is_403_when_locations_are_not_shown(api: Any, aws: An
     assert "locations" not in shown and "direct_url" not in shown
 
 
-def test_queued_image_with_a_location_is_active_with_the_locations_size(api: Any, aws: Any, web: FileServer) -> None:
+def test_queued_image_with_a_location_is_active_with_the_locations_size(api: Any, container: Any, web: FileServer) -> None:
     image_id = create(api, ALICE, disk_format="raw", container_format="bare")["id"]
     resp = patch(api, ALICE, image_id, add_op(web["/a.img"]))
     assert resp.status_code == 200, resp.body
@@ -134,15 +135,15 @@ def test_queued_image_with_a_location_is_active_with_the_locations_size(api: Any
     assert (got.status_code, got.headers["Location"]) == (302, web["/a.img"])
 
 
-def test_queued_image_without_formats_cannot_take_a_location(api: Any, aws: Any, web: FileServer) -> None:
+def test_queued_image_without_formats_cannot_take_a_location(api: Any, container: Any, web: FileServer) -> None:
     image_id = create(api, ALICE)["id"]
     resp = patch(api, ALICE, image_id, add_op(web["/a.img"]))
     assert resp.status_code == 400 and "disk_format" in body(resp)["message"]
     assert body(api.http.get(f"/v2/images/{image_id}", headers=ALICE))["status"] == "queued"
 
 
-def test_add_positions_duplicates_and_bad_urls(api: Any, aws: Any, web: FileServer) -> None:
-    image_id = seed(aws, api, ImageStatus.ACTIVE, [web["/a.img"]])
+def test_add_positions_duplicates_and_bad_urls(api: Any, container: Any, web: FileServer) -> None:
+    image_id = seed(container, api, ImageStatus.ACTIVE, [web["/a.img"]])
     assert body(patch(api, ALICE, image_id, add_op(web["/b.img"], "0")))["locations"][0]["url"] == web["/b.img"]
     for bad_pos in ("x", "-1", "01x"):
         assert patch(api, ALICE, image_id, add_op(web["/c.img"], bad_pos)).status_code == 400, bad_pos
@@ -155,16 +156,16 @@ def test_add_positions_duplicates_and_bad_urls(api: Any, aws: Any, web: FileServ
 
 
 @pytest.mark.settings(show_multiple_locations=True)
-def test_private_http_hosts_need_the_allow_list(api: Any, aws: Any, web: FileServer) -> None:
+def test_private_http_hosts_need_the_allow_list(api: Any, container: Any, web: FileServer) -> None:
     from chalicelib.adapters.web import GuardedHttp
     from chalicelib.domain.urls import FetchPolicy
 
-    image_id = seed(aws, api, ImageStatus.ACTIVE, [web["/a.img"]])
+    image_id = seed(container, api, ImageStatus.ACTIVE, [web["/a.img"]])
     resp = patch(api, ALICE, image_id, add_op(web["/b.img"]))
     assert resp.status_code == 400 and "IMPORT_ALLOWED_PORTS" in body(resp)["message"]
     port = int(web.url.rsplit(":", 1)[1])
     wider = GuardedHttp(FetchPolicy(allowed_ports=frozenset({port})))
-    reconfigure(aws, ports={"web": wider})
+    reconfigure(container, ports={"web": wider})
     resp = patch(api, ALICE, image_id, add_op(web["/b.img"]))
     assert resp.status_code == 400 and "loopback" in body(resp)["message"]
     resp = patch(api, ALICE, image_id, add_op("http://169.254.169.254/latest/meta-data/"))
@@ -172,17 +173,17 @@ def test_private_http_hosts_need_the_allow_list(api: Any, aws: Any, web: FileSer
     assert web.requests == []  # refused before any connection
 
 
-def test_redirect_to_a_refused_address_is_refused(api: Any, aws: Any, web: FileServer) -> None:
+def test_redirect_to_a_refused_address_is_refused(api: Any, container: Any, web: FileServer) -> None:
     web.redirects["/hop"] = "http://169.254.169.254/latest/"
-    image_id = seed(aws, api, ImageStatus.ACTIVE, [web["/a.img"]])
+    image_id = seed(container, api, ImageStatus.ACTIVE, [web["/a.img"]])
     resp = patch(api, ALICE, image_id, add_op(web["/hop"]))
     assert resp.status_code == 400 and "169.254.169.254" in body(resp)["message"]
 
 
-def test_s3_locations_must_be_under_the_images_own_prefix(api: Any, aws: Any, web: FileServer) -> None:
-    store = aws.data.store
-    other = seed(aws, api, ImageStatus.ACTIVE, [web["/a.img"]])
-    image_id = seed(aws, api, ImageStatus.ACTIVE, [web["/a.img"]])
+def test_s3_locations_must_be_under_the_images_own_prefix(api: Any, container: Any, web: FileServer) -> None:
+    store = container.data.store
+    other = seed(container, api, ImageStatus.ACTIVE, [web["/a.img"]])
+    image_id = seed(container, api, ImageStatus.ACTIVE, [web["/a.img"]])
     store.put_stream(f"images/{other}", [b"theirs"])
     store.put_stream(f"images/{image_id}/copy", [b"mine"])
     assert patch(api, ALICE, image_id, add_op(store.url_of(f"images/{other}"))).status_code == 400
@@ -194,8 +195,8 @@ def test_s3_locations_must_be_under_the_images_own_prefix(api: Any, aws: Any, we
     assert got.status_code == 302 and f"images/{image_id}/copy" in got.headers["Location"]
 
 
-def test_replace_rules(api: Any, aws: Any, web: FileServer) -> None:
-    image_id = seed(aws, api, ImageStatus.ACTIVE, [web["/a.img"]])
+def test_replace_rules(api: Any, container: Any, web: FileServer) -> None:
+    image_id = seed(container, api, ImageStatus.ACTIVE, [web["/a.img"]])
     assert patch(api, ALICE, image_id, replace_op()).status_code == 403  # empty list
     resp = patch(api, ALICE, image_id, replace_op({"url": web["/b.img"], "metadata": {}}))
     assert resp.status_code == 400 and "not empty" in body(resp)["message"]
@@ -204,10 +205,10 @@ def test_replace_rules(api: Any, aws: Any, web: FileServer) -> None:
     assert patch(api, ALICE, queued, replace_op(dup, dup)).status_code == 400
 
 
-def test_remove_is_admin_only_never_the_last_and_drops_own_data(api: Any, aws: Any, web: FileServer) -> None:
-    image_id = seed(aws, api, ImageStatus.ACTIVE, [web["/a.img"]])
+def test_remove_is_admin_only_never_the_last_and_drops_own_data(api: Any, container: Any, web: FileServer) -> None:
+    image_id = seed(container, api, ImageStatus.ACTIVE, [web["/a.img"]])
     assert patch(api, ADMIN, image_id, REMOVE_FIRST).status_code == 403  # the last location
-    store = aws.data.store
+    store = container.data.store
     key = f"images/{image_id}/copy"
     store.put_stream(key, [b"mine"])
     assert patch(api, ALICE, image_id, add_op(store.url_of(key))).status_code == 200
@@ -220,9 +221,9 @@ def test_remove_is_admin_only_never_the_last_and_drops_own_data(api: Any, aws: A
     assert ("DELETE", "/a.img") not in web.requests  # an http location's data is never touched
 
 
-def test_location_quota_is_413(api: Any, aws: Any, web: FileServer) -> None:
-    reconfigure(aws, image_location_quota=2)
-    image_id = seed(aws, api, ImageStatus.ACTIVE, [web["/a.img"]])
+def test_location_quota_is_413(api: Any, container: Any, web: FileServer) -> None:
+    reconfigure(container, image_location_quota=2)
+    image_id = seed(container, api, ImageStatus.ACTIVE, [web["/a.img"]])
     assert patch(api, ALICE, image_id, add_op(web["/b.img"])).status_code == 200
     assert patch(api, ALICE, image_id, add_op(web["/c.img"])).status_code == 413
     queued = create(api, ALICE, disk_format="raw", container_format="bare")["id"]
@@ -234,7 +235,7 @@ SHA = hashlib.sha512(DATA).hexdigest()
 MD5 = hashlib.md5(DATA).hexdigest()
 
 
-def test_validation_data_sets_hashes_on_a_queued_image(api: Any, aws: Any, web: FileServer) -> None:
+def test_validation_data_sets_hashes_on_a_queued_image(api: Any, container: Any, web: FileServer) -> None:
     image_id = create(api, ALICE, disk_format="raw", container_format="bare")["id"]
     vd = {"checksum": MD5, "os_hash_algo": "sha512", "os_hash_value": SHA}
     doc = body(patch(api, ALICE, image_id, add_op(web["/a.img"], validation_data=vd)))
@@ -255,20 +256,20 @@ def test_validation_data_sets_hashes_on_a_queued_image(api: Any, aws: Any, web: 
         {"checksum": "zz" * 16, "os_hash_algo": "sha512", "os_hash_value": SHA},
     ],
 )
-def test_bad_validation_data_is_409_on_patch(api: Any, aws: Any, web: FileServer, vd: dict[str, str]) -> None:
+def test_bad_validation_data_is_409_on_patch(api: Any, container: Any, web: FileServer, vd: dict[str, str]) -> None:
     image_id = create(api, ALICE, disk_format="raw", container_format="bare")["id"]
     assert patch(api, ALICE, image_id, add_op(web["/a.img"], validation_data=vd)).status_code == 409
     assert body(api.http.get(f"/v2/images/{image_id}", headers=ALICE))["status"] == "queued"
 
 
-def test_conflicting_validation_data_between_locations_is_409(api: Any, aws: Any, web: FileServer) -> None:
+def test_conflicting_validation_data_between_locations_is_409(api: Any, container: Any, web: FileServer) -> None:
     image_id = create(api, ALICE, disk_format="raw", container_format="bare")["id"]
     one = {"url": web["/a.img"], "metadata": {}, "validation_data": {"os_hash_algo": "sha512", "os_hash_value": SHA}}
     two = {"url": web["/b.img"], "metadata": {}, "validation_data": {"os_hash_algo": "sha512", "os_hash_value": "0" * 128}}
     assert patch(api, ALICE, image_id, replace_op(one, two)).status_code == 409
 
 
-def test_draft4_media_type_adds_locations_too(api: Any, aws: Any, web: FileServer) -> None:
+def test_draft4_media_type_adds_locations_too(api: Any, container: Any, web: FileServer) -> None:
     image_id = create(api, ALICE, disk_format="raw", container_format="bare")["id"]
     ops = [{"add": "/locations/-", "value": {"url": web["/a.img"], "metadata": {}}}]
     assert body(patch(api, ALICE, image_id, ops, media=PATCH20))["status"] == "active"
@@ -276,10 +277,10 @@ def test_draft4_media_type_adds_locations_too(api: Any, aws: Any, web: FileServe
 
 # -- who sees locations ---------------------------------------------------------------------------
 @pytest.mark.settings(show_multiple_locations=True, show_image_direct_url=True)
-def test_locations_and_direct_url_follow_get_image_location(api: Any, aws: Any) -> None:
-    image_id = seed(aws, api, ImageStatus.ACTIVE, ["http://example.com/a", "http://example.com/b"])
-    current = aws.ports.images.get(image_id)
-    aws.ports.images.save(replace(current, visibility="public"), expected=current)
+def test_locations_and_direct_url_follow_get_image_location(api: Any, container: Any) -> None:
+    image_id = seed(container, api, ImageStatus.ACTIVE, ["http://example.com/a", "http://example.com/b"])
+    current = container.ports.images.get(image_id)
+    container.ports.images.save(replace(current, visibility="public"), expected=current)
     own = body(api.http.get(f"/v2/images/{image_id}", headers=ALICE))
     assert own["direct_url"] == "http://example.com/a" and len(own["locations"]) == 2
     theirs = body(api.http.get(f"/v2/images/{image_id}", headers=BOB))
@@ -293,7 +294,7 @@ def post_location(api: Any, headers: dict[str, str], image_id: str, doc: Any) ->
     return api.http.post(f"/v2/images/{image_id}/locations", headers=headers, body=json.dumps(doc))
 
 
-def test_new_api_adds_to_a_queued_image_only(api: Any, aws: Any, web: FileServer) -> None:
+def test_new_api_adds_to_a_queued_image_only(api: Any, container: Any, web: FileServer) -> None:
     image_id = create(api, ALICE, disk_format="raw", container_format="bare")["id"]
     resp = post_location(api, ALICE, image_id, {"url": web["/a.img"]})
     assert resp.status_code == 202 and resp.body in (b"", "")
@@ -303,7 +304,7 @@ def test_new_api_adds_to_a_queued_image_only(api: Any, aws: Any, web: FileServer
     assert post_location(api, BOB, image_id, {"url": web["/b.img"]}).status_code == 404
 
 
-def test_new_api_validation(api: Any, aws: Any, web: FileServer) -> None:
+def test_new_api_validation(api: Any, container: Any, web: FileServer) -> None:
     image_id = create(api, ALICE, disk_format="raw", container_format="bare")["id"]
     sha256 = hashlib.sha256(DATA).hexdigest()
     for doc in (
@@ -315,23 +316,23 @@ def test_new_api_validation(api: Any, aws: Any, web: FileServer) -> None:
     ):
         assert post_location(api, ALICE, image_id, doc).status_code == 400, doc
     # Only the service role may add an s3 location.
-    assert post_location(api, ALICE, image_id, {"url": f"s3://{aws.settings.bucket}/images/{image_id}"}).status_code == 403
+    assert post_location(api, ALICE, image_id, {"url": f"s3://{container.settings.bucket}/images/{image_id}"}).status_code == 403
     vd = {"os_hash_algo": "sha256", "os_hash_value": sha256}
     assert post_location(api, ALICE, image_id, {"url": web["/a.img"], "validation_data": vd}).status_code == 202
     doc = body(api.http.get(f"/v2/images/{image_id}", headers=ALICE))
     assert (doc["status"], doc["os_hash_algo"], doc["os_hash_value"]) == ("active", "sha256", sha256)
 
 
-def test_new_api_refuses_an_image_under_import(api: Any, aws: Any, web: FileServer) -> None:
+def test_new_api_refuses_an_image_under_import(api: Any, container: Any, web: FileServer) -> None:
     image_id = create(api, ALICE, disk_format="raw", container_format="bare")["id"]
-    repo = aws.ports.images
+    repo = container.ports.images
     current = repo.get(image_id)
     repo.save(replace(current, extra_properties={"os_glance_import_task": "t1"}), expected=current)
     assert post_location(api, ALICE, image_id, {"url": web["/a.img"]}).status_code == 409
 
 
-def test_get_locations_is_for_the_service_role(api: Any, aws: Any, web: FileServer) -> None:
-    image_id = seed(aws, api, ImageStatus.ACTIVE, [web["/a.img"]])
+def test_get_locations_is_for_the_service_role(api: Any, container: Any, web: FileServer) -> None:
+    image_id = seed(container, api, ImageStatus.ACTIVE, [web["/a.img"]])
     assert api.http.get(f"/v2/images/{image_id}/locations", headers=ALICE).status_code == 403
     for headers in (ADMIN, SERVICE):
         resp = api.http.get(f"/v2/images/{image_id}/locations", headers=headers)

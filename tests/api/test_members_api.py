@@ -124,8 +124,8 @@ def test_visibility_away_from_shared_cuts_access_but_keeps_rows(api: Any) -> Non
     assert body(api.http.get(f"/v2/images/{image['id']}/members/proj-b", headers=BOB))["status"] == "accepted"
 
 
-def test_member_quota_413(api: Any, aws: Any) -> None:
-    reconfigure(aws, image_member_quota=2)
+def test_member_quota_413(api: Any, container: Any) -> None:
+    reconfigure(container, image_member_quota=2)
     image = create(api, ALICE, name="s", visibility="shared")
     assert add(api, ALICE, image["id"], "p1").status_code == 200
     assert add(api, ALICE, image["id"], "p2").status_code == 200

@@ -155,13 +155,13 @@ def test_list_filters_paging_and_bad_visibility(api: Any, ns: str) -> None:
     assert [n["namespace"] for n in by_rt] == [ns]
 
 
-def test_standard_namespaces_load_once_and_are_valid(api: Any, aws: Any) -> None:
+def test_standard_namespaces_load_once_and_are_valid(api: Any, container: Any) -> None:
     docs = standard_documents()
     names = {d["namespace"] for d in docs}
     assert {"OS::Compute::Hypervisor", "OS::Glance::CommonImageProperties", "OS::OperatingSystem",
             "OS::Compute::LibvirtImage", "OS::Compute::Libvirt", "OS::Glance::Signatures"} <= names
-    assert set(load_standard(aws)) == names
-    assert load_standard(aws) == []  # idempotent
+    assert set(load_standard(container)) == names
+    assert load_standard(container) == []  # idempotent
     hv = body(api.http.get(f"{NS}/OS::Compute::Hypervisor", headers=BOB))
     assert hv["protected"] is True and hv["resource_type_associations"][0]["name"] == "OS::Glance::Image"
     assert "vz" in hv["properties"]["hypervisor_type"]["enum"] and "ploop" not in hv["properties"]["hypervisor_type"]["enum"]

@@ -18,9 +18,9 @@ INPUT = {"import_from": "https://example.com/cirros.qcow2", "import_from_format"
 
 
 @pytest.fixture
-def launcher(aws: wiring.Container) -> RecordingLauncher:
+def launcher(container: wiring.Container) -> RecordingLauncher:
     recording = RecordingLauncher()
-    reconfigure(aws, ports={"launcher": recording})
+    reconfigure(container, ports={"launcher": recording})
     return recording
 
 
@@ -34,12 +34,12 @@ def post_task(api: Any, headers: dict[str, str], **overrides: Any) -> Any:
     return api.http.post("/v2/tasks", headers=headers, body=json.dumps(doc))
 
 
-def stored(aws: wiring.Container, owner: str, *, expires_at: datetime | None = None, image_id: str | None = None) -> Task:
+def stored(container: wiring.Container, owner: str, *, expires_at: datetime | None = None, image_id: str | None = None) -> Task:
     now = datetime.now(timezone.utc)
     status = TaskStatus.SUCCESS if expires_at is not None else TaskStatus.PENDING
     task = Task(id=str(uuid.uuid4()), type="api_image_import" if image_id else "import", owner=owner,
                 created_at=now, updated_at=now, status=status, expires_at=expires_at, image_id=image_id)
-    return aws.ports.tasks.add(task)
+    return container.ports.tasks.add(task)
 
 
 def test_create_answers_201_with_location_and_starts_the_pipeline(client: Any, launcher: RecordingLauncher) -> None:
@@ -111,10 +111,10 @@ def test_list_refuses_bad_parameters_with_400(client: Any, query: str) -> None:
     assert client.http.get(f"/v2/tasks?{query}", headers=ADMIN).status_code == 400
 
 
-def test_list_filters_on_status_and_type(client: Any, aws: wiring.Container) -> None:
+def test_list_filters_on_status_and_type(client: Any, container: wiring.Container) -> None:
     pending = body(post_task(client, ADMIN))["id"]
     processing = body(post_task(client, ADMIN))["id"]
-    aws.tasks.mark_processing(processing)
+    container.tasks.mark_processing(processing)
     ids = [t["id"] for t in body(client.http.get("/v2/tasks?status=processing&type=import", headers=ADMIN))["tasks"]]
     assert ids == [processing]
     assert pending in [t["id"] for t in body(client.http.get("/v2/tasks?status=pending", headers=ADMIN))["tasks"]]
@@ -136,11 +136,11 @@ def test_unversioned_alias_serves_tasks(client: Any) -> None:
     assert body(client.http.get(f"/tasks/{task['id']}", headers=ADMIN))["id"] == task["id"]
 
 
-def test_image_tasks_are_visible_to_who_sees_the_image_and_hide_expired(client: Any, aws: wiring.Container) -> None:
+def test_image_tasks_are_visible_to_who_sees_the_image_and_hide_expired(client: Any, container: wiring.Container) -> None:
     # Given Alice's image with one live and one expired task, and Bob who cannot see it
     image = create(client, ALICE, name="img", visibility="private")
-    live = stored(aws, "proj-a", image_id=image["id"])
-    expired = stored(aws, "proj-a", image_id=image["id"], expires_at=datetime.now(timezone.utc) - timedelta(hours=1))
+    live = stored(container, "proj-a", image_id=image["id"])
+    expired = stored(container, "proj-a", image_id=image["id"], expires_at=datetime.now(timezone.utc) - timedelta(hours=1))
     # When the owner (not an admin) asks for its tasks, the live one is listed in full
     resp = client.http.get(f"/v2/images/{image['id']}/tasks", headers=ALICE)
     assert resp.status_code == 200, resp.body
@@ -153,14 +153,15 @@ def test_image_tasks_are_visible_to_who_sees_the_image_and_hide_expired(client: 
     assert client.http.get(f"/v2/images/{image['id']}/tasks", headers=BOB).status_code == 404
 
 
-def test_expired_task_does_not_eat_a_page_slot(client: Any, aws: wiring.Container) -> None:
+def test_expired_task_does_not_eat_a_page_slot(client: Any, container: wiring.Container) -> None:
     live = body(post_task(client, ADMIN))["id"]
-    stored(aws, "admin-proj", expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+    stored(container, "admin-proj", expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
     page = body(client.http.get("/v2/tasks?limit=1", headers=ADMIN))
     assert [t["id"] for t in page["tasks"]] == [live]
 
 
-def test_without_a_state_machine_create_is_503_and_the_task_is_recorded_failed(api: Any, aws: wiring.Container) -> None:
+@pytest.mark.moto  # the real Step Functions launcher, with no state machine configured
+def test_without_a_state_machine_create_is_503_and_the_task_is_recorded_failed(api: Any, container: wiring.Container) -> None:
     # Given the real Step Functions launcher with no state machine configured (no recording fixture)
     resp = post_task(api, ADMIN)
     assert resp.status_code == 503, resp.body

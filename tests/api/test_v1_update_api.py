@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests import images as fx
-from tests.api.helpers import body
+from tests.api.helpers import body, stored_keys
 from tests.api.v1_helpers import ADMIN, ALICE, BOB, OCTET, RAW, created, meta, v2
 
 DATA = fx.raw(3000)
@@ -107,14 +107,14 @@ def test_put_bad_header_is_400(api: Any) -> None:
     assert (resp.status_code, body(resp)["message"]) == (400, "Bad header: x-image-meta-colour")
 
 
-def test_delete_is_200_then_404(api: Any, aws: Any) -> None:
+def test_delete_is_200_then_404(api: Any, container: Any) -> None:
     doc = created(api, ALICE, RAW, DATA)
     resp = api.http.delete(f"/v1/images/{doc['id']}", headers=ALICE)
     assert (resp.status_code, resp.body) == (200, b"")
     assert api.http.delete(f"/v1/images/{doc['id']}", headers=ALICE).status_code == 404
     assert api.http.head(f"/v1/images/{doc['id']}", headers=ALICE).status_code == 404
     assert v2(api, ALICE, doc["id"]).status_code == 404
-    assert aws.data.store.client.list_objects_v2(Bucket=aws.data.store.bucket).get("KeyCount") == 0
+    assert stored_keys(container) == []
 
 
 def test_delete_of_a_protected_image_is_403(api: Any) -> None:

@@ -6,8 +6,13 @@ from typing import Iterator
 import pytest
 
 from chalicelib.services.images import ImageService
+from tests.conftest import package_emulator
 from tests.fakes import InMemoryImageRepository, InMemoryMemberRepository
 from tests.service_factories import ImageHarness
+
+
+# One moto emulator for the package (each test still gets fresh tables and its own bucket).
+emulator = package_emulator()
 
 
 @pytest.fixture(params=["memory", "dynamo"])

@@ -7,6 +7,11 @@ from typing import Any, Iterator
 import pytest
 
 from chalicelib.adapters.dynamo_models import ImageRecord
+from tests.conftest import package_emulator
+
+
+# One moto emulator for the package (each test still gets fresh tables and its own bucket).
+emulator = package_emulator()
 
 
 @pytest.fixture

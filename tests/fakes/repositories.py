@@ -1,4 +1,4 @@
-"""In-memory adapters for unit and contract tests (never shipped)."""
+"""In-memory repositories, clock, ids and launcher for unit, contract and API tests (never shipped)."""
 from __future__ import annotations
 
 import itertools

@@ -1,0 +1,42 @@
+"""The Adapters of a container over fakes: in-memory repositories and store, recording launcher.
+
+Web and inspection are the real GuardedHttp and OsloInspector: they only reach tests' 127.0.0.1 servers.
+Clock and ids are the system ones, as in the moto-backed container, so API tests see real times and UUIDs.
+"""
+from __future__ import annotations
+
+from chalicelib import wiring
+from chalicelib.adapters.inspection import OsloInspector
+from chalicelib.adapters.system import SystemClock, UuidGen
+from chalicelib.adapters.web import GuardedHttp
+from chalicelib.config import Settings
+from chalicelib.domain.urls import FetchPolicy
+from tests.fakes.metadefs import InMemoryMetadefRepository
+from tests.fakes.repositories import (
+    InMemoryImageRepository, InMemoryMemberRepository, InMemoryTaskRepository, RecordingLauncher,
+)
+from tests.fakes.store import InMemoryObjectStore
+
+
+def fake_adapters(settings: Settings) -> wiring.Adapters:
+    """Fresh fakes for one test; the member fake reads the image fake (as the Dynamo adapters share tables)."""
+    images = InMemoryImageRepository()
+    members = InMemoryMemberRepository(images)
+    images.members = members
+    return wiring.Adapters(
+        images=images,
+        members=members,
+        tasks=InMemoryTaskRepository(),
+        metadefs=InMemoryMetadefRepository(),
+        store=InMemoryObjectStore(settings.bucket),
+        web=GuardedHttp(FetchPolicy(settings.allowed_hosts, settings.allowed_ports)),
+        inspector=OsloInspector(),
+        launcher=RecordingLauncher(),
+        clock=SystemClock(),
+        ids=UuidGen(),
+    )
+
+
+def fake_container(settings: Settings) -> wiring.Container:
+    """The real services assembled over ``fake_adapters``."""
+    return wiring.assemble(settings, fake_adapters(settings))

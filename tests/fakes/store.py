@@ -1,0 +1,77 @@
+"""ObjectStore in memory: whole objects in a dict, same contract as the S3 adapter (chalicelib/ports.py)."""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+from urllib.parse import quote
+
+from chalicelib.domain.errors import NotFound
+
+SCHEME = "s3://"
+# The scheme of this store's presigned URLs: not fetchable over HTTP. Tests that follow a presigned URL
+# (signature, ranges served by S3) stay on moto.
+PRESIGNED = "memory://"
+
+
+class InMemoryObjectStore:
+    """One "bucket" of objects; location URLs are ``s3://<bucket>/<key>`` as with S3, so location rules agree."""
+
+    def __init__(self, bucket: str = "memory-bucket", part_size: int = 8 * 1024 * 1024) -> None:
+        self.bucket = bucket
+        self.part_size = part_size
+        self.objects: dict[str, bytes] = {}
+
+    def keys(self) -> list[str]:
+        """Every stored key, sorted (as S3's ListObjectsV2)."""
+        return sorted(self.objects)
+
+    def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
+        """Stored only once the iterable is exhausted: a raising stream leaves nothing (nor the old object changed)."""
+        buffer = bytearray()
+        for chunk in chunks:
+            buffer += chunk
+        self.objects[key] = bytes(buffer)
+        return len(buffer)
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects
+
+    def size(self, key: str) -> int | None:
+        data = self.objects.get(key)
+        return None if data is None else len(data)
+
+    def url_of(self, key: str) -> str:
+        return f"{SCHEME}{self.bucket}/{key}"
+
+    def key_of(self, url: str) -> str | None:
+        prefix = f"{SCHEME}{self.bucket}/"
+        if not url.startswith(prefix):
+            return None
+        return url[len(prefix):] or None
+
+    def presigned_get(self, key: str, expires_in: int) -> str:
+        return f"{PRESIGNED}{self.bucket}/{quote(key)}?method=GET&expires_in={expires_in}"
+
+    def presigned_put(self, key: str, expires_in: int) -> str:
+        return f"{PRESIGNED}{self.bucket}/{quote(key)}?method=PUT&expires_in={expires_in}"
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start``..``end`` inclusive; NotFound when missing."""
+        if key not in self.objects:
+            raise NotFound(f"No data at {key}.")
+        return self.objects[key][start:end + 1]
+
+    def iter_object(self, key: str) -> Iterator[bytes]:
+        """Lazy, like the S3 adapter: NotFound is raised on the first ``next``."""
+        if key not in self.objects:
+            raise NotFound(f"No data at {key}.")
+        data = self.objects[key]
+        for start in range(0, len(data), self.part_size):
+            yield data[start:start + self.part_size]
+
+    def copy(self, source: str, target: str) -> None:
+        if source not in self.objects:
+            raise NotFound(f"No data at {source}.")
+        self.objects[target] = self.objects[source]

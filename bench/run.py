@@ -29,7 +29,7 @@ def _import_seconds(module: str) -> float:
 # What the first request adds: the adapters (PynamoDB, botocore) wired on first use.
 _WIRED = (
     "app; from chalicelib import wiring; from chalicelib.config import Settings; "
-    "wiring.build(Settings(region='us-east-1', images_table='t', members_table='m', usage_table='u', bucket='b', auth_mode='dev'))"
+    "wiring.build(Settings.of(region='us-east-1', images_table='t', members_table='m', usage_table='u', metadefs_table='d', tasks_table='k', bucket='b', auth_mode='dev'))"
 )
 
 
@@ -76,7 +76,7 @@ def bench_calls() -> None:
     from infra.local.bootstrap import ensure_resources
 
     with mock_aws():
-        settings = Settings(region="us-east-1", images_table="b-images", members_table="b-members", usage_table="b-usage", bucket="b-bucket", auth_mode="dev",
+        settings = Settings.of(region="us-east-1", images_table="b-images", members_table="b-members", usage_table="b-usage", bucket="b-bucket", auth_mode="dev",
                             metadefs_table="b-metadefs", tasks_table="b-tasks")
         ensure_resources(settings, boto3.Session())
         wiring.override(wiring.build(settings))
@@ -122,7 +122,7 @@ def bench_download_bytes() -> None:
     from infra.local.bootstrap import ensure_resources
 
     with mock_aws():
-        settings = Settings(region="us-east-1", images_table="d-images", members_table="d-members", usage_table="d-usage", bucket="d-bucket",
+        settings = Settings.of(region="us-east-1", images_table="d-images", members_table="d-members", usage_table="d-usage", bucket="d-bucket",
                             auth_mode="dev", metadefs_table="d-metadefs", tasks_table="d-tasks")
         ensure_resources(settings, boto3.Session())
         wiring.override(wiring.build(settings))

@@ -1,73 +1,29 @@
-"""Settings: the only reader of os.environ. Validated once, passed down as values."""
+"""Settings: the only reader of os.environ. Validated once, passed down as values.
+
+Each setting is declared once, as a field of its group: its environment
+variable, default, meaning and (through its type) its parser. ``from_env``
+is generic over the declarations; the groups go as they are to the services
+that use them. ``ENV`` maps every variable to its declaration, for the CDK
+stack, the local runner, the README table and the tests.
+"""
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
-from typing import Mapping
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
-ENV_REGION = "AWS_REGION"
-ENV_REGION_FALLBACK = "AWS_DEFAULT_REGION"
-ENV_ENDPOINT = "AWS_ENDPOINT_URL"
-ENV_IMAGES_TABLE = "IMAGES_TABLE"
-ENV_MEMBERS_TABLE = "IMAGES_MEMBERS_TABLE"
-ENV_USAGE_TABLE = "IMAGES_USAGE_TABLE"
-ENV_STORAGE_QUOTA = "IMAGES_USER_STORAGE_QUOTA"
-ENV_BUCKET = "IMAGES_BUCKET"
-ENV_AUTH_MODE = "IMAGES_AUTH_MODE"
-ENV_DEBUG = "IMAGES_DEBUG"
-ENV_PROPERTY_QUOTA = "IMAGES_PROPERTY_QUOTA"
-ENV_TAG_QUOTA = "IMAGES_TAG_QUOTA"
-ENV_LIMIT_DEFAULT = "IMAGES_LIMIT_PARAM_DEFAULT"
-ENV_LIMIT_MAX = "IMAGES_API_LIMIT_MAX"
-ENV_PUBLIC_ENDPOINT = "IMAGES_PUBLIC_ENDPOINT"
-ENV_SIZE_CAP = "IMAGES_SIZE_CAP"
-ENV_DOWNLOAD_MODE = "IMAGES_DOWNLOAD_MODE"
-ENV_PROXY_MAX_BYTES = "IMAGES_PROXY_MAX_BYTES"
-ENV_DELAYED_DELETE = "IMAGES_DELAYED_DELETE"
-ENV_SCRUB_DELAY = "IMAGES_SCRUB_DELAY_SECONDS"
-ENV_SHOW_MULTIPLE_LOCATIONS = "IMAGES_SHOW_MULTIPLE_LOCATIONS"
-ENV_SHOW_DIRECT_URL = "IMAGES_SHOW_DIRECT_URL"
-ENV_LOCATION_QUOTA = "IMAGES_LOCATION_QUOTA"
-ENV_ALLOWED_HOSTS = "IMPORT_ALLOWED_HOSTS"
-ENV_ALLOWED_PORTS = "IMPORT_ALLOWED_PORTS"
-ENV_STAGE = "IMAGES_STAGE"
 DOWNLOAD_MODES = ("redirect", "proxy")
-# Sharing, formats and per-project limits (issue 7).
-ENV_METADEFS_TABLE = "IMAGES_METADEFS_TABLE"
-ENV_MEMBER_QUOTA = "IMAGES_MEMBER_QUOTA"
-ENV_DISK_FORMATS = "IMAGES_DISK_FORMATS"
-ENV_CONTAINER_FORMATS = "IMAGES_CONTAINER_FORMATS"
-ENV_IMPORT_METHODS = "IMAGES_ENABLED_IMPORT_METHODS"
-ENV_LIMIT_COUNT_TOTAL = "IMAGES_LIMIT_IMAGE_COUNT_TOTAL"
-ENV_LIMIT_COUNT_UPLOADING = "IMAGES_LIMIT_IMAGE_COUNT_UPLOADING"
-ENV_LIMIT_SIZE_TOTAL = "IMAGES_LIMIT_IMAGE_SIZE_TOTAL_MIB"
-ENV_LIMIT_STAGE_TOTAL = "IMAGES_LIMIT_IMAGE_STAGE_TOTAL_MIB"
-# Tasks and the import pipeline (issue 5).
-ENV_TASKS_TABLE = "IMAGES_TASKS_TABLE"
-ENV_TASK_TTL_HOURS = "IMAGES_TASK_TIME_TO_LIVE_HOURS"
-ENV_TASKS_ADMIN_ONLY = "IMAGES_TASKS_API_ADMIN_ONLY"
-# Set by the CDK stack (infra/stacks/workflows.env_var("import_image")) and by the local runner.
-ENV_IMPORT_STATE_MACHINE = "IMAGES_IMPORT_IMAGE_STATE_MACHINE_ARN"
 IMPORT_METHODS = ("glance-direct", "web-download", "copy-image")  # Glance's enabled_import_methods
 # Glance's [image_format] defaults.
 DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
 CONTAINER_FORMATS = ("ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed")
-
 AUTH_MODES = ("dev", "cloud")
+AUTH_PROVIDERS = ("jwt", "keystone")
 # A production stage never trusts identity headers (DESIGN.md 6): dev mode is refused there.
 PRODUCTION_STAGES = ("prod", "production")
-
-# Cloud identity, read only by the API Gateway authorizer (chalicelib/api/authorizer.py).
-ENV_AUTH_PROVIDER = "IMAGES_AUTH_PROVIDER"
-ENV_JWT_ISSUER = "IMAGES_JWT_ISSUER"
-ENV_JWT_AUDIENCE = "IMAGES_JWT_AUDIENCE"
-ENV_JWT_JWKS_URL = "IMAGES_JWT_JWKS_URL"
-ENV_JWT_USER_CLAIM = "IMAGES_JWT_USER_CLAIM"
-ENV_JWT_PROJECT_CLAIM = "IMAGES_JWT_PROJECT_CLAIM"
-ENV_JWT_ROLES_CLAIM = "IMAGES_JWT_ROLES_CLAIM"
-ENV_KEYSTONE_URL = "IMAGES_KEYSTONE_URL"
-ENV_KEYSTONE_SERVICE_SECRET = "IMAGES_KEYSTONE_SERVICE_SECRET"
-AUTH_PROVIDERS = ("jwt", "keystone")
+_REQUIRED: Any = dataclasses.MISSING
 
 
 class ConfigError(Exception):
@@ -75,207 +31,355 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Everything configurable; Glance's defaults where Glance has one."""
+class Declaration:
+    """One setting: where it comes from and what it means."""
 
-    region: str
-    images_table: str
-    members_table: str
-    usage_table: str
-    bucket: str
-    auth_mode: str
-    endpoint_url: str | None = None
-    debug: bool = False
-    image_property_quota: int = 128
-    image_tag_quota: int = 128
-    limit_param_default: int = 25
-    api_limit_max: int = 1000
-    public_endpoint: str | None = None
-    image_size_cap: int = 1099511627776
-    download_mode: str = "redirect"
-    proxy_max_bytes: int = 4_500_000
-    delayed_delete: bool = False
-    scrub_delay_seconds: int = 0
-    user_storage_quota: int = 0  # bytes per project; 0 = unlimited, as Glance
-    show_multiple_locations: bool = False
-    show_image_direct_url: bool = False
-    image_location_quota: int = 10
-    # Outbound http(s) (locations, web-download): hosts allowed even on private addresses, and ports.
-    allowed_hosts: frozenset[str] = frozenset()
-    allowed_ports: frozenset[int] = frozenset({80, 443})
-    metadefs_table: str = ""
-    image_member_quota: int = 128
-    disk_formats: tuple[str, ...] = DISK_FORMATS
-    container_formats: tuple[str, ...] = CONTAINER_FORMATS
-    import_methods: tuple[str, ...] = IMPORT_METHODS
-    # Per-project limits as Glance's keystone limits (sizes in MiB); negative = unlimited.
-    limit_image_count_total: int = -1
-    limit_image_count_uploading: int = -1
-    limit_image_size_total: int = -1
-    limit_image_stage_total: int = -1
-    stage: str = "dev"
-    tasks_table: str = ""
-    task_time_to_live_hours: int = 48  # Glance's [task] task_time_to_live
-    tasks_admin_only: bool = True  # Glance's tasks_api_access policy: role:admin
-    import_state_machine_arn: str | None = None
+    env: str
+    doc: str
+    choices: tuple[str, ...] | None = None
+    fallback: str | None = None  # a second variable read when ``env`` is unset (AWS_DEFAULT_REGION)
+
+
+def setting(env: str, default: Any = _REQUIRED, doc: str = "", *, choices: tuple[str, ...] | None = None,
+            fallback: str | None = None) -> Any:
+    """Declare a field of a settings group; without ``default`` the variable is required."""
+    meta = {"setting": Declaration(env, doc, choices, fallback)}
+    if isinstance(default, (frozenset, tuple)) or default is _REQUIRED or default is None or isinstance(
+            default, (int, str, bool)):
+        return field(default=default, metadata=meta)
+    raise TypeError(f"{env}: unsupported default {default!r}")  # pragma: no cover - a declaration bug
+
+
+@dataclass(frozen=True)
+class ResourceSettings:
+    """The AWS resources the functions use (set by the CDK stack and the local runner)."""
+
+    region: str = setting("AWS_REGION", doc="region", fallback="AWS_DEFAULT_REGION")
+    images_table: str = setting("IMAGES_TABLE", doc="the images table")
+    members_table: str = setting("IMAGES_MEMBERS_TABLE", doc="the image members table")
+    usage_table: str = setting("IMAGES_USAGE_TABLE", doc="the per-project usage counters table")
+    metadefs_table: str = setting("IMAGES_METADEFS_TABLE", doc="the metadata definitions table")
+    tasks_table: str = setting("IMAGES_TASKS_TABLE", doc="the tasks table")
+    bucket: str = setting("IMAGES_BUCKET", doc="the image data bucket")
+    endpoint_url: str | None = setting("AWS_ENDPOINT_URL", None, "an AWS-compatible endpoint (the emulator locally)")
+    import_state_machine_arn: str | None = setting(
+        "IMAGES_IMPORT_IMAGE_STATE_MACHINE_ARN", None, "the import state machine (set by the CDK stack and make run)")
 
     def table_names(self) -> dict[str, str]:
         """The table name of each persistence role (the keys of dynamo_models.TABLE_MODELS)."""
-        return {"images": self.images_table, "members": self.members_table, "usage": self.usage_table,
-                "metadefs": self.metadefs_table, "tasks": self.tasks_table}
+        return {role: getattr(self, name) for role, name in TABLE_FIELDS.items()}
+
+
+# Persistence role -> the ResourceSettings field naming its table.
+TABLE_FIELDS = {"images": "images_table", "members": "members_table", "usage": "usage_table",
+                "metadefs": "metadefs_table", "tasks": "tasks_table"}
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    """Who callers are: trusted headers (dev) or the API Gateway authorizer (cloud)."""
+
+    auth_mode: str = setting("IMAGES_AUTH_MODE", doc="`dev` (trusted headers) or `cloud` (API Gateway authorizer)",
+                             choices=AUTH_MODES)
+    stage: str = setting("IMAGES_STAGE", "dev", "deployment stage; `prod`/`production` refuse `IMAGES_AUTH_MODE=dev`")
+    debug: bool = setting("IMAGES_DEBUG", False, "Chalice debug mode (tracebacks in 500 answers)")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """What the API answers look like: page sizes, links, formats."""
+
+    limit_param_default: int = setting("IMAGES_LIMIT_PARAM_DEFAULT", 25, "list page size")
+    api_limit_max: int = setting("IMAGES_API_LIMIT_MAX", 1000, "largest list page")
+    public_endpoint: str | None = setting("IMAGES_PUBLIC_ENDPOINT", None,
+                                          "base URL for version links (default: the request's Host)")
+    disk_formats: tuple[str, ...] = setting("IMAGES_DISK_FORMATS", DISK_FORMATS, "allowed disk formats")
+    container_formats: tuple[str, ...] = setting("IMAGES_CONTAINER_FORMATS", CONTAINER_FORMATS,
+                                                 "allowed container formats")
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Per-image quotas and per-project limits (negative: unlimited)."""
+
+    image_property_quota: int = setting("IMAGES_PROPERTY_QUOTA", 128, "properties per image")
+    image_tag_quota: int = setting("IMAGES_TAG_QUOTA", 128, "tags per image")
+    image_member_quota: int = setting("IMAGES_MEMBER_QUOTA", 128, "members per image")
+    user_storage_quota: int = setting("IMAGES_USER_STORAGE_QUOTA", 0,
+                                      "bytes of active/deactivated image data per project, 0 = unlimited")
+    limit_image_count_total: int = setting("IMAGES_LIMIT_IMAGE_COUNT_TOTAL", -1, "images per project")
+    limit_image_count_uploading: int = setting("IMAGES_LIMIT_IMAGE_COUNT_UPLOADING", -1,
+                                               "images uploading at once per project")
+    limit_image_size_total: int = setting("IMAGES_LIMIT_IMAGE_SIZE_TOTAL_MIB", -1, "MiB of image data per project")
+    limit_image_stage_total: int = setting("IMAGES_LIMIT_IMAGE_STAGE_TOTAL_MIB", -1, "MiB of staged data per project")
+
+    def counters(self) -> dict[str, int]:
+        """The limit of each usage counter (domain.usage.COUNTERS)."""
+        from chalicelib.domain import usage
+
+        return usage.project_limits(
+            storage_quota=self.user_storage_quota, count_total=self.limit_image_count_total,
+            count_uploading=self.limit_image_count_uploading, size_total_mib=self.limit_image_size_total,
+            stage_total_mib=self.limit_image_stage_total,
+        )
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Image data: size cap, how downloads are served, deletion."""
+
+    image_size_cap: int = setting("IMAGES_SIZE_CAP", 1099511627776, "largest image in bytes (413 beyond)")
+    download_mode: str = setting("IMAGES_DOWNLOAD_MODE", "redirect",
+                                 "`redirect` (presigned S3 URL) or `proxy` (through the function)",
+                                 choices=DOWNLOAD_MODES)
+    proxy_max_bytes: int = setting("IMAGES_PROXY_MAX_BYTES", 4_500_000, "largest range served through the function")
+    delayed_delete: bool = setting("IMAGES_DELAYED_DELETE", False,
+                                   "`true`: deleting an image with data leaves it `pending_delete` with its data")
+    scrub_delay_seconds: int = setting("IMAGES_SCRUB_DELAY_SECONDS", 0,
+                                       "how long pending_delete data is kept before `scrub_images` purges it")
+
+
+@dataclass(frozen=True)
+class LocationSettings:
+    """Glance's location API and the outbound http(s) guard."""
+
+    show_multiple_locations: bool = setting("IMAGES_SHOW_MULTIPLE_LOCATIONS", False,
+                                            "the location PATCH API and `locations` in image documents")
+    show_image_direct_url: bool = setting("IMAGES_SHOW_DIRECT_URL", False, "`direct_url` in image documents")
+    image_location_quota: int = setting("IMAGES_LOCATION_QUOTA", 10, "locations per image")
+    allowed_hosts: frozenset[str] = setting("IMPORT_ALLOWED_HOSTS", frozenset(),
+                                            "hosts fetched even on private addresses")
+    allowed_ports: frozenset[int] = setting("IMPORT_ALLOWED_PORTS", frozenset({80, 443}), "ports fetched")
+
+    def fetch_policy(self) -> Any:
+        """The outbound fetch rules (domain.urls.FetchPolicy) these settings describe."""
+        from chalicelib.domain.urls import FetchPolicy
+
+        return FetchPolicy(self.allowed_hosts, self.allowed_ports)
+
+
+@dataclass(frozen=True)
+class ImportSettings:
+    """Interoperable import and the tasks API."""
+
+    import_methods: tuple[str, ...] = setting("IMAGES_ENABLED_IMPORT_METHODS", IMPORT_METHODS,
+                                              "enabled import methods", choices=IMPORT_METHODS)
+    task_time_to_live_hours: int = setting("IMAGES_TASK_TIME_TO_LIVE_HOURS", 48, "how long finished tasks live")
+    tasks_admin_only: bool = setting("IMAGES_TASKS_API_ADMIN_ONLY", True,
+                                     "Glance's `tasks_api_access` (admin only unless `false`)")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """How the cloud authorizer validates tokens: JWTs against a JWKS, or Keystone tokens."""
+
+    provider: str = setting("IMAGES_AUTH_PROVIDER", "jwt", "the authorizer: `jwt` or `keystone`",
+                            choices=AUTH_PROVIDERS)
+    jwt_issuer: str | None = setting("IMAGES_JWT_ISSUER", None, "JWT issuer (jwt)")
+    jwt_audience: str | None = setting("IMAGES_JWT_AUDIENCE", None, "JWT audience (jwt)")
+    jwt_jwks_url: str | None = setting("IMAGES_JWT_JWKS_URL", None, "JWKS URL (jwt)")
+    user_claim: str = setting("IMAGES_JWT_USER_CLAIM", "sub", "claim naming the user (jwt)")
+    project_claim: str = setting("IMAGES_JWT_PROJECT_CLAIM", "project_id", "claim naming the project (jwt)")
+    roles_claim: str = setting("IMAGES_JWT_ROLES_CLAIM", "roles", "claim listing the roles (jwt)")
+    keystone_url: str | None = setting("IMAGES_KEYSTONE_URL", None, "Keystone URL (keystone)")
+    keystone_service_secret: str | None = setting("IMAGES_KEYSTONE_SERVICE_SECRET", None,
+                                                  "Secrets Manager id of the service user's credentials (keystone)")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "AuthSettings":
+        """Build from the environment; raises ConfigError naming what the chosen provider lacks."""
+        auth: AuthSettings = _group(cls, os.environ if env is None else env)
+        needed = {"jwt": ("jwt_issuer", "jwt_audience", "jwt_jwks_url"),
+                  "keystone": ("keystone_url", "keystone_service_secret")}[auth.provider]
+        missing = [declaration(cls, name).env for name in needed if not getattr(auth, name)]
+        if missing:
+            raise ConfigError(f"IMAGES_AUTH_PROVIDER={auth.provider} needs: " + ", ".join(missing))
+        url = (auth.keystone_url or "").rstrip("/") or None
+        return dataclasses.replace(auth, keystone_url=url)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, in groups; Glance's defaults where Glance has one."""
+
+    resources: ResourceSettings
+    identity: IdentitySettings
+    api: ApiSettings = ApiSettings()
+    limits: LimitSettings = LimitSettings()
+    data: DataSettings = DataSettings()
+    locations: LocationSettings = LocationSettings()
+    imports: ImportSettings = ImportSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         """Build from the environment; raises ConfigError naming what is missing or malformed."""
         env = os.environ if env is None else env
-        region = env.get(ENV_REGION) or env.get(ENV_REGION_FALLBACK)
-        required = {ENV_IMAGES_TABLE: None, ENV_MEMBERS_TABLE: None, ENV_USAGE_TABLE: None, ENV_METADEFS_TABLE: None,
-                    ENV_TASKS_TABLE: None,
-                    ENV_BUCKET: None, ENV_AUTH_MODE: None}
-        missing = [name for name in required if not env.get(name)]
-        if not region:
-            missing.insert(0, ENV_REGION)
+        missing = [d.env for d in ENV.values() if d.group is not AuthSettings and d.required and not _raw(env, d)]
         if missing:
             raise ConfigError("missing environment variables: " + ", ".join(missing))
-        auth_mode = env[ENV_AUTH_MODE]
-        if auth_mode not in AUTH_MODES:
-            raise ConfigError(f"{ENV_AUTH_MODE} must be one of {AUTH_MODES}, not {auth_mode!r}")
-        stage = env.get(ENV_STAGE) or "dev"
-        methods = _names(env, ENV_IMPORT_METHODS, IMPORT_METHODS)
-        unknown = [m for m in methods if m not in IMPORT_METHODS]
-        if unknown:
-            raise ConfigError(f"{ENV_IMPORT_METHODS}: {', '.join(unknown)} not supported; choose from {IMPORT_METHODS}")
-        refuse_dev_in_production(stage, auth_mode)
-        return cls(
-            region=str(region),
-            images_table=env[ENV_IMAGES_TABLE],
-            members_table=env[ENV_MEMBERS_TABLE],
-            usage_table=env[ENV_USAGE_TABLE],
-            bucket=env[ENV_BUCKET],
-            auth_mode=auth_mode,
-            endpoint_url=env.get(ENV_ENDPOINT) or None,
-            debug=_bool(env, ENV_DEBUG, False),
-            image_property_quota=_int(env, ENV_PROPERTY_QUOTA, 128),
-            image_tag_quota=_int(env, ENV_TAG_QUOTA, 128),
-            limit_param_default=_int(env, ENV_LIMIT_DEFAULT, 25),
-            api_limit_max=_int(env, ENV_LIMIT_MAX, 1000),
-            public_endpoint=env.get(ENV_PUBLIC_ENDPOINT) or None,
-            image_size_cap=_int(env, ENV_SIZE_CAP, 1099511627776),
-            download_mode=_choice(env, ENV_DOWNLOAD_MODE, DOWNLOAD_MODES),
-            proxy_max_bytes=_int(env, ENV_PROXY_MAX_BYTES, 4_500_000),
-            delayed_delete=_bool(env, ENV_DELAYED_DELETE, False),
-            scrub_delay_seconds=_int(env, ENV_SCRUB_DELAY, 0),
-            user_storage_quota=_int(env, ENV_STORAGE_QUOTA, 0),
-            show_multiple_locations=_bool(env, ENV_SHOW_MULTIPLE_LOCATIONS, False),
-            show_image_direct_url=_bool(env, ENV_SHOW_DIRECT_URL, False),
-            image_location_quota=_int(env, ENV_LOCATION_QUOTA, 10),
-            allowed_hosts=frozenset(h.strip().lower() for h in env.get(ENV_ALLOWED_HOSTS, "").split(",") if h.strip()),
-            allowed_ports=frozenset(_ints(env, ENV_ALLOWED_PORTS, (80, 443))),
-            metadefs_table=env[ENV_METADEFS_TABLE],
-            image_member_quota=_int(env, ENV_MEMBER_QUOTA, 128),
-            disk_formats=_names(env, ENV_DISK_FORMATS, DISK_FORMATS),
-            container_formats=_names(env, ENV_CONTAINER_FORMATS, CONTAINER_FORMATS),
-            import_methods=methods,
-            limit_image_count_total=_int(env, ENV_LIMIT_COUNT_TOTAL, -1),
-            limit_image_count_uploading=_int(env, ENV_LIMIT_COUNT_UPLOADING, -1),
-            limit_image_size_total=_int(env, ENV_LIMIT_SIZE_TOTAL, -1),
-            limit_image_stage_total=_int(env, ENV_LIMIT_STAGE_TOTAL, -1),
-            stage=stage,
-            tasks_table=env[ENV_TASKS_TABLE],
-            task_time_to_live_hours=_int(env, ENV_TASK_TTL_HOURS, 48),
-            tasks_admin_only=_bool(env, ENV_TASKS_ADMIN_ONLY, True),
-            import_state_machine_arn=env.get(ENV_IMPORT_STATE_MACHINE) or None,
-        )
+        groups = {f.name: _group(_GROUPS[f.name], env) for f in dataclasses.fields(cls)}
+        built = cls(**groups)
+        refuse_dev_in_production(built.identity.stage, built.identity.auth_mode)
+        return built
+
+    @classmethod
+    def of(cls, **values: Any) -> "Settings":
+        """Settings from field values by name (any group), defaults for the rest; raises TypeError for an
+        unknown name or a missing required one."""
+        grouped: dict[str, dict[str, Any]] = {key: {} for key in _GROUPS}
+        for name, value in values.items():
+            if name not in _FIELD_GROUP:
+                raise TypeError(f"no setting named {name!r}")
+            grouped[_FIELD_GROUP[name]][name] = value
+        return cls(**{key: _GROUPS[key](**fields) for key, fields in grouped.items()})
+
+    def with_values(self, **values: Any) -> "Settings":
+        """A copy with the named fields (of any group) replaced; raises TypeError for an unknown name."""
+        groups = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name, value in values.items():
+            group = _FIELD_GROUP.get(name)
+            if group is None:
+                raise TypeError(f"no setting named {name!r}")
+            groups[group] = dataclasses.replace(groups[group], **{name: value})
+        return Settings(**groups)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that ``from_env`` reads back into these settings (unset optional values left out)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            group = getattr(self, f.name)
+            for g in dataclasses.fields(group):
+                value = getattr(group, g.name)
+                if value is not None:
+                    out[g.metadata["setting"].env] = _render(value)
+        return out
 
 
-def refuse_dev_in_production(stage: str, auth_mode: str) -> None:
-    """Raise ConfigError when a production stage would trust identity headers (dev mode)."""
-    if auth_mode == "dev" and stage in PRODUCTION_STAGES:
-        raise ConfigError(f"{ENV_AUTH_MODE}=dev is refused in the production stage {stage!r}; use cloud")
+_GROUPS: dict[str, type] = {
+    "resources": ResourceSettings, "identity": IdentitySettings, "api": ApiSettings, "limits": LimitSettings,
+    "data": DataSettings, "locations": LocationSettings, "imports": ImportSettings,
+}
 
 
 @dataclass(frozen=True)
-class AuthSettings:
-    """How the authorizer validates tokens: JWTs against a JWKS, or Keystone tokens."""
+class Entry:
+    """One environment variable: its group, field, declaration and default."""
 
-    provider: str
-    jwt_issuer: str | None = None
-    jwt_audience: str | None = None
-    jwt_jwks_url: str | None = None
-    user_claim: str = "sub"
-    project_claim: str = "project_id"
-    roles_claim: str = "roles"
-    keystone_url: str | None = None
-    keystone_service_secret: str | None = None  # Secrets Manager id of the service user's credentials
+    group: type
+    name: str
+    declaration: Declaration
+    default: Any
+    kind: str
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "AuthSettings":
-        """Build from the environment; raises ConfigError naming what the chosen provider lacks."""
-        env = os.environ if env is None else env
-        provider = _choice(env, ENV_AUTH_PROVIDER, AUTH_PROVIDERS)
-        needed = {
-            "jwt": (ENV_JWT_ISSUER, ENV_JWT_AUDIENCE, ENV_JWT_JWKS_URL),
-            "keystone": (ENV_KEYSTONE_URL, ENV_KEYSTONE_SERVICE_SECRET),
-        }[provider]
-        missing = [name for name in needed if not env.get(name)]
-        if missing:
-            raise ConfigError(f"{ENV_AUTH_PROVIDER}={provider} needs: " + ", ".join(missing))
-        return cls(
-            provider=provider,
-            jwt_issuer=env.get(ENV_JWT_ISSUER) or None,
-            jwt_audience=env.get(ENV_JWT_AUDIENCE) or None,
-            jwt_jwks_url=env.get(ENV_JWT_JWKS_URL) or None,
-            user_claim=env.get(ENV_JWT_USER_CLAIM) or "sub",
-            project_claim=env.get(ENV_JWT_PROJECT_CLAIM) or "project_id",
-            roles_claim=env.get(ENV_JWT_ROLES_CLAIM) or "roles",
-            keystone_url=(env.get(ENV_KEYSTONE_URL) or "").rstrip("/") or None,
-            keystone_service_secret=env.get(ENV_KEYSTONE_SERVICE_SECRET) or None,
-        )
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+    @property
+    def env(self) -> str:
+        return self.declaration.env
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+def declaration(group: type, name: str) -> Declaration:
+    """The declaration of field ``name`` of settings group ``group``."""
+    found: Declaration = next(f.metadata["setting"] for f in dataclasses.fields(group) if f.name == name)
+    return found
+
+
+def _entries(group: type) -> list[Entry]:
+    hints = typing.get_type_hints(group)
+    return [Entry(group, f.name, f.metadata["setting"], f.default, _kind(hints[f.name]))
+            for f in dataclasses.fields(group)]
+
+
+def _kind(hint: Any) -> str:
+    kinds = {int: "int", bool: "bool", str: "str", str | None: "optional", tuple[str, ...]: "names",
+             frozenset[str]: "hosts", frozenset[int]: "ports"}
+    return kinds[hint]
+
+
+# Every environment variable the settings read -> its entry (the one exported map).
+ENV: dict[str, Entry] = {e.env: e for g in (*_GROUPS.values(), AuthSettings) for e in _entries(g)}
+_FIELD_GROUP = {e.name: key for key, g in _GROUPS.items() for e in _entries(g)}
+# Persistence role -> the variable naming its table (the CDK stack and local runner set these).
+TABLE_ENV = {role: declaration(ResourceSettings, name).env for role, name in TABLE_FIELDS.items()}
+STATE_MACHINE_ENV = {"import_image": declaration(ResourceSettings, "import_state_machine_arn").env}
+ENV_BUCKET = declaration(ResourceSettings, "bucket").env
+ENV_AUTH_MODE = declaration(IdentitySettings, "auth_mode").env
+ENV_STAGE = declaration(IdentitySettings, "stage").env
+ENV_ENDPOINT = declaration(ResourceSettings, "endpoint_url").env
+
+
+def _raw(env: Mapping[str, str], d: Entry) -> str | None:
+    raw = env.get(d.env)
+    if (raw is None or raw == "") and d.declaration.fallback:
+        raw = env.get(d.declaration.fallback)
+    return None if raw is None or raw == "" else raw
+
+
+def _group(group: type, env: Mapping[str, str]) -> Any:
+    values = {}
+    for entry in _entries(group):
+        raw = _raw(env, entry)
+        if raw is not None:
+            values[entry.name] = _PARSERS[entry.kind](entry.env, raw)
+            _check_choices(entry, values[entry.name])
+    return group(**values)
+
+
+def _check_choices(entry: Entry, value: Any) -> None:
+    choices = entry.declaration.choices
+    if choices is None:
+        return
+    unknown = [v for v in (value if isinstance(value, tuple) else (value,)) if v not in choices]
+    if unknown:
+        raise ConfigError(f"{entry.env}: {', '.join(unknown)} not supported; choose from {choices}")
+
+
+def _int(name: str, raw: str) -> int:
     try:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
 
 
-def _ints(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        return tuple(int(part) for part in raw.split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(f"{name} must be comma-separated integers, not {raw!r}") from None
-
-
-def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    names = tuple(n.strip() for n in raw.split(",") if n.strip())
-    if not names:
-        raise ConfigError(f"{name} must list at least one format")
-    return names
-
-
-def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
-    raw = env.get(name) or choices[0]
-    if raw not in choices:
-        raise ConfigError(f"{name} must be one of {choices}, not {raw!r}")
-    return raw
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+def _bool(name: str, raw: str) -> bool:
     if raw.lower() in ("1", "true", "yes", "on"):
         return True
     if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be a boolean, not {raw!r}")
+
+
+def _names(name: str, raw: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in raw.split(",") if n.strip())
+    if not names:
+        raise ConfigError(f"{name} must list at least one name")
+    return names
+
+
+def _ports(name: str, raw: str) -> frozenset[int]:
+    try:
+        return frozenset(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated integers, not {raw!r}") from None
+
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "int": _int, "bool": _bool, "str": lambda _, raw: raw, "optional": lambda _, raw: raw, "names": _names,
+    "hosts": lambda _, raw: frozenset(h.strip().lower() for h in raw.split(",") if h.strip()), "ports": _ports,
+}
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, frozenset)):
+        return ",".join(sorted(str(v) for v in value) if isinstance(value, frozenset) else value)
+    return str(value)
+
+
+def refuse_dev_in_production(stage: str, auth_mode: str) -> None:
+    """Raise ConfigError when a production stage would trust identity headers (dev mode)."""
+    if auth_mode == "dev" and stage in PRODUCTION_STAGES:
+        raise ConfigError(f"{ENV_AUTH_MODE}=dev is refused in the production stage {stage!r}; use cloud")

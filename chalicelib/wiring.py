@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.config import Settings
+from chalicelib.config import ResourceSettings, Settings
 
 if TYPE_CHECKING:
     from chalicelib.services.image_data import ImageDataService
@@ -74,22 +74,18 @@ def real_adapters(settings: Settings) -> Adapters:
     from chalicelib.adapters.sfn_launcher import StepFunctionsLauncher
     from chalicelib.adapters.system import SystemClock, UuidGen
     from chalicelib.adapters.web import GuardedHttp
-    from chalicelib.domain.urls import FetchPolicy
 
-    dynamo_models.configure(
-        settings.table_names(),
-        region=settings.region,
-        host=settings.endpoint_url,
-    )
+    resources = settings.resources
+    dynamo_models.configure(resources.table_names(), region=resources.region, host=resources.endpoint_url)
     return Adapters(
         images=DynamoImageRepository(),
         members=DynamoMemberRepository(),
         tasks=DynamoTaskRepository(),
         metadefs=DynamoMetadefRepository(),
-        store=S3ObjectStore(lambda: _s3_client(settings), settings.bucket),
-        web=GuardedHttp(FetchPolicy(settings.allowed_hosts, settings.allowed_ports)),
+        store=S3ObjectStore(lambda: _s3_client(resources), resources.bucket),
+        web=GuardedHttp(settings.locations.fetch_policy()),
         inspector=OsloInspector(),
-        launcher=StepFunctionsLauncher(lambda: _client("stepfunctions", settings), settings.import_state_machine_arn),
+        launcher=StepFunctionsLauncher(lambda: _client("stepfunctions", resources), resources.import_state_machine_arn),
         clock=SystemClock(),
         ids=UuidGen(),
     )
@@ -98,9 +94,8 @@ def real_adapters(settings: Settings) -> Adapters:
 def assemble(settings: Settings, ports: Adapters) -> Container:
     """The services over ``ports``, configured by ``settings``."""
     from chalicelib.domain.locations import LocationRules
-    from chalicelib.domain.urls import FetchPolicy
-    from chalicelib.services.image_data import DataLimits, ImageDataService
-    from chalicelib.services.images import ImageService, Limits
+    from chalicelib.services.image_data import ImageDataService
+    from chalicelib.services.images import ImageService
     from chalicelib.services.locations import LocationSupport
     from chalicelib.services.members import MemberService
     from chalicelib.services.metadefs import MetadefService
@@ -110,59 +105,43 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
     from chalicelib.services.v1_images import V1ImageService
     from chalicelib.services.writer import ImageWriter
 
-    store = ports.store
-    limits = Limits(
-        property_quota=settings.image_property_quota,
-        tag_quota=settings.image_tag_quota,
-        storage_quota=settings.user_storage_quota,
-        count_total=settings.limit_image_count_total,
-        count_uploading=settings.limit_image_count_uploading,
-        size_total_mib=settings.limit_image_size_total,
-        stage_total_mib=settings.limit_image_stage_total,
-    )
-    fetch_policy = FetchPolicy(settings.allowed_hosts, settings.allowed_ports)
-    locations = LocationSupport(
-        LocationRules(enabled=settings.show_multiple_locations, quota=settings.image_location_quota), store, ports.web
-    )
+    store, limits, where = ports.store, settings.limits, settings.locations
+    rules = LocationRules(enabled=where.show_multiple_locations, quota=where.image_location_quota)
+    locations = LocationSupport(rules, store, ports.web)
     writer = ImageWriter(ports.images, ports.members, ports.clock, limits.counters())
     images = ImageService(
         writer, ports.images, ports.members, ports.clock, ports.ids, limits, locations,
-        store=store, delayed_delete=settings.delayed_delete,
+        store=store, delayed_delete=settings.data.delayed_delete,
     )
-    data_limits = DataLimits(
-        image_size_cap=settings.image_size_cap,
-        proxy_max_bytes=settings.proxy_max_bytes,
-        download_mode=settings.download_mode,
-    )
-    data = ImageDataService(writer, locations, store, ports.inspector, data_limits)
-    members = MemberService(writer, ports.members, ports.clock, settings.image_member_quota)
+    data = ImageDataService(writer, locations, store, ports.inspector, settings.data)
+    members = MemberService(writer, ports.members, ports.clock, limits.image_member_quota)
     metadefs = MetadefService(ports.metadefs, ports.clock)
     tasks = TaskService(
         ports.tasks, ports.clock, ports.ids, ports.launcher,
-        ttl=timedelta(hours=settings.task_time_to_live_hours), admin_only=settings.tasks_admin_only,
+        ttl=timedelta(hours=settings.imports.task_time_to_live_hours), admin_only=settings.imports.tasks_admin_only,
     )
-    imports = ImportService(images, writer, tasks, store, ports.clock, ports.ids, settings.import_methods,
-                            fetch_policy)
-    steps = ImportStepService(images, writer, tasks, store, ports.web, ports.inspector, settings.image_size_cap)
+    imports = ImportService(images, writer, tasks, store, ports.clock, ports.ids, settings.imports.import_methods,
+                            where.fetch_policy())
+    steps = ImportStepService(images, writer, tasks, store, ports.web, ports.inspector, settings.data.image_size_cap)
     v1 = V1ImageService(images, data, members, writer)
     return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs, tasks=tasks,
                      imports=imports, import_steps=steps, v1=v1, ports=ports)
 
 
-def _client(service: str, settings: Settings) -> object:
+def _client(service: str, resources: ResourceSettings) -> object:
     import boto3
 
-    return boto3.session.Session().client(service, region_name=settings.region, endpoint_url=settings.endpoint_url)
+    return boto3.session.Session().client(service, region_name=resources.region, endpoint_url=resources.endpoint_url)
 
 
-def _s3_client(settings: Settings) -> object:
+def _s3_client(resources: ResourceSettings) -> object:
     import boto3
     from botocore.config import Config
 
     # Path-style only against an emulator endpoint (its host cannot take bucket subdomains).
-    style = "path" if settings.endpoint_url else "virtual"
+    style = "path" if resources.endpoint_url else "virtual"
     return boto3.session.Session().client(
-        "s3", region_name=settings.region, endpoint_url=settings.endpoint_url,
+        "s3", region_name=resources.region, endpoint_url=resources.endpoint_url,
         config=Config(signature_version="s3v4", s3={"addressing_style": style}),
     )
 

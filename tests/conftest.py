@@ -46,7 +46,7 @@ def test_settings(**overrides: object) -> Settings:
         auth_mode="dev",
     )
     base.update(overrides)
-    return Settings(**base)  # type: ignore[arg-type]
+    return Settings.of(**base)
 
 
 @pytest.fixture(scope="session")
@@ -68,17 +68,17 @@ class Emulator:
 
     @functools.cached_property
     def dynamodb(self) -> Any:
-        return self.session.client("dynamodb", region_name=self.settings.region)
+        return self.session.client("dynamodb", region_name=self.settings.resources.region)
 
     def fresh(self, request: pytest.FixtureRequest) -> Settings:
         """A test's settings over fresh tables of the same names (no new connections) and a bucket of its own."""
         from infra.local.bootstrap import ensure_resources
 
         base = self.settings
-        names = dict(images_table=base.images_table, members_table=base.members_table, usage_table=base.usage_table,
-                     metadefs_table=base.metadefs_table, tasks_table=base.tasks_table)
+        names = dict(images_table=base.resources.images_table, members_table=base.resources.members_table, usage_table=base.resources.usage_table,
+                     metadefs_table=base.resources.metadefs_table, tasks_table=base.resources.tasks_table)
         settings = marked_settings(request, **names)
-        for name in settings.table_names().values():
+        for name in settings.resources.table_names().values():
             self.dynamodb.delete_table(TableName=name)
         ensure_resources(settings, self.session)
         return settings
@@ -91,16 +91,16 @@ class Emulator:
         from chalicelib.adapters.web import GuardedHttp
         from chalicelib.domain.urls import FetchPolicy
 
-        if dynamo_models.ImageRecord.Meta.table_name != settings.images_table:  # another fixture rewired the models
+        if dynamo_models.ImageRecord.Meta.table_name != settings.resources.images_table:  # another fixture rewired the models
             self.adapters = wiring.real_adapters(settings)
         shared = self.adapters.store
         return wiring.assemble(settings, replace(
             self.adapters,
-            store=S3ObjectStore(lambda: shared.client, settings.bucket),
-            web=GuardedHttp(FetchPolicy(settings.allowed_hosts, settings.allowed_ports)),
+            store=S3ObjectStore(lambda: shared.client, settings.resources.bucket),
+            web=GuardedHttp(FetchPolicy(settings.locations.allowed_hosts, settings.locations.allowed_ports)),
             launcher=StepFunctionsLauncher(
-                lambda: self.session.client("stepfunctions", region_name=settings.region),
-                settings.import_state_machine_arn),
+                lambda: self.session.client("stepfunctions", region_name=settings.resources.region),
+                settings.resources.import_state_machine_arn),
         ))
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib.services.images import ImageService, Limits
+from chalicelib.config import LimitSettings
+from chalicelib.services.images import ImageService
 from chalicelib.services.locations import LocationSupport
 from chalicelib.services.members import MemberService
 from chalicelib.services.writer import ImageWriter
@@ -17,7 +18,7 @@ class ImageHarness:
 
     repo: Any
     members: Any
-    limits: Limits = Limits()
+    limits: LimitSettings = LimitSettings()
     clock: Any = field(default_factory=TickingClock)
     ids: Any = field(default_factory=SequentialIds)
     delayed_delete: bool = False

@@ -46,7 +46,7 @@ def current_request_id() -> str:
 def request_context(request: Request) -> RequestContext:
     """The caller's identity for this request; raises Unauthenticated."""
     rid = _request_id.get()
-    if container().settings.auth_mode == "dev":
+    if container().settings.identity.auth_mode == "dev":
         return identity.from_headers(request.headers, rid)
     authorizer = (request.context or {}).get("authorizer")
     return identity.from_authorizer(authorizer, rid)
@@ -54,7 +54,7 @@ def request_context(request: Request) -> RequestContext:
 
 def base_url(request: Request) -> str:
     """The public endpoint to build absolute links with: configured, else the request's Host."""
-    configured = container().settings.public_endpoint
+    configured = container().settings.api.public_endpoint
     if configured:
         return configured
     host = request.headers.get("host", "localhost")

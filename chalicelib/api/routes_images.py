@@ -16,7 +16,7 @@ ANY = ["*/*"]  # Glance does not check the JSON Content-Type; the views do what 
 
 def _shown(ctx: RequestContext) -> ser.LocationDisplay:
     settings = container().settings
-    return ser.LocationDisplay(settings.show_multiple_locations, settings.show_image_direct_url, ctx)
+    return ser.LocationDisplay(settings.locations.show_multiple_locations, settings.locations.show_image_direct_url, ctx)
 
 
 @bp.route("/v2/images", methods=["POST"], content_types=ANY)
@@ -32,7 +32,7 @@ def create_image() -> Response:
 def list_images() -> Response:
     req, settings = bp.current_request, container().settings
     params = query_lists(req)
-    query = des.list_images(params, default_limit=settings.limit_param_default, max_limit=settings.api_limit_max)
+    query = des.list_images(params, default_limit=settings.api.limit_param_default, max_limit=settings.api.api_limit_max)
     ctx = request_context(req)
     page = container().images.index(ctx, query)
     return ser.json_response(ser.images_view(page.images, params, page.next_marker, _shown(ctx)))

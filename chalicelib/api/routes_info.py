@@ -22,8 +22,8 @@ def _store(settings: Settings, detail: bool) -> dict[str, Any]:
     # As glance_store lists a configured store: id, description, "default" as the string "true".
     store: dict[str, Any] = {"id": STORE_ID, "description": "Amazon S3 image store", "default": "true"}
     if detail:
-        store.update(type="s3", weight=0, properties={"s3_store_bucket": settings.bucket,
-                                                       "s3_store_region": settings.region})
+        store.update(type="s3", weight=0, properties={"s3_store_bucket": settings.resources.bucket,
+                                                       "s3_store_region": settings.resources.region})
     return store
 
 
@@ -33,7 +33,7 @@ def get_image_import() -> Response:
     req = bp.current_request
     des.reject_body(req.raw_body)
     request_context(req)
-    methods = list(container().settings.import_methods)
+    methods = list(container().settings.imports.import_methods)
     return ser.json_response(
         {"import-methods": {"description": "Import methods available.", "type": "array", "value": methods}}
     )

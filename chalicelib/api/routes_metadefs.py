@@ -59,7 +59,7 @@ def list_resource_types() -> Response:
 @http_errors
 def list_namespaces() -> Response:
     settings = container().settings
-    limit = min(_int("limit", settings.limit_param_default), settings.api_limit_max)
+    limit = min(_int("limit", settings.api.limit_param_default), settings.api.api_limit_max)
     rts = [r for r in (_param("resource_types") or "").split(",") if r]
     page, next_marker = container().metadefs.list_namespaces(
         _ctx(), visibility=_param("visibility"), resource_types=rts, limit=limit, marker=_param("marker"),

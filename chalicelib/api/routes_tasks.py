@@ -27,7 +27,7 @@ def create_task() -> Response:
 def list_tasks() -> Response:
     req, settings = bp.current_request, container().settings
     params = query_lists(req)
-    query = task_des.list_tasks(params, default_limit=settings.limit_param_default, max_limit=settings.api_limit_max)
+    query = task_des.list_tasks(params, default_limit=settings.api.limit_param_default, max_limit=settings.api.api_limit_max)
     tasks, next_marker = container().tasks.index(request_context(req), query)
     return ser.json_response(ser.tasks_view(tasks, params, next_marker))
 

@@ -21,13 +21,13 @@ ANY = ["*/*"]
 
 
 def _meta() -> V1Meta:
-    return des.check_values(hdr.parse_meta(bp.current_request.headers, size_cap=container().settings.image_size_cap))
+    return des.check_values(hdr.parse_meta(bp.current_request.headers, size_cap=container().settings.data.image_size_cap))
 
 
 def _listing(detail: bool) -> Response:
     settings = container().settings
-    query = des.list_images(query_lists(bp.current_request), default_limit=settings.limit_param_default,
-                            max_limit=settings.api_limit_max)
+    query = des.list_images(query_lists(bp.current_request), default_limit=settings.api.limit_param_default,
+                            max_limit=settings.api.api_limit_max)
     return ser.images_list(container().v1.index(request_context(bp.current_request), query).images, detail)
 
 

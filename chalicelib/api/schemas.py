@@ -32,7 +32,7 @@ def _formats(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if name not in ("image", "images"):
         return (), ()
     settings = container().settings
-    return settings.disk_formats, settings.container_formats
+    return settings.api.disk_formats, settings.api.container_formats
 
 
 @functools.lru_cache(maxsize=None)

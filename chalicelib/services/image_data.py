@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator, Mapping
 
+from chalicelib.config import DataSettings
 from chalicelib.domain import data, policy
 from chalicelib.domain import images as domain
 from chalicelib.domain.context import RequestContext
@@ -23,14 +24,7 @@ from chalicelib.services.locations import LocationSupport
 from chalicelib.services.writer import ImageWriter
 
 HASH_ALGO = "sha512"
-
-
-@dataclass(frozen=True)
-class DataLimits:
-    image_size_cap: int = 1099511627776
-    proxy_max_bytes: int = 4_500_000
-    presign_seconds: int = 300
-    download_mode: str = "redirect"  # or "proxy": stream ranges through the function
+PRESIGN_SECONDS = 300  # presigned download URLs live five minutes
 
 
 @dataclass(frozen=True)
@@ -124,7 +118,7 @@ class ImageDataService:
 
     def __init__(
         self, writer: ImageWriter, locations: LocationSupport, store: ObjectStore, inspector: FormatInspector,
-        limits: DataLimits,
+        limits: DataSettings,
     ) -> None:
         self._writer = writer
         self._locations = locations
@@ -244,7 +238,7 @@ class ImageDataService:
             # An http(s) location: the client fetches it there, Range and all.
             return Download(image, url=first)
         if image.size is None:
-            return Download(image, url=self.store.presigned_get(key, self.limits.presign_seconds))
+            return Download(image, url=self.store.presigned_get(key, PRESIGN_SECONDS))
         if range_header is not None:
             byte_range = data.parse_range(range_header, image.size)
         elif content_range is not None:
@@ -257,7 +251,7 @@ class ImageDataService:
         if self.limits.download_mode == "proxy" or (inline and fits):
             whole = data.ByteRange(0, image.size - 1, image.size)
             return self._proxy(image, key, byte_range or whole, partial)
-        url = self.store.presigned_get(key, self.limits.presign_seconds)
+        url = self.store.presigned_get(key, PRESIGN_SECONDS)
         return Download(image, url=url, byte_range=byte_range, partial=partial)
 
     def _proxy(self, image: Image, key: str, byte_range: data.ByteRange, partial: bool) -> Download:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
+from chalicelib.config import LimitSettings
 from chalicelib.domain import images as domain
 from chalicelib.domain import listing, policy, rules, usage
 from chalicelib.domain.context import RequestContext
@@ -26,27 +27,6 @@ from chalicelib.services.writer import ImageWriter
 _CREATE_CORE = frozenset(
     {"name", "visibility", "protected", "os_hidden", "container_format", "disk_format", "min_disk", "min_ram"}
 )
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-image quotas (negative = unlimited)."""
-
-    property_quota: int = 128
-    tag_quota: int = 128
-    storage_quota: int = 0  # bytes per project; 0 = unlimited
-    # Keystone-style per-project limits (reference 7.5); sizes in MiB; negative = unlimited.
-    count_total: int = -1
-    count_uploading: int = -1
-    size_total_mib: int = -1
-    stage_total_mib: int = -1
-
-    def counters(self) -> dict[str, int]:
-        """The limit of each usage counter."""
-        return usage.project_limits(
-            storage_quota=self.storage_quota, count_total=self.count_total, count_uploading=self.count_uploading,
-            size_total_mib=self.size_total_mib, stage_total_mib=self.stage_total_mib,
-        )
 
 
 @dataclass(frozen=True)
@@ -75,7 +55,7 @@ class ImageService:
         members: MemberRepository,
         clock: Clock,
         ids: IdGen,
-        limits: Limits,
+        limits: LimitSettings,
         locations: LocationSupport,
         store: ObjectStore | None = None,
         delayed_delete: bool = False,
@@ -129,8 +109,9 @@ class ImageService:
         policy.require_reader(ctx, "get_images")
         counters = self._writer.usage(ctx.project_id) if ctx.project_id else {}
         lim = self._limits
-        return usage.report(counters, count_total=lim.count_total, count_uploading=lim.count_uploading,
-                            size_total_mib=lim.size_total_mib, stage_total_mib=lim.stage_total_mib)
+        return usage.report(counters, count_total=lim.limit_image_count_total,
+                            count_uploading=lim.limit_image_count_uploading,
+                            size_total_mib=lim.limit_image_size_total, stage_total_mib=lim.limit_image_stage_total)
 
     def require_within_size_total(self, image: Image) -> None:
         """Glance enforces image_size_total when an import is asked for (delta 0: already over is 413)."""
@@ -159,7 +140,7 @@ class ImageService:
         rules.check_property_keys(extras)
         rules.check_core_values(body)
         tags = frozenset(body.get("tags", ()))
-        rules.check_quotas(extras, tags, property_quota=self._limits.property_quota, tag_quota=self._limits.tag_quota)
+        rules.check_quotas(extras, tags, property_quota=self._limits.image_property_quota, tag_quota=self._limits.image_tag_quota)
         rules.check_metadata_size(body.get("name"), extras, tags)
         now = self._clock.now()
         core = {k: v for k, v in body.items() if k in _CREATE_CORE}
@@ -191,8 +172,8 @@ class ImageService:
             rules.check_quotas(
                 updated.extra_properties,
                 updated.tags,
-                property_quota=self._limits.property_quota,
-                tag_quota=self._limits.tag_quota,
+                property_quota=self._limits.image_property_quota,
+                tag_quota=self._limits.image_tag_quota,
             )
             rules.check_metadata_size(updated.name, updated.extra_properties, updated.tags)
             return updated
@@ -223,7 +204,7 @@ class ImageService:
         def change(image: Image) -> Image:
             policy.require_modify(image, ctx)
             tags = image.tags | {tag}
-            rules.check_quotas({}, tags, property_quota=-1, tag_quota=self._limits.tag_quota)
+            rules.check_quotas({}, tags, property_quota=-1, tag_quota=self._limits.image_tag_quota)
             return replace(image, tags=tags)
 
         return self._writer.change(ctx, image_id, change).after

@@ -29,11 +29,11 @@ def _create_table_args(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 def ensure_resources(settings: Settings, session: Any) -> list[str]:
     """Create missing tables and the bucket; returns what was created."""
-    dynamodb = session.client("dynamodb", region_name=settings.region, endpoint_url=settings.endpoint_url)
-    s3 = session.client("s3", region_name=settings.region, endpoint_url=settings.endpoint_url)
+    dynamodb = session.client("dynamodb", region_name=settings.resources.region, endpoint_url=settings.resources.endpoint_url)
+    s3 = session.client("s3", region_name=settings.resources.region, endpoint_url=settings.resources.endpoint_url)
     existing = set(dynamodb.list_tables()["TableNames"])
     created = []
-    names = settings.table_names()
+    names = settings.resources.table_names()
     for role, model in TABLE_MODELS.items():
         if names[role] not in existing:
             dynamodb.create_table(**_create_table_args(names[role], table_schema(model)))
@@ -44,10 +44,10 @@ def ensure_resources(settings: Settings, session: Any) -> list[str]:
                                              TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl})
             created.append(names[role])
     buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if settings.bucket not in buckets:
-        kwargs: dict[str, Any] = {"Bucket": settings.bucket}
-        if settings.region != "us-east-1":
-            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.region}
+    if settings.resources.bucket not in buckets:
+        kwargs: dict[str, Any] = {"Bucket": settings.resources.bucket}
+        if settings.resources.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.resources.region}
         s3.create_bucket(**kwargs)
-        created.append(settings.bucket)
+        created.append(settings.resources.bucket)
     return created

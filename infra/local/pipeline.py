@@ -58,7 +58,7 @@ def deploy(settings: Settings, session: Any, app: Any) -> str:
     """Create (or find) the functions, the state machine and the S3 trigger; returns the machine's ARN."""
     handlers = lambda_hook.chalice_handlers(app)
     lambda_hook.install(handlers)
-    kw = dict(region_name=settings.region, endpoint_url=settings.endpoint_url)
+    kw = dict(region_name=settings.resources.region, endpoint_url=settings.resources.endpoint_url)
     iam, lam, sfn = session.client("iam", **kw), session.client("lambda", **kw), session.client("stepfunctions", **kw)
     role = _role(iam)
     definition = workflows.load_definitions(ROOT / "stepfunctions")[MACHINE]
@@ -90,8 +90,8 @@ def _trigger(session: Any, settings: Settings, function_arn: str) -> None:
     # In AWS the bucket's events reach import_trigger through EventBridge (the CDK stack's rule);
     # moto's EventBridge cannot invoke Lambda targets, so here the bucket notifies the function
     # directly. The handler reads both event shapes (chalicelib/pipeline/steps.object_created).
-    s3 = session.client("s3", region_name=settings.region, endpoint_url=settings.endpoint_url)
-    s3.put_bucket_notification_configuration(Bucket=settings.bucket, NotificationConfiguration={
+    s3 = session.client("s3", region_name=settings.resources.region, endpoint_url=settings.resources.endpoint_url)
+    s3.put_bucket_notification_configuration(Bucket=settings.resources.bucket, NotificationConfiguration={
         "LambdaFunctionConfigurations": [{
             "Id": "import-trigger", "LambdaFunctionArn": function_arn, "Events": ["s3:ObjectCreated:*"],
             "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}},

@@ -12,21 +12,21 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, MutableMapping
 
-# Local defaults; the cloud gets the same variables from the CDK stack.
+from chalicelib import config as app_config
+
+# Local defaults; the cloud gets the same variables from the CDK stack. Names from the one declaration map.
+LOCAL_TABLES = {"images": "glance-images", "members": "glance-image-members", "usage": "glance-image-usage",
+                "metadefs": "glance-metadefs", "tasks": "glance-tasks"}
 LOCAL_ENV = {
-    "AWS_REGION": "us-east-1",
-    "IMAGES_TABLE": "glance-images",
-    "IMAGES_MEMBERS_TABLE": "glance-image-members",
-    "IMAGES_USAGE_TABLE": "glance-image-usage",
-    "IMAGES_METADEFS_TABLE": "glance-metadefs",
-    "IMAGES_TASKS_TABLE": "glance-tasks",
-    "IMAGES_BUCKET": "glance-images-local",
-    "IMAGES_AUTH_MODE": "dev",
+    app_config.declaration(app_config.ResourceSettings, "region").env: "us-east-1",
+    **{app_config.TABLE_ENV[role]: name for role, name in LOCAL_TABLES.items()},
+    app_config.ENV_BUCKET: "glance-images-local",
+    app_config.ENV_AUTH_MODE: "dev",
     # Glance's legacy location PATCH API (issue 4); IMPORT_ALLOWED_HOSTS passes through from the environment.
-    "IMAGES_SHOW_MULTIPLE_LOCATIONS": "true",
+    app_config.declaration(app_config.LocationSettings, "show_multiple_locations").env: "true",
 }
 # Only for the embedded emulator, which accepts any credentials.
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -97,7 +97,7 @@ class LocalService:
         if self._own_emulator:
             from infra.local import pipeline
 
-            settings = replace(settings, import_state_machine_arn=pipeline.deploy(settings, session, app))
+            settings = settings.with_values(import_state_machine_arn=pipeline.deploy(settings, session, app))
         self.settings = settings
         built = wiring.build(settings)
         wiring.override(built)

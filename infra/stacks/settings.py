@@ -8,6 +8,15 @@ from typing import Any, Callable
 from chalicelib import config as app_config
 
 
+# DeployConfig field -> the AuthSettings field (and so the variable) it sets.
+AUTH_FIELDS = {
+    "auth_provider": "provider", "jwt_issuer": "jwt_issuer", "jwt_audience": "jwt_audience",
+    "jwt_jwks_url": "jwt_jwks_url", "jwt_user_claim": "user_claim", "jwt_project_claim": "project_claim",
+    "jwt_roles_claim": "roles_claim", "keystone_url": "keystone_url",
+    "keystone_service_secret_arn": "keystone_service_secret",
+}
+
+
 @dataclass(frozen=True)
 class DeployConfig:
     """One stage of the service. ``production`` stages retain data and refuse dev mode."""
@@ -58,17 +67,8 @@ class DeployConfig:
         """The authorizer's Settings variables (cloud mode), empty values left out."""
         if self.auth_mode != "cloud":
             return {}
-        env = {
-            app_config.ENV_AUTH_PROVIDER: self.auth_provider,
-            app_config.ENV_JWT_ISSUER: self.jwt_issuer,
-            app_config.ENV_JWT_AUDIENCE: self.jwt_audience,
-            app_config.ENV_JWT_JWKS_URL: self.jwt_jwks_url,
-            app_config.ENV_JWT_USER_CLAIM: self.jwt_user_claim,
-            app_config.ENV_JWT_PROJECT_CLAIM: self.jwt_project_claim,
-            app_config.ENV_JWT_ROLES_CLAIM: self.jwt_roles_claim,
-            app_config.ENV_KEYSTONE_URL: self.keystone_url,
-            app_config.ENV_KEYSTONE_SERVICE_SECRET: self.keystone_service_secret_arn,
-        }
+        env = {app_config.declaration(app_config.AuthSettings, name).env: getattr(self, field_name)
+               for field_name, name in AUTH_FIELDS.items()}
         return {k: v for k, v in env.items() if v}
 
     def validate(self) -> None:

@@ -13,12 +13,13 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 from pynamodb.models import Model
 
+from chalicelib import config as app_config
 from chalicelib.adapters.dynamo_models import BILLING_MODE, table_schema, ttl_attribute
 
 
 def table_env_var(role: str) -> str:
-    """The Settings variable naming the table of ``role`` (``IMAGES_TABLE``, ``IMAGES_<ROLE>_TABLE``)."""
-    return "IMAGES_TABLE" if role == "images" else f"IMAGES_{role.upper()}_TABLE"
+    """The Settings variable naming the table of ``role`` (declared once, in chalicelib.config)."""
+    return app_config.TABLE_ENV[role]
 
 
 def table_properties(model: type[Model]) -> dict[str, Any]:

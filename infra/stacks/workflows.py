@@ -15,6 +15,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
+from chalicelib import config as app_config
+
 if TYPE_CHECKING:  # the local runner reads definitions without loading the CDK
     from aws_cdk import aws_lambda as lambda_
 
@@ -52,5 +54,5 @@ def substitutions(
 
 
 def env_var(machine: str) -> str:
-    """The Lambda environment variable carrying the ARN of state machine ``machine``."""
-    return f"IMAGES_{machine.upper()}_STATE_MACHINE_ARN"
+    """The Lambda environment variable carrying the ARN of state machine ``machine`` (declared in chalicelib.config)."""
+    return app_config.STATE_MACHINE_ENV[machine]

@@ -42,7 +42,7 @@ def reconfigure(container: Any, *, ports: dict[str, Any] | None = None, **settin
 
     current = wiring.container()
     ports = replace(current.ports, **(ports or {}))
-    rebuilt = wiring.assemble(replace(current.settings, **settings), ports)
+    rebuilt = wiring.assemble(current.settings.with_values(**settings), ports)
     wiring.override(rebuilt)
     return rebuilt
 

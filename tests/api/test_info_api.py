@@ -28,7 +28,7 @@ def test_stores_one_default_s3_and_detail_admin_only(api: Any, container: Any) -
     assert api.http.get("/v2/info/stores/detail", headers=ALICE).status_code == 403
     detail = body(api.http.get("/v2/info/stores/detail", headers=ADMIN))["stores"][0]
     assert detail["type"] == "s3" and detail["weight"] == 0
-    assert detail["properties"]["s3_store_bucket"] == container.settings.bucket
+    assert detail["properties"]["s3_store_bucket"] == container.settings.resources.bucket
     assert api.http.get("/v2/info/stores").status_code == 401
 
 
@@ -78,7 +78,7 @@ def test_uploading_and_size_limits_413(api: Any, container: Any) -> None:
 
 
 def test_formats_are_settings_and_the_schema_reflects_them(api: Any, container: Any) -> None:
-    container.settings = replace(container.settings, disk_formats=("raw", "ploop"), container_formats=("bare",))
+    container.settings = container.settings.with_values(disk_formats=("raw", "ploop"), container_formats=("bare",))
     schema = body(api.http.get("/v2/schemas/image", headers=ALICE))
     assert schema["properties"]["disk_format"]["enum"] == [None, "raw", "ploop"]
     assert schema["properties"]["container_format"]["enum"] == [None, "bare"]

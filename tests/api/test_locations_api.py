@@ -29,7 +29,7 @@ def raw_item(aws: Any, image_id: str) -> dict[str, Any]:
     """The stored DynamoDB item, exactly as the table holds it."""
     import boto3
 
-    return boto3.client("dynamodb", region_name="us-east-1").get_item(TableName=aws.settings.images_table, Key={"id": {"S": image_id}}, ConsistentRead=True)["Item"]
+    return boto3.client("dynamodb", region_name="us-east-1").get_item(TableName=aws.settings.resources.images_table, Key={"id": {"S": image_id}}, ConsistentRead=True)["Item"]
 
 
 def seed(container: Any, api: Any, status: ImageStatus, urls: list[str]) -> str:
@@ -316,7 +316,7 @@ def test_new_api_validation(api: Any, container: Any, web: FileServer) -> None:
     ):
         assert post_location(api, ALICE, image_id, doc).status_code == 400, doc
     # Only the service role may add an s3 location.
-    assert post_location(api, ALICE, image_id, {"url": f"s3://{container.settings.bucket}/images/{image_id}"}).status_code == 403
+    assert post_location(api, ALICE, image_id, {"url": f"s3://{container.settings.resources.bucket}/images/{image_id}"}).status_code == 403
     vd = {"os_hash_algo": "sha256", "os_hash_value": sha256}
     assert post_location(api, ALICE, image_id, {"url": web["/a.img"], "validation_data": vd}).status_code == 202
     doc = body(api.http.get(f"/v2/images/{image_id}", headers=ALICE))

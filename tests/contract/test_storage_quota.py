@@ -24,7 +24,7 @@ def fill(harness: ImageHarness, size: int) -> str:
 
 
 def test_quota_refuses_the_activation_that_would_pass_it(harness: ImageHarness) -> None:
-    harness = harness.reconfigured(storage_quota=100)
+    harness = harness.reconfigured(user_storage_quota=100)
     svc = harness.svc
     fill(harness, 60)
     with pytest.raises(QuotaExceeded):
@@ -33,7 +33,7 @@ def test_quota_refuses_the_activation_that_would_pass_it(harness: ImageHarness) 
 
 
 def test_deleting_frees_quota_and_deactivation_does_not(harness: ImageHarness) -> None:
-    harness = harness.reconfigured(storage_quota=100)
+    harness = harness.reconfigured(user_storage_quota=100)
     svc = harness.svc
     first = fill(harness, 80)
     svc.deactivate(ALICE, first)

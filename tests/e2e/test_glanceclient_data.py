@@ -25,7 +25,7 @@ def qemu_img(*args: str) -> None:
 
 def bucket_keys(service: LocalService) -> list[str]:
     s3 = boto3.client("s3", endpoint_url=service.endpoint_url, region_name="us-east-1")
-    return [o["Key"] for o in s3.list_objects_v2(Bucket=service.settings.bucket).get("Contents", [])]
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=service.settings.resources.bucket).get("Contents", [])]
 
 
 @pytest.fixture(scope="module")

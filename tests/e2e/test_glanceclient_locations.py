@@ -52,7 +52,7 @@ def uploaded(service: LocalService, home: Path) -> str:
 def test_location_add_update_delete_on_an_active_image(service: LocalService, web: FileServer, tmp_path: Path) -> None:
     image_id = uploaded(service, tmp_path)
     [own] = locations(service, image_id)
-    assert own["url"] == f"s3://{service.settings.bucket}/images/{image_id}"
+    assert own["url"] == f"s3://{service.settings.resources.bucket}/images/{image_id}"
 
     added = glance(service, ADMIN, "location-add", "--url", web["/mirror.img"], "--metadata", '{"site": "dc1"}', image_id,
                    home=tmp_path)

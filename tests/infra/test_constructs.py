@@ -72,7 +72,7 @@ def test_dev_mode_is_refused_in_production_at_synth_and_at_runtime() -> None:
            "IMAGES_BUCKET": "b", "IMAGES_AUTH_MODE": "dev"}
     with pytest.raises(ConfigError, match="refused"):
         Settings.from_env({**env, "IMAGES_STAGE": "prod"})
-    assert Settings.from_env({**env, "IMAGES_STAGE": "dev"}).auth_mode == "dev"
+    assert Settings.from_env({**env, "IMAGES_STAGE": "dev"}).identity.auth_mode == "dev"
 
 
 def test_cloud_mode_needs_the_chosen_providers_settings() -> None:

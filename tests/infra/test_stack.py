@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.dynamo_models import TABLE_MODELS, table_schema
-from chalicelib.config import ENV_IMPORT_STATE_MACHINE, Settings
+from chalicelib.config import STATE_MACHINE_ENV, Settings
 from infra.stacks.service_stack import logical_id
 from infra.stacks.tables import table_env_var
 from tests.infra.conftest import Synth
@@ -71,8 +71,8 @@ def test_every_function_environment_names_the_real_resources(synth: Synth, name:
     # And Settings.from_env accepts it as the function will (AWS_REGION comes from Lambda itself)
     concrete = {k: (v.get("Ref") or json.dumps(v) if isinstance(v, dict) else v) for k, v in env.items()}
     settings = Settings.from_env({**concrete, "AWS_REGION": "eu-west-1"})
-    assert settings.images_table == synth.logical_id(synth.stack.tables.tables["images"])
-    assert settings.stage == "test"
+    assert settings.resources.images_table == synth.logical_id(synth.stack.tables.tables["images"])
+    assert settings.identity.stage == "test"
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -93,7 +93,7 @@ def test_the_import_machine_substitutions_resolve_to_the_chalice_functions(synth
     assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}
     # And the functions get its ARN under the variable Settings reads
     env = _props(synth, "APIHandler")["Environment"]["Variables"]
-    assert ENV_IMPORT_STATE_MACHINE in env
+    assert STATE_MACHINE_ENV["import_image"] in env
 
 
 def test_the_import_machine_may_invoke_exactly_its_steps(synth: Synth) -> None:

@@ -16,7 +16,7 @@ NOW = datetime(2026, 5, 1, 8, 30, tzinfo=timezone.utc)
 
 def _raw(aws: Any, boto_session: Any, task_id: str) -> dict[str, Any]:
     client = boto_session.client("dynamodb", region_name="us-east-1")
-    item: dict[str, Any] = client.get_item(TableName=aws.settings.tasks_table, Key={"id": {"S": task_id}})["Item"]
+    item: dict[str, Any] = client.get_item(TableName=aws.settings.resources.tasks_table, Key={"id": {"S": task_id}})["Item"]
     return item
 
 
@@ -56,5 +56,5 @@ def test_the_local_bootstrap_turns_on_ttl_for_the_tasks_table(aws: object, boto_
 
     settings = wiring.container().settings
     dynamodb = boto_session.client("dynamodb", region_name="us-east-1")  # type: ignore[attr-defined]
-    described = dynamodb.describe_time_to_live(TableName=settings.tasks_table)["TimeToLiveDescription"]
+    described = dynamodb.describe_time_to_live(TableName=settings.resources.tasks_table)["TimeToLiveDescription"]
     assert described == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}

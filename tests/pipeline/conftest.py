@@ -45,7 +45,7 @@ class Pipeline:
 
     def keys(self) -> list[str]:
         """Every object key in the image bucket."""
-        listed = self.s3.list_objects_v2(Bucket=self.container.settings.bucket)
+        listed = self.s3.list_objects_v2(Bucket=self.container.settings.resources.bucket)
         return sorted(o["Key"] for o in listed.get("Contents", []))
 
     def get(self, path: str, headers: dict[str, str] = ADMIN) -> tuple[int, Any]:
@@ -73,7 +73,7 @@ def pipeline(boto_session: Any, request: pytest.FixtureRequest) -> Iterator[Pipe
         settings = test_settings(**overrides)
         ensure_resources(settings, boto_session)
         arn = local_pipeline.deploy(settings, boto_session, app)
-        settings = replace(settings, import_state_machine_arn=arn)
+        settings = settings.with_values(import_state_machine_arn=arn)
         built = wiring.build(settings)
         wiring.override(built)
         sfn = boto_session.client("stepfunctions", region_name="us-east-1")  # type: ignore[attr-defined]

@@ -77,9 +77,9 @@ def test_a_repeated_upload_during_an_import_keeps_the_data(pipeline: Pipeline) -
     image = _image(pipeline)
     key = f"staging/imports/{image['id']}"
     pipeline.container.tasks.launcher = RecordingLauncher()  # the first import is still running
-    pipeline.s3.put_object(Bucket=pipeline.container.settings.bucket, Key=key, Body=qcow2())
+    pipeline.s3.put_object(Bucket=pipeline.container.settings.resources.bucket, Key=key, Body=qcow2())
     # When the client PUTs to the same URL again (a retried upload)
-    pipeline.s3.put_object(Bucket=pipeline.container.settings.bucket, Key=key, Body=qcow2(padding=1024))
+    pipeline.s3.put_object(Bucket=pipeline.container.settings.resources.bucket, Key=key, Body=qcow2(padding=1024))
     # Then the running import's data is left alone and no second task starts
     assert key in pipeline.keys()
     assert len(pipeline.get(f"/v2/images/{image['id']}/tasks", ALICE)[1]["tasks"]) == 1

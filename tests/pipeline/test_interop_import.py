@@ -124,7 +124,7 @@ def test_data_put_to_a_presigned_url_imports_itself(pipeline: Pipeline) -> None:
     status, ticket, _ = pipeline.post(f"/v2/images/{image['id']}/upload-url", {}, ALICE)
     assert status == 200 and ticket["method"] == "PUT" and f"staging/imports/{image['id']}" in ticket["url"]
     # The client's PUT to that URL; the bucket's notification then runs import_trigger.
-    pipeline.s3.put_object(Bucket=pipeline.container.settings.bucket, Key=f"staging/imports/{image['id']}",
+    pipeline.s3.put_object(Bucket=pipeline.container.settings.resources.bucket, Key=f"staging/imports/{image['id']}",
                            Body=data, ContentType="application/octet-stream")
     task = _task_of(pipeline, image["id"])
     assert task["status"] == "success", task["message"]
@@ -138,12 +138,12 @@ def test_the_same_s3_event_delivered_twice_starts_one_import(pipeline: Pipeline)
 
     image = _image(pipeline)
     key = f"staging/imports/{image['id']}"
-    pipeline.s3.put_object(Bucket=pipeline.container.settings.bucket, Key=key, Body=qcow2())
+    pipeline.s3.put_object(Bucket=pipeline.container.settings.resources.bucket, Key=key, Body=qcow2())
     first = _task_of(pipeline, image["id"])
-    head = pipeline.s3.head_object(Bucket=pipeline.container.settings.bucket, Key=f"images/{image['id']}")
+    head = pipeline.s3.head_object(Bucket=pipeline.container.settings.resources.bucket, Key=f"images/{image['id']}")
     # The notification as the bucket sent it (S3 delivers at least once).
     event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {
-        "bucket": {"name": pipeline.container.settings.bucket},
+        "bucket": {"name": pipeline.container.settings.resources.bucket},
         "object": {"key": key, "size": head["ContentLength"], "eTag": head["ETag"].strip('"')}}}]}
     again = import_trigger(event, None)
 
@@ -154,7 +154,7 @@ def test_the_same_s3_event_delivered_twice_starts_one_import(pipeline: Pipeline)
 
 
 def test_data_for_no_importable_image_is_removed(pipeline: Pipeline) -> None:
-    bucket = pipeline.container.settings.bucket
+    bucket = pipeline.container.settings.resources.bucket
     pipeline.s3.put_object(Bucket=bucket, Key="staging/imports/00000000-0000-0000-0000-000000000000", Body=b"x")
     assert pipeline.keys() == []
     assert pipeline.sfn.list_executions(stateMachineArn=pipeline.machine_arn)["executions"] == []
@@ -222,7 +222,7 @@ def test_an_image_deleted_while_importing_keeps_no_bytes(pipeline: Pipeline, mon
         return out
 
     monkeypatch.setattr(ImportStepService, "verify", verify_then_user_deletes)
-    pipeline.s3.put_object(Bucket=pipeline.container.settings.bucket, Key=f"staging/imports/{image['id']}",
+    pipeline.s3.put_object(Bucket=pipeline.container.settings.resources.bucket, Key=f"staging/imports/{image['id']}",
                            Body=qcow2())
     status, listed = pipeline.get(f"/v2/tasks?image_id={image['id']}")
     [task] = listed["tasks"]

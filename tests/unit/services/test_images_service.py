@@ -15,7 +15,8 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.images import ImageStatus
 from chalicelib.domain.members import Member
 from chalicelib.domain.patch import PatchOp
-from chalicelib.services.images import ImageService, Limits, ListQuery
+from chalicelib.config import LimitSettings
+from chalicelib.services.images import ImageService, ListQuery
 from tests.fakes import InMemoryImageRepository, InMemoryMemberRepository
 from tests.service_factories import ImageHarness
 
@@ -30,7 +31,7 @@ def harness() -> ImageHarness:
     repo = InMemoryImageRepository()
     members = InMemoryMemberRepository(repo)
     repo.members = members
-    return ImageHarness(repo, members, Limits(property_quota=3, tag_quota=2))
+    return ImageHarness(repo, members, LimitSettings(image_property_quota=3, image_tag_quota=2))
 
 
 @pytest.fixture

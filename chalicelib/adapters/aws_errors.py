@@ -20,7 +20,8 @@ import logging
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, TypeVar, Union
 
-from botocore.exceptions import (  # type: ignore[import-untyped]  # botocore ships no hints; botocore-stubs is not a dependency
+# botocore ships no type hints and botocore-stubs is not a dependency; this is the one module importing it.
+from botocore.exceptions import (  # type: ignore[import-untyped]  # see above
     BotoCoreError,
     ClientError,
     ConnectionError as BotoConnectionError,

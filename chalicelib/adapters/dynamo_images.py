@@ -201,10 +201,10 @@ class DynamoImageRepository:
                 name = next((n for n, lim in caps.items() if used[n] + moves[n] > lim), name)
             return QuotaExceeded(what=usage.COUNTERS[name], limit=caps[name])
 
-        with translated(WHAT, on_condition=refused):
-            with TransactWrite(connection=ImageRecord._get_connection().connection) as tx:  # noqa: SLF001 - the transaction must use the model's configured connection
-                tx.save(_to_record(stored), condition=condition)
-                tx.update(UsageRecord(owner), actions=actions, condition=within)
+        connection = ImageRecord._get_connection().connection  # noqa: SLF001 - the model's own connection
+        with translated(WHAT, on_condition=refused), TransactWrite(connection=connection) as tx:
+            tx.save(_to_record(stored), condition=condition)
+            tx.update(UsageRecord(owner), actions=actions, condition=within)
 
     def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
         """Query one partition's index lazily, page by page, strictly after ``marker``."""

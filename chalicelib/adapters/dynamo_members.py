@@ -133,7 +133,8 @@ class DynamoMemberRepository:
             chunk = [r.image_id for r in itertools.islice(keys, max(page_size, 1))]
             if not chunk:
                 return
-            found = {r.id: _to_domain(r) for r in translated_iter(ImageRecord.batch_get(chunk), "The shared-image listing")}
+            batch = translated_iter(ImageRecord.batch_get(chunk), "The shared-image listing")
+            found = {r.id: _to_domain(r) for r in batch}
             # BatchGet answers in any order: restore the index's, skipping rows whose image went away.
             for image_id in chunk:
                 if image_id in found:

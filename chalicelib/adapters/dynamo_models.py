@@ -66,7 +66,8 @@ def _image_attributes() -> dict[str, Any]:
         "os_hash_algo": UnicodeAttribute(null=True),
         "os_hash_value": UnicodeAttribute(null=True),
         "tags": UnicodeSetAttribute(null=True),
-        "properties": MapAttribute(null=True),  # type: ignore[no-untyped-call]  # PynamoDB leaves MapAttribute() unannotated
+        # PynamoDB leaves MapAttribute.__init__ unannotated.
+        "properties": MapAttribute(null=True),  # type: ignore[no-untyped-call]  # see above
         # [{"url": ..., "metadata": {...}}]: JSON keeps location metadata exactly as given.
         "locations": JSONAttribute(null=True),
         "created_at": UTCDateTimeAttribute(),
@@ -131,7 +132,8 @@ def _member_listing_index(key: str) -> GlobalSecondaryIndex[Any]:
     """
     meta = type("Meta", (), {"index_name": index_name("shared", key), "projection": KeysOnlyProjection()})
     attrs = {"Meta": meta, "lm": UnicodeAttribute(hash_key=True), f"s_{key}": UnicodeAttribute(range_key=True)}
-    index: GlobalSecondaryIndex[Any] = type(f"Shared{key.title().replace('_', '')}Index", (GlobalSecondaryIndex,), attrs)()
+    cls = type(f"Shared{key.title().replace('_', '')}Index", (GlobalSecondaryIndex,), attrs)
+    index: GlobalSecondaryIndex[Any] = cls()
     return index
 
 

@@ -107,7 +107,8 @@ class DynamoTaskRepository:
         """PutItem conditioned on the expected version and status; bumps version; raises ConcurrentUpdate."""
         stored = replace(task, version=expected.version + 1)
         condition = (TaskRecord.version == expected.version) & (TaskRecord.status == expected.status.value)
-        with translated(WHAT, on_condition=ConcurrentUpdate(f"Task {task.id} was changed by another request; try again.")):
+        moved = ConcurrentUpdate(f"Task {task.id} was changed by another request; try again.")
+        with translated(WHAT, on_condition=moved):
             _to_record(stored).save(condition=condition)
         return stored
 

@@ -37,13 +37,15 @@ ERROR_STATUS: dict[type[e.DomainError], int] = {
 RETRY_AFTER_SECONDS = 1
 
 
-def _allow(exc: e.DomainError) -> dict[str, str]:
-    return {"Allow": str(exc.kwargs["allowed"])} if "allowed" in exc.kwargs else {}
+def _from_kwarg(header: str, key: str) -> Callable[[e.DomainError], dict[str, str]]:
+    """A rule sending ``header`` with the exception's ``key`` argument, when it was given one."""
+    return lambda exc: {header: str(exc.kwargs[key])} if key in exc.kwargs else {}
 
 
 # Extra response headers per class, found by the same MRO walk as the status.
 ERROR_HEADERS: dict[type[e.DomainError], Callable[[e.DomainError], dict[str, str]]] = {
-    e.MethodNotAllowed: _allow,
+    e.MethodNotAllowed: _from_kwarg("Allow", "allowed"),
+    e.UnsupportedMediaType: _from_kwarg("Accept-Patch", "accept_patch"),  # PATCH with another media type
     e.ServiceUnavailable: lambda _: {"Retry-After": str(RETRY_AFTER_SECONDS)},
 }
 

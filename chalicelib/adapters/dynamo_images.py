@@ -2,7 +2,8 @@
 
 Every write is conditional: a new image must not exist, a save must find the
 version and status it was read with. A failed condition becomes a domain
-error here; no PynamoDB or botocore exception leaves this module.
+error here, every other AWS fault aws_errors' translation; no PynamoDB or
+botocore exception leaves this module.
 """
 from __future__ import annotations
 
@@ -10,17 +11,18 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.aws_errors import translated, translated_iter
 from chalicelib.adapters.dynamo_models import ImageRecord, UsageRecord
 from chalicelib.domain import listing, usage
-from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, NotFound, QuotaExceeded
+from chalicelib.domain.errors import ConcurrentUpdate, DomainError, Duplicate, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image, ImageStatus, Location, awaits_scrub
 from chalicelib.domain.listing import Order, Source
 
 _SEP = "\x00"  # sorts below every character an encoded value can hold
-_CONDITION_FAILED = "ConditionalCheckFailedException"
+WHAT = "The image metadata"  # names the image in a storage-limit refusal
 PENDING = "pending"  # the one partition of the pending-delete index
 # DynamoDB refuses hash keys over 2048 bytes; no image id is that long.
 _MAX_KEY_BYTES = 2048
@@ -120,15 +122,6 @@ def _to_domain(record: Any) -> Image:
     )
 
 
-def _condition_failed(exc: PutError) -> bool:
-    return getattr(exc, "cause_response_code", None) == _CONDITION_FAILED
-
-
-def _refused(exc: PutError) -> InvalidInput:
-    """A write DynamoDB refused for its shape (size limits): the caller's input, not a server fault."""
-    return InvalidInput(f"The image metadata cannot be stored: {getattr(exc, 'cause_response_message', exc)}")
-
-
 def _storable_key(image_id: str) -> bool:
     return bool(image_id) and len(image_id.encode("utf-8", "surrogatepass")) <= _MAX_KEY_BYTES
 
@@ -140,10 +133,11 @@ class DynamoImageRepository:
         """Return the stored image (one strongly consistent GetItem); raises NotFound."""
         if not _storable_key(image_id):
             raise NotFound(image_id=image_id)
-        try:
-            return _to_domain(ImageRecord.get(image_id, consistent_read=True))
-        except DoesNotExist:
-            raise NotFound(image_id=image_id) from None
+        with translated(WHAT, action="read"):
+            try:
+                return _to_domain(ImageRecord.get(image_id, consistent_read=True))
+            except DoesNotExist:
+                raise NotFound(image_id=image_id) from None
 
     def add(self, image: Image, *, usage_limits: Mapping[str, int] | None = None) -> Image:
         """PutItem conditioned on the id being new, with the owner's counters in one transaction; raises Duplicate."""
@@ -151,12 +145,8 @@ class DynamoImageRepository:
         if image.owner:
             self._write_with_usage(image, ImageRecord.id.does_not_exist(), image.owner, moves, usage_limits or {}, new=True)
             return image
-        try:
+        with translated(WHAT, on_condition=Duplicate(image_id=image.id)):
             _to_record(image).save(condition=ImageRecord.id.does_not_exist())
-        except PutError as exc:
-            if _condition_failed(exc):
-                raise Duplicate(image_id=image.id) from None
-            raise _refused(exc) from None
         return image
 
     def save(
@@ -173,20 +163,17 @@ class DynamoImageRepository:
         if usage_delta and image.owner:
             self._write_with_usage(stored, condition, image.owner, usage_delta, usage_limits or {}, new=False)
             return stored
-        try:
+        with translated(WHAT, on_condition=ConcurrentUpdate(image_id=image.id)):
             _to_record(stored).save(condition=condition)
-        except PutError as exc:
-            if _condition_failed(exc):
-                raise ConcurrentUpdate(image_id=image.id) from None
-            raise _refused(exc) from None
         return stored
 
     def usage(self, project_id: str) -> dict[str, int]:
         """One GetItem of the project's counters."""
-        try:
-            record = UsageRecord.get(project_id, consistent_read=True)
-        except DoesNotExist:
-            return {k: 0 for k in usage.COUNTERS}
+        with translated("The project's usage", action="read"):
+            try:
+                record = UsageRecord.get(project_id, consistent_read=True)
+            except DoesNotExist:
+                return {k: 0 for k in usage.COUNTERS}
         return {k: int(getattr(record, k) or 0) for k in usage.COUNTERS}
 
     @staticmethod
@@ -203,21 +190,21 @@ class DynamoImageRepository:
             check = attr.does_not_exist() | (attr <= limit - moves[name])
             within = check if within is None else within & check
         actions = [getattr(UsageRecord, name).add(move) for name, move in moves.items()]
-        try:
-            with TransactWrite(connection=ImageRecord._get_connection().connection) as tx:  # noqa: SLF001
-                tx.save(_to_record(stored), condition=condition)
-                tx.update(UsageRecord(owner), actions=actions, condition=within)
-        except TransactWriteError as exc:
-            reasons = [r.code if r is not None else None for r in exc.cancellation_reasons]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise (Duplicate(image_id=stored.id) if new else ConcurrentUpdate(image_id=stored.id)) from None
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                name = next(iter(caps))
-                if len(caps) > 1:  # name the counter that is actually over
-                    used = DynamoImageRepository().usage(owner)
-                    name = next((n for n, lim in caps.items() if used[n] + moves[n] > lim), name)
-                raise QuotaExceeded(what=usage.COUNTERS[name], limit=caps[name]) from None
-            raise InvalidInput(f"The image metadata cannot be stored: {exc.cause_response_message}") from None
+
+        def refused(failed: tuple[int, ...]) -> DomainError:
+            """Item 0 is the image (its own condition), item 1 the counters (a limit)."""
+            if 0 in failed:
+                return Duplicate(image_id=stored.id) if new else ConcurrentUpdate(image_id=stored.id)
+            name = next(iter(caps))
+            if len(caps) > 1:  # name the counter that is actually over
+                used = DynamoImageRepository().usage(owner)
+                name = next((n for n, lim in caps.items() if used[n] + moves[n] > lim), name)
+            return QuotaExceeded(what=usage.COUNTERS[name], limit=caps[name])
+
+        connection = ImageRecord._get_connection().connection  # noqa: SLF001 - the model's own connection
+        with translated(WHAT, on_condition=refused), TransactWrite(connection=connection) as tx:
+            tx.save(_to_record(stored), condition=condition)
+            tx.update(UsageRecord(owner), actions=actions, condition=within)
 
     def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
         """Query one partition's index lazily, page by page, strictly after ``marker``."""
@@ -229,12 +216,12 @@ class DynamoImageRepository:
             scan_index_forward=not desc,
             page_size=max(page_size, 1),
         )
-        stream = listing.regroup((_to_domain(r) for r in records), order)
+        stream = listing.regroup((_to_domain(r) for r in translated_iter(records, "The image listing")), order)
         return listing.after(stream, order, marker)
 
     def iter_pending_delete(self, deleted_before: datetime) -> Iterator[Image]:
         """pending_delete images whose deletion is older than ``deleted_before`` (one Query, paged lazily)."""
         index = ImageRecord.idx_pending_delete
         records = index.query(PENDING, range_key_condition=ImageRecord.pd_at < _enc(deleted_before))
-        return (_to_domain(r) for r in records)
+        return (_to_domain(r) for r in translated_iter(records, "The pending-delete listing"))
 

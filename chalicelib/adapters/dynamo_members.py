@@ -15,22 +15,19 @@ import heapq
 import itertools
 from typing import Any, Iterator
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
+from chalicelib.adapters import aws_errors
+from chalicelib.adapters.aws_errors import translated, translated_iter
 from chalicelib.adapters.dynamo_images import _to_domain, resume_after, sort_range
 from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord
 from chalicelib.domain import listing
-from chalicelib.domain.errors import Duplicate, InvalidInput
+from chalicelib.domain.errors import Duplicate
 from chalicelib.domain.images import Image
 from chalicelib.domain.listing import Order, Source
 from chalicelib.domain.members import MEMBER_STATUSES, Member, MemberNotFound
 
-_CONDITION_FAILED = "ConditionalCheckFailedException"
-
-
-def _failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == _CONDITION_FAILED
-
+WHAT = "The membership"  # names the membership in a storage-limit refusal
 
 def _partition(status: str, member_id: str) -> str:
     # Status first: statuses never contain '#', member ids may.
@@ -70,48 +67,38 @@ class DynamoMemberRepository:
         """One GetItem; None when the project is not a member."""
         if not image_id or not member_id:
             return None
-        try:
-            return _to_member(MemberRecord.get(image_id, member_id, consistent_read=True))
-        except DoesNotExist:
-            return None
+        with translated(WHAT, action="read"):
+            try:
+                return _to_member(MemberRecord.get(image_id, member_id, consistent_read=True))
+            except DoesNotExist:
+                return None
 
     def add(self, member: Member, image: Image | None = None) -> Member:
         """PutItem conditioned on the membership being new; raises Duplicate."""
-        try:
+        duplicate = Duplicate(f"Member {member.member_id} already exists for image {member.image_id}.")
+        with translated(WHAT, on_condition=duplicate):
             _to_record(member, image).save(condition=MemberRecord.member_id.does_not_exist())
-        except PutError as exc:
-            if _failed(exc):
-                raise Duplicate(f"Member {member.member_id} already exists for image {member.image_id}.") from None
-            raise InvalidInput(f"The membership cannot be stored: {getattr(exc, 'cause_response_message', exc)}") from None
         return member
 
     def list_for_image(self, image_id: str) -> list[Member]:
         """Every membership of the image: one (paged) Query on the base table, oldest first."""
-        rows = [_to_member(r) for r in MemberRecord.query(image_id, consistent_read=True)]
+        rows = [_to_member(r) for r in translated_iter(MemberRecord.query(image_id, consistent_read=True), WHAT)]
         return sorted(rows, key=lambda m: (m.created_at, m.member_id))
 
     def update(self, member: Member, image: Image) -> Member:
         """PutItem conditioned on the row existing; raises MemberNotFound."""
-        try:
+        with translated(WHAT, on_condition=MemberNotFound(image_id=member.image_id, member_id=member.member_id)):
             _to_record(member, image).save(condition=MemberRecord.member_id.exists())
-        except PutError as exc:
-            if _failed(exc):
-                raise MemberNotFound(image_id=member.image_id, member_id=member.member_id) from None
-            raise
         return member
 
     def remove(self, image_id: str, member_id: str) -> None:
         """DeleteItem conditioned on the row existing; raises MemberNotFound."""
-        try:
+        with translated(WHAT, on_condition=MemberNotFound(image_id=image_id, member_id=member_id)):
             MemberRecord(image_id, member_id).delete(condition=MemberRecord.member_id.exists())
-        except DeleteError as exc:
-            if _failed(exc):
-                raise MemberNotFound(image_id=image_id, member_id=member_id) from None
-            raise
 
     def refresh_listing(self, image: Image) -> None:
         """One Query for the image's rows, then one conditional update per row (none for unshared images)."""
-        for record in MemberRecord.query(image.id):
+        for record in translated_iter(MemberRecord.query(image.id), WHAT):
             values = _listing_values(_to_member(record), image)
             actions = [
                 getattr(MemberRecord, name).set(value) if value is not None else getattr(MemberRecord, name).remove()
@@ -121,8 +108,8 @@ class DynamoMemberRepository:
             try:
                 record.update(actions=actions, condition=MemberRecord.member_id.exists() & newer)
             except UpdateError as exc:
-                if not _failed(exc):
-                    raise
+                if not aws_errors.condition_failures(exc):
+                    raise aws_errors.translate(exc, what=WHAT) from exc
                 # Removed meanwhile, or a newer image version was copied already.
 
     def iter_shared(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
@@ -141,11 +128,13 @@ class DynamoMemberRepository:
             scan_index_forward=not desc,
             page_size=max(page_size, 1),
         )
+        keys = translated_iter(rows, "The shared-image listing")
         while True:
-            chunk = [r.image_id for r in itertools.islice(rows, max(page_size, 1))]
+            chunk = [r.image_id for r in itertools.islice(keys, max(page_size, 1))]
             if not chunk:
                 return
-            found = {r.id: _to_domain(r) for r in ImageRecord.batch_get(chunk)}
+            batch = translated_iter(ImageRecord.batch_get(chunk), "The shared-image listing")
+            found = {r.id: _to_domain(r) for r in batch}
             # BatchGet answers in any order: restore the index's, skipping rows whose image went away.
             for image_id in chunk:
                 if image_id in found:

@@ -9,22 +9,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError
-
+from chalicelib.adapters.aws_errors import translated, translated_iter
 from chalicelib.adapters.dynamo_models import MetadefRecord
-from chalicelib.domain.errors import Duplicate, InvalidInput, NotFound
+from chalicelib.domain.errors import DomainError, Duplicate, NotFound
 
-_CONDITION_FAILED = "ConditionalCheckFailedException"
+WHAT = "The definition"  # names the document in a storage-limit refusal
 _RESOURCE_TYPES = "rt"
 NAMESPACE = "namespace"
 
 
 def _partition(namespace: str) -> str:
     return f"ns:{namespace}"
-
-
-def _failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == _CONDITION_FAILED
 
 
 class DynamoMetadefRepository:
@@ -34,14 +29,14 @@ class DynamoMetadefRepository:
         """(kind, name, doc) of every row of the namespace (one paged Query); empty when absent."""
         rows = MetadefRecord.query(_partition(namespace), consistent_read=True)
         found = []
-        for row in rows:
+        for row in translated_iter(rows, WHAT):
             kind, _, name = row.item.partition("#")
             found.append((kind, name, json.loads(row.doc)))
         return found
 
     def list_namespaces(self) -> list[dict[str, Any]]:
         """Every namespace row (one paged Query on the sparse index), by name."""
-        return [json.loads(r.doc) for r in MetadefRecord.by_kind.query(NAMESPACE)]
+        return [json.loads(r.doc) for r in translated_iter(MetadefRecord.by_kind.query(NAMESPACE), WHAT)]
 
     def put(self, namespace: str, kind: str, name: str, doc: dict[str, Any], *, create: bool) -> None:
         """Create (must be new: Duplicate) or replace (must exist: NotFound) one document."""
@@ -49,23 +44,19 @@ class DynamoMetadefRepository:
 
     def delete(self, namespace: str, kind: str, name: str) -> None:
         """Delete one document; raises NotFound when absent."""
-        try:
+        with translated(WHAT, on_condition=NotFound(f"{kind} {name} not found.")):
             MetadefRecord(_partition(namespace), f"{kind}#{name}").delete(condition=MetadefRecord.item.exists())
-        except DeleteError as exc:
-            if _failed(exc):
-                raise NotFound(f"{kind} {name} not found.") from None
-            raise
 
     def delete_all(self, namespace: str, kind: str | None = None) -> None:
         """Delete every row of the namespace, or only those of ``kind``."""
         prefix = None if kind is None else MetadefRecord.item.startswith(f"{kind}#")
-        with MetadefRecord.batch_write() as batch:
+        with translated(WHAT), MetadefRecord.batch_write() as batch:
             for row in MetadefRecord.query(_partition(namespace), range_key_condition=prefix):
                 batch.delete(row)
 
     def resource_types(self) -> list[dict[str, Any]]:
         """Every known resource type (one Query)."""
-        return [json.loads(r.doc) for r in MetadefRecord.query(_RESOURCE_TYPES)]
+        return [json.loads(r.doc) for r in translated_iter(MetadefRecord.query(_RESOURCE_TYPES), WHAT)]
 
     def ensure_resource_type(self, doc: dict[str, Any]) -> None:
         """Record a resource type if it is new (associations create them, as in Glance)."""
@@ -80,11 +71,9 @@ class DynamoMetadefRepository:
         if kind == NAMESPACE:
             record.kind = NAMESPACE
         condition = MetadefRecord.item.does_not_exist() if create else MetadefRecord.item.exists()
-        try:
+        refused: DomainError = (
+            Duplicate(f"A metadata definition {kind} with name={name} already exists.") if create
+            else NotFound(f"{kind} {name} not found.")
+        )
+        with translated(WHAT, on_condition=refused):
             record.save(condition=condition)
-        except PutError as exc:
-            if _failed(exc):
-                if create:
-                    raise Duplicate(f"A metadata definition {kind} with name={name} already exists.") from None
-                raise NotFound(f"{kind} {name} not found.") from None
-            raise InvalidInput(f"The definition cannot be stored: {getattr(exc, 'cause_response_message', exc)}") from None

@@ -8,7 +8,7 @@ its tie-breakers, and two indexes: ``owner-<k>`` and ``visibility-<k>``.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -26,6 +26,7 @@ from pynamodb.models import Model
 from chalicelib.domain.listing import SORT_KEYS
 
 BILLING_MODE = "PAY_PER_REQUEST"
+_M = TypeVar("_M", bound=Model)
 INDEX_FAMILIES = {"owner": "lo", "visibility": "lv"}
 
 
@@ -42,7 +43,8 @@ def _index(family: str, hash_attr: str, key: str) -> GlobalSecondaryIndex[Any]:
         f"s_{key}": UnicodeAttribute(range_key=True),
     }
     cls = type(f"{family.title()}{key.title().replace('_', '')}Index", (GlobalSecondaryIndex,), attrs)
-    return cls()
+    index: GlobalSecondaryIndex[Any] = cls()
+    return index
 
 
 def _image_attributes() -> dict[str, Any]:
@@ -64,7 +66,8 @@ def _image_attributes() -> dict[str, Any]:
         "os_hash_algo": UnicodeAttribute(null=True),
         "os_hash_value": UnicodeAttribute(null=True),
         "tags": UnicodeSetAttribute(null=True),
-        "properties": MapAttribute(null=True),
+        # PynamoDB leaves MapAttribute.__init__ unannotated.
+        "properties": MapAttribute(null=True),  # type: ignore[no-untyped-call]  # see above
         # [{"url": ..., "metadata": {...}}]: JSON keeps location metadata exactly as given.
         "locations": JSONAttribute(null=True),
         "created_at": UTCDateTimeAttribute(),
@@ -83,7 +86,14 @@ def _image_attributes() -> dict[str, Any]:
     return attrs
 
 
-class PendingDeleteIndex(GlobalSecondaryIndex[Any]):
+class _Index(GlobalSecondaryIndex[_M]):  # type: ignore[no-untyped-call]  # PynamoDB's __init_subclass__ is unannotated
+    """A GlobalSecondaryIndex whose ``__init_subclass__`` is annotated, so the index classes below type-check."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)  # type: ignore[no-untyped-call]  # as above
+
+
+class PendingDeleteIndex(_Index[Any]):
     """Sparse: only pending_delete images, oldest deletion first, for the scrubber."""
 
     class Meta:
@@ -99,11 +109,12 @@ class _ImageMeta:
     billing_mode = BILLING_MODE
 
 
-ImageRecord = type("ImageRecord", (Model,), {"Meta": _ImageMeta, **_image_attributes()})
+# Any: the class is assembled from generated attributes, which mypy cannot see.
+ImageRecord: Any = type("ImageRecord", (Model,), {"Meta": _ImageMeta, **_image_attributes()})
 ImageRecord.__doc__ = "One image's metadata, plus its sparse listing-index attributes."
 
 
-class MemberIndex(GlobalSecondaryIndex["MemberRecord"]):
+class MemberIndex(_Index[Any]):
     """Shares to a project: member_id, then status#image_id."""
 
     class Meta:
@@ -121,7 +132,9 @@ def _member_listing_index(key: str) -> GlobalSecondaryIndex[Any]:
     """
     meta = type("Meta", (), {"index_name": index_name("shared", key), "projection": KeysOnlyProjection()})
     attrs = {"Meta": meta, "lm": UnicodeAttribute(hash_key=True), f"s_{key}": UnicodeAttribute(range_key=True)}
-    return type(f"Shared{key.title().replace('_', '')}Index", (GlobalSecondaryIndex,), attrs)()
+    cls = type(f"Shared{key.title().replace('_', '')}Index", (GlobalSecondaryIndex,), attrs)
+    index: GlobalSecondaryIndex[Any] = cls()
+    return index
 
 
 def _member_attributes() -> dict[str, Any]:
@@ -149,7 +162,8 @@ class _MemberMeta:
     billing_mode = BILLING_MODE
 
 
-MemberRecord = type("MemberRecord", (Model,), {"Meta": _MemberMeta, **_member_attributes()})
+# Any: as ImageRecord, assembled from generated attributes.
+MemberRecord: Any = type("MemberRecord", (Model,), {"Meta": _MemberMeta, **_member_attributes()})
 MemberRecord.__doc__ = "One project's membership of one image, with the image's listing sort values."
 
 
@@ -167,7 +181,7 @@ class UsageRecord(Model):
     staged_bytes = NumberAttribute(null=True)
 
 
-class NamespaceIndex(GlobalSecondaryIndex["MetadefRecord"]):
+class NamespaceIndex(_Index["MetadefRecord"]):
     """Sparse: only namespace rows (``kind`` = "namespace"), by name, so listing never Scans."""
 
     class Meta:
@@ -195,7 +209,7 @@ class MetadefRecord(Model):
     by_kind = NamespaceIndex()
 
 
-class TaskOwnerIndex(GlobalSecondaryIndex["TaskRecord"]):
+class TaskOwnerIndex(_Index["TaskRecord"]):
     """A project's tasks by created_at, then id (sparse: tasks without an owner are not in it)."""
 
     class Meta:
@@ -206,7 +220,7 @@ class TaskOwnerIndex(GlobalSecondaryIndex["TaskRecord"]):
     s_created = UnicodeAttribute(range_key=True)
 
 
-class TaskAllIndex(GlobalSecondaryIndex["TaskRecord"]):
+class TaskAllIndex(_Index["TaskRecord"]):
     """Every task under one constant partition, by created_at then id: the admin listing as a Query.
 
     Trade-off: one GSI partition takes every task write (about 1,000 writes/s and
@@ -223,7 +237,7 @@ class TaskAllIndex(GlobalSecondaryIndex["TaskRecord"]):
     s_created = UnicodeAttribute(range_key=True)
 
 
-class TaskOwnerStatusIndex(GlobalSecondaryIndex["TaskRecord"]):
+class TaskOwnerStatusIndex(_Index["TaskRecord"]):
     """A project's tasks by status, then created_at and id (glanceclient's task-list sorts by status)."""
 
     class Meta:
@@ -234,7 +248,7 @@ class TaskOwnerStatusIndex(GlobalSecondaryIndex["TaskRecord"]):
     s_status = UnicodeAttribute(range_key=True)
 
 
-class TaskAllStatusIndex(GlobalSecondaryIndex["TaskRecord"]):
+class TaskAllStatusIndex(_Index["TaskRecord"]):
     """Every task by status, then created_at and id: the admin listing sorted by status (see TaskAllIndex)."""
 
     class Meta:
@@ -245,7 +259,7 @@ class TaskAllStatusIndex(GlobalSecondaryIndex["TaskRecord"]):
     s_status = UnicodeAttribute(range_key=True)
 
 
-class TaskImageIndex(GlobalSecondaryIndex["TaskRecord"]):
+class TaskImageIndex(_Index["TaskRecord"]):
     """An image's tasks (sparse: only tasks with an image_id), oldest first."""
 
     class Meta:
@@ -307,7 +321,8 @@ def configure(table_names: dict[str, str], region: str, host: str | None) -> Non
 
 def table_schema(model: type[Model]) -> dict[str, Any]:
     """The CreateTable shape (keys, attribute definitions, GSIs) of ``model``: one source for runner and CDK."""
-    schema = model._get_schema()  # noqa: SLF001 - PynamoDB's public-in-practice schema hook
+    # A plain dict: PynamoDB's ModelSchema TypedDict omits key_schema, which it does return.
+    schema: dict[str, Any] = dict(model._get_schema())  # noqa: SLF001 - PynamoDB's public-in-practice schema hook
     # DynamoDB wants the HASH key first; PynamoDB lists keys in attribute order.
     for keyed in [schema, *schema.get("global_secondary_indexes", []), *schema.get("local_secondary_indexes", [])]:
         keyed["key_schema"] = sorted(keyed["key_schema"], key=lambda k: k["KeyType"] != "HASH")

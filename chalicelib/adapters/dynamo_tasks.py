@@ -4,8 +4,8 @@ Every task is indexed by (created_at, id) three ways: under its owner (the
 project listing), under the constant ``everyone`` partition (the admin
 listing; see TaskAllIndex for the hot-partition trade-off) and, when it has
 one, under its image; and by (status, created_at, id) under its owner and
-under ``everyone``, because glanceclient's task-list sorts by status. A failed condition becomes a domain error here; no
-PynamoDB or botocore exception leaves this module.
+under ``everyone``, because glanceclient's task-list sorts by status. A failed condition becomes a domain error here,
+every other AWS fault aws_errors' translation; no PynamoDB or botocore exception leaves this module.
 """
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ from dataclasses import replace
 from datetime import timezone
 from typing import Any, Iterator
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.adapters.aws_errors import translated, translated_iter
 from chalicelib.adapters.dynamo_models import TaskRecord
-from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, ServiceUnavailable, TaskNotFound
+from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, TaskNotFound
 from chalicelib.domain.tasks import Task, TaskStatus
 
 EVERYONE = "tasks"  # the one partition of the admin index
-_CONDITION_FAILED = "ConditionalCheckFailedException"
+WHAT = "The task"  # names the task in a storage-limit refusal
 _MAX_KEY_BYTES = 2048
 SORT_DIRS = ("asc", "desc")
 SORT_KEYS = ("created_at", "status")  # each has an index; (status, created_at, id) is Glance's order for status
@@ -79,18 +80,6 @@ def _to_domain(record: Any) -> Task:
     )
 
 
-def _condition_failed(exc: PutError) -> bool:
-    return getattr(exc, "cause_response_code", None) == _CONDITION_FAILED
-
-
-def _refused(exc: PutError) -> InvalidInput | ServiceUnavailable:
-    """A write DynamoDB refused: for its shape (item size) the caller's input; otherwise (throttling) unavailable."""
-    detail = getattr(exc, "cause_response_message", exc)
-    if getattr(exc, "cause_response_code", None) == "ValidationException":
-        return InvalidInput(f"The task cannot be stored: {detail}")
-    return ServiceUnavailable(f"The task could not be stored: {detail}")
-
-
 def _storable_key(task_id: str) -> bool:
     return bool(task_id) and len(task_id.encode("utf-8", "surrogatepass")) <= _MAX_KEY_BYTES
 
@@ -102,31 +91,25 @@ class DynamoTaskRepository:
         """One strongly consistent GetItem; raises TaskNotFound."""
         if not _storable_key(task_id):
             raise TaskNotFound(task_id=task_id)
-        try:
-            return _to_domain(TaskRecord.get(task_id, consistent_read=True))
-        except DoesNotExist:
-            raise TaskNotFound(task_id=task_id) from None
+        with translated(WHAT, action="read"):
+            try:
+                return _to_domain(TaskRecord.get(task_id, consistent_read=True))
+            except DoesNotExist:
+                raise TaskNotFound(task_id=task_id) from None
 
     def add(self, task: Task) -> Task:
         """PutItem conditioned on the id being new; raises Duplicate."""
-        try:
+        with translated(WHAT, on_condition=Duplicate(f"Task with identifier {task.id} already exists!")):
             _to_record(task).save(condition=TaskRecord.id.does_not_exist())
-        except PutError as exc:
-            if _condition_failed(exc):
-                raise Duplicate(f"Task with identifier {task.id} already exists!") from None
-            raise _refused(exc) from None
         return task
 
     def save(self, task: Task, *, expected: Task) -> Task:
         """PutItem conditioned on the expected version and status; bumps version; raises ConcurrentUpdate."""
         stored = replace(task, version=expected.version + 1)
         condition = (TaskRecord.version == expected.version) & (TaskRecord.status == expected.status.value)
-        try:
+        moved = ConcurrentUpdate(f"Task {task.id} was changed by another request; try again.")
+        with translated(WHAT, on_condition=moved):
             _to_record(stored).save(condition=condition)
-        except PutError as exc:
-            if _condition_failed(exc):
-                raise ConcurrentUpdate(f"Task {task.id} was changed by another request; try again.") from None
-            raise _refused(exc) from None
         return stored
 
     def iter_owner(
@@ -139,6 +122,7 @@ class DynamoTaskRepository:
             raise InvalidInput(f"Invalid sort key: {sort_key}")
         desc = sort_dir == "desc"
         by_status = sort_key == "status"
+        index: Any
         if owner is None:
             index, partition = (TaskRecord.by_everyone_status if by_status else TaskRecord.by_everyone), EVERYONE
         else:
@@ -151,10 +135,10 @@ class DynamoTaskRepository:
         records = index.query(
             partition, range_key_condition=condition, scan_index_forward=not desc, page_size=max(page_size, 1)
         )
-        return (_to_domain(r) for r in records)
+        return (_to_domain(r) for r in translated_iter(records, "The task listing"))
 
     def list_for_image(self, image_id: str) -> list[Task]:
         """One (paged) Query on the image index, oldest first."""
         if not _storable_key(image_id):
             return []
-        return [_to_domain(r) for r in TaskRecord.by_image.query(image_id)]
+        return [_to_domain(r) for r in translated_iter(TaskRecord.by_image.query(image_id), "The task listing")]

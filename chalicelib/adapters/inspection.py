@@ -16,7 +16,8 @@ class OsloInspection:
         from oslo_utils.imageutils import format_inspector
 
         self._fi: Any = format_inspector
-        self._wrapper = format_inspector.InspectWrapper(iter(chunks))
+        # InspectWrapper only calls next() on its source when iterated; oslo annotates it as a file.
+        self._wrapper = format_inspector.InspectWrapper(iter(chunks))  # type: ignore[arg-type]  # see above
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._wrapper)

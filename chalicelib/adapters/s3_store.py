@@ -1,15 +1,16 @@
 """ObjectStore on S3: streamed single or multipart PUTs, presigned GETs, ranged reads.
 
 At most one part (PART_SIZE) is held in memory; a failed stream aborts the
-multipart upload so no parts or objects are left behind.
+multipart upload so no parts or objects are left behind. Every S3 fault leaves
+as aws_errors' translation (a missing object as NotFound or None).
 """
 from __future__ import annotations
 
 import functools
 from typing import Any, Callable, Iterable, Iterator
 
-from botocore.exceptions import ClientError
-
+from chalicelib.adapters import aws_errors
+from chalicelib.adapters.aws_errors import translated
 from chalicelib.domain.errors import NotFound
 
 PART_SIZE = 8 * 1024 * 1024
@@ -18,11 +19,12 @@ CONTENT_TYPE = "application/octet-stream"
 
 
 SCHEME = "s3://"
+WHAT = "The image data"  # names the object in a refusal
 
 
-def _missing(exc: ClientError) -> bool:
+def _missing(exc: Exception) -> bool:
     """The object (or key) does not exist: HeadObject says 404, GetObject NoSuchKey."""
-    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+    return aws_errors.error_code(exc) in ("404", "NoSuchKey", "NotFound")
 
 
 class S3ObjectStore:
@@ -42,6 +44,10 @@ class S3ObjectStore:
 
     def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
         """PutObject for small data, else a multipart upload; aborts on any failure."""
+        with translated(WHAT):
+            return self._put_stream(key, chunks)
+
+    def _put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
         buffer = bytearray()
         upload_id = None
         parts: list[dict[str, Any]] = []
@@ -77,7 +83,8 @@ class S3ObjectStore:
 
     def delete(self, key: str) -> None:
         """DeleteObject (idempotent in S3)."""
-        self.client.delete_object(Bucket=self.bucket, Key=key)
+        with translated(WHAT):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def exists(self, key: str) -> bool:
         """HeadObject."""
@@ -87,10 +94,10 @@ class S3ObjectStore:
         """HeadObject's ContentLength; None when the object is missing."""
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
+        except aws_errors.AWS_FAULTS as exc:
             if _missing(exc):
                 return None
-            raise
+            raise aws_errors.translate(exc, what=WHAT, action="read") from exc
         return int(head["ContentLength"])
 
     def url_of(self, key: str) -> str:
@@ -105,41 +112,46 @@ class S3ObjectStore:
 
     def presigned_get(self, key: str, expires_in: int) -> str:
         """Signed locally: no AWS call."""
-        url: str = self.client.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": key, "ResponseContentType": CONTENT_TYPE},
-            ExpiresIn=expires_in,
-        )
+        with translated(WHAT, action="read"):  # no call, but credentials are resolved here
+            url: str = self.client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": key, "ResponseContentType": CONTENT_TYPE},
+                ExpiresIn=expires_in,
+            )
         return url
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         """GetObject with a Range."""
-        resp = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")
-        data: bytes = resp["Body"].read()
+        with translated(WHAT, action="read"):
+            resp = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")
+            data: bytes = resp["Body"].read()
         return data
 
     def iter_object(self, key: str) -> Iterator[bytes]:
         """GetObject streamed in PART_SIZE chunks; NotFound when the object is missing."""
         try:
             resp = self.client.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
+        except aws_errors.AWS_FAULTS as exc:
             if _missing(exc):
                 raise NotFound(f"No data at {key}.") from None
-            raise
+            raise aws_errors.translate(exc, what=WHAT, action="read") from exc
         body = resp["Body"]
         try:
-            yield from body.iter_chunks(self.part_size)
+            yield from aws_errors.translated_iter(body.iter_chunks(self.part_size), WHAT)
         finally:
             body.close()
 
     def copy(self, source: str, target: str) -> None:
         """Server-side copy (boto3's managed copy goes multipart past 5 GB)."""
-        self.client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target,
-                         ExtraArgs={"ContentType": CONTENT_TYPE, "MetadataDirective": "REPLACE"})
+        with translated(WHAT):
+            self.client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target,
+                             ExtraArgs={"ContentType": CONTENT_TYPE, "MetadataDirective": "REPLACE"})
 
     def presigned_put(self, key: str, expires_in: int) -> str:
         """Signed locally: no AWS call. The client PUTs with Content-Type application/octet-stream."""
-        url: str = self.client.generate_presigned_url(
-            "put_object", Params={"Bucket": self.bucket, "Key": key, "ContentType": CONTENT_TYPE}, ExpiresIn=expires_in,
-        )
+        with translated(WHAT):  # no call, but credentials are resolved here
+            url: str = self.client.generate_presigned_url(
+                "put_object", Params={"Bucket": self.bucket, "Key": key, "ContentType": CONTENT_TYPE},
+                ExpiresIn=expires_in,
+            )
         return url

@@ -4,9 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Mapping
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chalicelib.domain.errors import ServiceUnavailable
+from chalicelib.adapters import aws_errors
+from chalicelib.domain.errors import ServiceUnavailable, TransientFault
 
 
 class StepFunctionsLauncher:
@@ -18,7 +17,10 @@ class StepFunctionsLauncher:
         self.state_machine_arn = state_machine_arn
 
     def start(self, name: str, payload: Mapping[str, object]) -> None:
-        """StartExecution named ``name``; ExecutionAlreadyExists (the same import) is ignored."""
+        """StartExecution named ``name``; ExecutionAlreadyExists (the same import) is ignored.
+
+        Raises TransientFault when the fault may pass, else ServiceUnavailable: the caller compensates either way.
+        """
         if not self.state_machine_arn:
             raise ServiceUnavailable("The import pipeline is not configured (no state machine).")
         if self._client is None:
@@ -27,5 +29,9 @@ class StepFunctionsLauncher:
             self._client.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(payload))
         except self._client.exceptions.ExecutionAlreadyExists:
             return
-        except (ClientError, BotoCoreError) as exc:  # throttled, denied, unreachable: the caller compensates (503)
-            raise ServiceUnavailable(f"The import pipeline could not be started: {exc}") from None
+        except aws_errors.AWS_FAULTS as exc:
+            fault = aws_errors.translate(exc, what="The import")
+            if isinstance(fault, TransientFault):
+                raise fault from exc
+            # Denied, or no such state machine: the pipeline is unavailable (503, as before), not the request wrong.
+            raise ServiceUnavailable("The import pipeline could not be started.") from exc

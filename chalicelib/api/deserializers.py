@@ -20,9 +20,7 @@ _VISIBILITY_FILTERS = ("public", "private", "shared", "community", "all")
 
 
 class UnsupportedPatchType(UnsupportedMediaType):
-    """PATCH with a media type other than Glance's two JSON-patch types."""
-
-    headers = {"Accept-Patch": f"{PATCH_V20}, {PATCH_V21}"}
+    """PATCH with a media type other than Glance's two JSON-patch types; ``accept_patch`` names those."""
 
 
 def json_body(raw: bytes | None, *, required: bool = True) -> Any:
@@ -136,7 +134,7 @@ def update_image(content_type: str | None, raw: bytes | None) -> list[PatchOp]:
     """A JSON-patch body under either Glance media type; 415 for any other type."""
     media = _media_type(content_type)
     if media not in (PATCH_V20, PATCH_V21):
-        raise UnsupportedPatchType(content_type=content_type or "")
+        raise UnsupportedPatchType(content_type=content_type or "", accept_patch=f"{PATCH_V20}, {PATCH_V21}")
     body = json_body(raw)
     if not isinstance(body, list):
         raise InvalidInput("Request body must be a JSON array of operation objects.")

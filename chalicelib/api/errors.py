@@ -31,6 +31,22 @@ ERROR_STATUS: dict[type[e.DomainError], int] = {
     e.RangeNotSatisfiable: 416,
     e.MethodNotImplemented: 501,
     e.ServiceUnavailable: 503,
+    # e.BackendFailure is left out on purpose: a fault no retry fixes is a 500.
+}
+# Seconds a client should wait before retrying a 503 (a throttled or briefly unreachable backend).
+RETRY_AFTER_SECONDS = 1
+
+
+def _from_kwarg(header: str, key: str) -> Callable[[e.DomainError], dict[str, str]]:
+    """A rule sending ``header`` with the exception's ``key`` argument, when it was given one."""
+    return lambda exc: {header: str(exc.kwargs[key])} if key in exc.kwargs else {}
+
+
+# Extra response headers per class, found by the same MRO walk as the status.
+ERROR_HEADERS: dict[type[e.DomainError], Callable[[e.DomainError], dict[str, str]]] = {
+    e.MethodNotAllowed: _from_kwarg("Allow", "allowed"),
+    e.UnsupportedMediaType: _from_kwarg("Accept-Patch", "accept_patch"),  # PATCH with another media type
+    e.ServiceUnavailable: lambda _: {"Retry-After": str(RETRY_AFTER_SECONDS)},
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,6 +71,14 @@ def status_for(exc: e.DomainError) -> int:
         if cls in ERROR_STATUS:
             return ERROR_STATUS[cls]
     return 500
+
+
+def headers_for(exc: e.DomainError) -> dict[str, str]:
+    """The nearest class's header rule (Retry-After, Allow), walked like ``status_for``; none by default."""
+    for cls in type(exc).__mro__:
+        if cls in ERROR_HEADERS:
+            return ERROR_HEADERS[cls](exc)
+    return {}
 
 
 def _negotiate(accept: str | None) -> str:
@@ -88,8 +112,7 @@ def error_response(
 
 def to_response(exc: e.DomainError) -> Response:
     """The HTTP answer for a domain error."""
-    extra = dict(getattr(exc, "headers", {}) or {})
-    return error_response(status_for(exc), exc.message, extra)
+    return error_response(status_for(exc), exc.message, headers_for(exc))
 
 
 def http_errors(view: F) -> F:

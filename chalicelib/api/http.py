@@ -100,9 +100,7 @@ def reject_other_methods(app: Chalice) -> None:
 def _rejecter(allowed: str) -> Callable[..., Any]:
     @http_errors
     def reject(**_: str) -> Response:
-        exc = MethodNotAllowed(method="this")
-        exc.headers = {"Allow": allowed}  # type: ignore[attr-defined]  # read by api.errors
-        raise exc
+        raise MethodNotAllowed(method="this", allowed=allowed)
 
     return reject
 

@@ -118,7 +118,7 @@ class MethodNotImplemented(DomainError):
 
 
 class MethodNotAllowed(DomainError):
-    """The path exists but not with this method."""
+    """The path exists but not with this method; ``allowed`` names the methods it serves."""
 
     template = "The method {method} is not allowed for this resource."
 
@@ -152,6 +152,15 @@ class TransientFault(ServiceUnavailable):
     retried by the write path, answered 503 with Retry-After once the retries run out."""
 
     template = "The service is busy ({detail}); try again."
+
+
+class BackendFailure(DomainError):
+    """A backing service refused in a way a retry will not fix (denied, missing table, unknown fault).
+
+    Deliberately absent from the error map: it is a server fault, not the caller's.
+    """
+
+    template = "The image service could not complete the request."
 
 
 class TaskNotFound(NotFound):

@@ -63,5 +63,5 @@ def test_resource_types_are_recorded_once(repo: Any) -> None:
 
 
 def test_a_document_over_the_item_size_limit_is_invalid_input(repo: Any) -> None:
-    with pytest.raises(InvalidInput, match="The definition cannot be stored: "):
+    with pytest.raises(InvalidInput, match=r"^The definition is too large to store \(DynamoDB items are limited to 400 KB\)\.$"):
         repo.put("a", "property", "big", {"name": "big", "description": "x" * 410_000}, create=True)

@@ -57,7 +57,7 @@ class InMemoryMetadefRepository:
         key = (partition, f"{kind}#{name}")
         text = json.dumps(doc)
         if len(text.encode()) > MAX_ITEM_BYTES:  # DynamoDB validates the item before its condition
-            raise InvalidInput("The definition cannot be stored: Item size has exceeded the maximum allowed size")
+            raise InvalidInput("The definition is too large to store (DynamoDB items are limited to 400 KB).")
         if create and key in self.rows:
             raise Duplicate(f"A metadata definition {kind} with name={name} already exists.")
         if not create and key not in self.rows:

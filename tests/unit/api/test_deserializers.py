@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.api import deserializers as d
+from chalicelib.api.errors import to_response
 from chalicelib.domain import listing
 from chalicelib.domain.errors import InvalidInput, ReadonlyProperty, ReservedProperty, UnsupportedMediaType
 from chalicelib.domain.patch import PatchOp
@@ -100,7 +101,11 @@ def test_update_image_v20_takes_draft4_ops() -> None:
 def test_update_image_other_media_types_are_415_with_accept_patch(ctype: str | None) -> None:
     raises(d.UnsupportedPatchType, f"Unsupported Content-Type: {ctype or ''}", d.update_image, ctype, b"[]")
     assert issubclass(d.UnsupportedPatchType, UnsupportedMediaType)
-    assert d.UnsupportedPatchType.headers == {"Accept-Patch": f"{d.PATCH_V20}, {d.PATCH_V21}"}
+    with pytest.raises(d.UnsupportedPatchType) as refused:
+        d.update_image(ctype, b"[]")
+    # The error map turns the refusal into a 415 naming the two accepted media types.
+    answer = to_response(refused.value)
+    assert answer.status_code == 415 and answer.headers["Accept-Patch"] == f"{d.PATCH_V20}, {d.PATCH_V21}"
 
 
 @pytest.mark.parametrize("raw,message", [

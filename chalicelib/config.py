@@ -251,7 +251,7 @@ class Settings:
             for g in dataclasses.fields(group):
                 value = getattr(group, g.name)
                 if value is not None:
-                    out[g.metadata["setting"].env] = _render(value)
+                    out[g.metadata["setting"].env] = render(value)
         return out
 
 
@@ -371,7 +371,8 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
 }
 
 
-def _render(value: Any) -> str:
+def render(value: Any) -> str:
+    """A value as its environment variable spells it (lists comma-separated)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (tuple, frozenset)):

@@ -1,0 +1,88 @@
+"""The ImageWriter over fakes: transient faults retried with growing jittered delays, a write that landed
+before its answer was lost is recognised (never applied twice, never a false 409), budgets end in the fault."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from chalicelib.domain.context import RequestContext
+from chalicelib.domain.errors import TransientFault
+from chalicelib.domain.images import Image, ImageStatus, begin_upload
+from chalicelib.services.writer import ImageWriter, RetryPolicy
+from tests.fakes import InMemoryImageRepository, InMemoryMemberRepository, TickingClock
+
+ALICE = RequestContext("alice", "proj-a", frozenset({"member", "reader"}))
+
+
+class FlakyRepo(InMemoryImageRepository):
+    """Fails the next ``faults`` writes; with ``land``, each failed write is stored first (its answer is lost)."""
+
+    def __init__(self, faults: int, land: bool = False) -> None:
+        super().__init__()
+        self.faults, self.land, self.writes = faults, land, 0
+
+    def _flaky(self, write: Any) -> Any:
+        self.writes += 1
+        if self.faults:
+            self.faults -= 1
+            if self.land:
+                write()
+            raise TransientFault(detail="throttled")
+        return write()
+
+    def add(self, image: Image, **kw: Any) -> Image:
+        return self._flaky(lambda: super(FlakyRepo, self).add(image, **kw))  # type: ignore[no-any-return]
+
+    def save(self, image: Image, **kw: Any) -> Image:
+        return self._flaky(lambda: super(FlakyRepo, self).save(image, **kw))  # type: ignore[no-any-return]
+
+
+def writer(repo: FlakyRepo, sleeps: list[float], transient: int = 5) -> ImageWriter:
+    return ImageWriter(repo, InMemoryMemberRepository(repo), TickingClock(), {}, RetryPolicy(transient=transient),
+                       sleep=sleeps.append)
+
+
+def image(clock: TickingClock = TickingClock()) -> Image:
+    now = clock.now()
+    return Image(id="i-1", owner="proj-a", created_at=now, updated_at=now, disk_format="raw", container_format="bare")
+
+
+def test_faults_are_retried_with_growing_jittered_delays() -> None:
+    repo, sleeps = FlakyRepo(faults=3), []
+    w = writer(repo, sleeps)
+    w.add(image())
+    assert repo.writes == 4 and len(sleeps) == 3
+    policy = RetryPolicy()
+    for n, delay in enumerate(sleeps, start=1):
+        assert 0 <= delay <= min(policy.max_delay, policy.base_delay * 2 ** n)
+
+
+def test_an_add_that_landed_before_the_fault_is_not_a_duplicate() -> None:
+    repo = FlakyRepo(faults=1, land=True)
+    made = writer(repo, []).add(image())
+    assert repo.get(made.id) == made and repo.usage("proj-a")["image_count"] == 1
+
+
+def test_a_save_that_landed_before_the_fault_is_not_judged_again() -> None:
+    repo = FlakyRepo(faults=0)
+    w = writer(repo, [])
+    w.add(image())
+    repo.faults, repo.land = 1, True
+    # begin_upload would refuse a second time (saving -> saving): a re-judged retry would answer 409.
+    written = w.change(ALICE, "i-1", begin_upload)
+    assert written.before.status is ImageStatus.QUEUED and written.after.status is ImageStatus.SAVING
+    assert repo.get("i-1") == written.after and written.after.version == 1
+    assert repo.usage("proj-a")["uploading_count"] == 1  # counted once
+
+
+def test_a_fault_that_does_not_pass_is_raised_and_nothing_changes() -> None:
+    repo, sleeps = FlakyRepo(faults=0), []
+    w = writer(repo, sleeps, transient=3)
+    w.add(image())
+    stored = repo.get("i-1")
+    repo.faults = 100
+    with pytest.raises(TransientFault):
+        w.change(ALICE, "i-1", lambda im: replace(im, name="renamed"))
+    assert repo.get("i-1") == stored and len(sleeps) == 2

@@ -21,7 +21,7 @@ qemu-img:
 		|| { echo "qemu-img is needed: install the qemu-utils package" >&2; exit 1; }
 
 test: $(STAMP) qemu-img
-	$(BIN)/mypy --strict chalicelib/domain chalicelib/services
+	$(BIN)/mypy --strict chalicelib
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -129,14 +129,14 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
 
 
 def _client(service: str, resources: ResourceSettings) -> object:
-    import boto3
+    import boto3  # type: ignore[import-untyped]  # boto3 ships no type hints and boto3-stubs is not a dependency
 
     return boto3.session.Session().client(service, region_name=resources.region, endpoint_url=resources.endpoint_url)
 
 
 def _s3_client(resources: ResourceSettings) -> object:
-    import boto3
-    from botocore.config import Config
+    import boto3  # untyped too: mypy reports (and _client ignores) only the first import of boto3 here
+    from botocore.config import Config  # type: ignore[import-untyped]  # botocore ships no type hints and botocore-stubs is not a dependency
 
     # Path-style only against an emulator endpoint (its host cannot take bucket subdomains).
     style = "path" if resources.endpoint_url else "virtual"

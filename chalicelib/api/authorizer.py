@@ -66,7 +66,7 @@ def _service_credentials(secret_id: str, client: Any) -> Mapping[str, str]:
     import json
 
     if client is None:
-        import boto3
+        import boto3  # type: ignore[import-untyped]  # boto3 ships no type hints and boto3-stubs is not a dependency
 
         client = boto3.client("secretsmanager")
     creds: Mapping[str, str] = json.loads(client.get_secret_value(SecretId=secret_id)["SecretString"])

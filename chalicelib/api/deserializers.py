@@ -18,12 +18,23 @@ _PAGING = frozenset({"limit", "marker", "sort_key", "sort_dir", "sort"})
 _IN_KEYS = frozenset({"name", "id", "status", "container_format", "disk_format"})
 _VISIBILITY_FILTERS = ("public", "private", "shared", "community", "all")
 
+# A request body as Chalice hands it over: ``Request.raw_body`` is typed ``str | bytes`` (bytes in
+# practice); None for callers with no request. json.loads takes either; ``as_bytes`` where bytes are needed.
+Body = str | bytes | None
+
+
+def as_bytes(raw: Body) -> bytes:
+    """The body as bytes (empty when absent); a str is UTF-8 encoded, as Chalice itself encodes one."""
+    if isinstance(raw, str):
+        return raw.encode("utf-8")
+    return raw or b""
+
 
 class UnsupportedPatchType(UnsupportedMediaType):
     """PATCH with a media type other than Glance's two JSON-patch types; ``accept_patch`` names those."""
 
 
-def json_body(raw: bytes | None, *, required: bool = True) -> Any:
+def json_body(raw: Body, *, required: bool = True) -> Any:
     """Parse a JSON object or array body; raises InvalidInput when absent (if required) or malformed."""
     if not raw:
         if required:
@@ -40,13 +51,13 @@ def json_body(raw: bytes | None, *, required: bool = True) -> Any:
     return body
 
 
-def reject_body(raw: bytes | None) -> None:
+def reject_body(raw: Body) -> None:
     """Routes that take no body answer 400 when one is sent."""
     if raw:
         raise InvalidInput("A body is not expected with this request.")
 
 
-def create_image(raw: bytes | None) -> dict[str, Any]:
+def create_image(raw: Body) -> dict[str, Any]:
     """A create body: forbidden keys are 403 before the schema's 400s, as in Glance."""
     body = json_body(raw)
     if not isinstance(body, dict):
@@ -110,7 +121,7 @@ def _one_change(item: Any, draft4: bool) -> PatchOp:
     return change
 
 
-def add_location(raw: bytes | None) -> tuple[str, dict[str, str] | None]:
+def add_location(raw: Body) -> tuple[str, dict[str, str] | None]:
     """``POST /v2/images/{id}/locations``: ``url`` required; ``os_hash_algo``/``os_hash_value`` together."""
     body = json_body(raw)
     if not isinstance(body, dict) or not isinstance(body.get("url"), str) or not body["url"]:
@@ -130,7 +141,7 @@ def add_location(raw: bytes | None) -> tuple[str, dict[str, str] | None]:
     return body["url"], dict(validation)
 
 
-def update_image(content_type: str | None, raw: bytes | None) -> list[PatchOp]:
+def update_image(content_type: str | None, raw: Body) -> list[PatchOp]:
     """A JSON-patch body under either Glance media type; 415 for any other type."""
     media = _media_type(content_type)
     if media not in (PATCH_V20, PATCH_V21):
@@ -287,7 +298,7 @@ def list_images(params: Mapping[str, list[str]], *, default_limit: int, max_limi
 CHUNK = 1024 * 1024
 
 
-def image_data(content_type: str | None, headers: Any, raw: bytes | None) -> tuple[list[bytes], int | None]:
+def image_data(content_type: str | None, headers: Any, raw: Body) -> tuple[list[bytes], int | None]:
     """An upload body: exactly application/octet-stream (415), size from x-openstack-image-size (400 if bad)."""
     if _media_type(content_type) != "application/octet-stream":
         raise UnsupportedMediaType(content_type=content_type or "")
@@ -300,7 +311,7 @@ def image_data(content_type: str | None, headers: Any, raw: bytes | None) -> tup
             raise InvalidInput(f"x-openstack-image-size must be a non-negative integer, not {declared!r}") from None
         if size < 0:
             raise InvalidInput("x-openstack-image-size must be a non-negative integer")
-    body = raw or b""
+    body = as_bytes(raw)
     # The body is already in memory (the request payload); hand it on in chunks so
     # hashing, inspection and the store see a stream, never one more copy of it.
     view = memoryview(body)

@@ -14,7 +14,7 @@ import json
 from http import HTTPStatus
 from typing import Any, Callable, TypeVar
 
-from chalice import Response
+from chalice.app import Response
 
 from chalicelib.domain import errors as e
 

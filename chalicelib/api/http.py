@@ -5,8 +5,7 @@ import contextvars
 import uuid
 from typing import Any, Callable
 
-from chalice import Chalice, Response
-from chalice.app import Request
+from chalice.app import Chalice, Request, Response
 
 from chalicelib.api import identity
 from chalicelib.api.errors import current_accept, error_response, http_errors

@@ -1,7 +1,7 @@
 """Image data routes: upload, stage, download; and the deactivate/reactivate actions."""
 from __future__ import annotations
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.api import deserializers as des
 from chalicelib.api import serializers as ser

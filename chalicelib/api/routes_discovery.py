@@ -1,7 +1,7 @@
 """Version discovery, schemas and the catch-all 404."""
 from __future__ import annotations
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.api import schemas
 from chalicelib.api import serializers as ser

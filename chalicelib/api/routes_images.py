@@ -1,7 +1,7 @@
 """Image metadata routes: create, list, show, update, delete, tags."""
 from __future__ import annotations
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.api import deserializers as des
 from chalicelib.api import serializers as ser

@@ -1,7 +1,7 @@
 """Interoperable import (reference 1.3) and the direct-to-S3 upload extension."""
 from __future__ import annotations
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.api import deserializers as des
 from chalicelib.api import serializers as ser

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.api import deserializers as des
 from chalicelib.api import serializers as ser
@@ -29,7 +29,7 @@ def member_view(member: Member) -> dict[str, Any]:
     }
 
 
-def _field(raw: bytes | None, name: str, missing: str) -> object:
+def _field(raw: des.Body, name: str, missing: str) -> object:
     body = des.json_body(raw)
     if not isinstance(body, dict) or name not in body:
         raise InvalidInput(missing)

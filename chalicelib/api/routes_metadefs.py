@@ -3,10 +3,10 @@ percent-decoded here too, since clients may send them encoded and API Gateway pa
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import unquote
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.api import deserializers as des
 from chalicelib.api import schemas
@@ -35,7 +35,8 @@ def _body(schema: str) -> dict[str, Any]:
 
 
 def _param(name: str) -> str | None:
-    return (bp.current_request.query_params or {}).get(name)
+    params: Mapping[str, str] = bp.current_request.query_params or {}
+    return params.get(name)
 
 
 def _int(name: str, default: int) -> int:

@@ -1,7 +1,7 @@
 """Tasks routes (reference 1.8, 6): deprecated in Glance, admin-only by default; DELETE is 405 (Allow: GET)."""
 from __future__ import annotations
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.api import deserializers as des
 from chalicelib.api import serializers as ser

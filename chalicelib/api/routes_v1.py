@@ -6,7 +6,7 @@ made through either API is visible through the other.
 """
 from __future__ import annotations
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.api import v1_headers as hdr
 from chalicelib.api import v1_requests as des

@@ -5,7 +5,7 @@ member status; ``can_share`` is always false (see v1_requests).
 """
 from __future__ import annotations
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.api import v1_requests as des
 from chalicelib.api import v1_responses as ser

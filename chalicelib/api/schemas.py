@@ -57,7 +57,7 @@ def _document(name: str, disk: tuple[str, ...], containers: tuple[str, ...]) -> 
 
 @functools.lru_cache(maxsize=64)
 def _validator(name: str, disk: tuple[str, ...], containers: tuple[str, ...]) -> Any:
-    import jsonschema  # deferred: heavy, and only writes need it
+    import jsonschema  # type: ignore[import-untyped]  # deferred: heavy, and only writes need it; jsonschema ships no type hints and types-jsonschema is not a dependency
 
     return jsonschema.Draft4Validator(_document(name, disk, containers))
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from urllib.parse import urlencode
 
-from chalice import Response
+from chalice.app import HeadersType, Response
 
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.images import Image, Location
@@ -137,7 +137,7 @@ def download_response(plan: "Download") -> Response:
     """204 without data; a redirect to the store; or the bytes (206 for a range) with Glance's headers."""
     if plan.empty:
         return no_content()
-    headers = {}
+    headers: HeadersType = {}
     if plan.image.checksum:
         headers["Content-MD5"] = plan.image.checksum  # hex, as Glance sends it (not RFC 1864 base64)
     if plan.url is not None:

@@ -5,7 +5,7 @@ import uuid
 from typing import Any, Mapping
 
 from chalicelib.api import schemas
-from chalicelib.api.deserializers import int_param, json_body, sort_desc
+from chalicelib.api.deserializers import Body, int_param, json_body, sort_desc
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.services.tasks import TaskQuery
 
@@ -14,7 +14,7 @@ _PAGING = frozenset({"limit", "marker", "sort_key", "sort_dir"})
 SORT_KEYS = ("created_at", "status")
 
 
-def create_task(raw: bytes | None) -> dict[str, Any]:
+def create_task(raw: Body) -> dict[str, Any]:
     """A ``POST /v2/tasks`` body: a JSON object valid against the task schema; raises InvalidInput."""
     body = json_body(raw)
     if not isinstance(body, dict):

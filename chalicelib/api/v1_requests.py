@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from chalicelib.api import schemas
-from chalicelib.api.deserializers import CHUNK, iso_param, json_body
+from chalicelib.api.deserializers import CHUNK, Body, as_bytes, iso_param, json_body
 from chalicelib.api.v1_headers import parse_bool, parse_int
 from chalicelib.domain import listing, v1
 from chalicelib.domain.errors import InvalidInput
@@ -70,14 +70,15 @@ def _order(one: Mapping[str, str]) -> listing.Order:
     return listing.Order.build([key], [desc], desc)
 
 
-def image_data(content_type: str | None, raw: bytes | None) -> list[bytes] | None:
+def image_data(content_type: str | None, raw: Body) -> list[bytes] | None:
     """The request body as chunks, None when there is none; a body that is not application/octet-stream is 400."""
     if not raw:
         return None
     if (content_type or "").split(";")[0].strip().lower() != "application/octet-stream":
         raise InvalidInput(f"Image data must be sent as application/octet-stream, not {content_type or 'no Content-Type'}.")
-    view = memoryview(raw)
-    return [bytes(view[i : i + CHUNK]) for i in range(0, len(raw), CHUNK)]
+    body = as_bytes(raw)
+    view = memoryview(body)
+    return [bytes(view[i : i + CHUNK]) for i in range(0, len(body), CHUNK)]
 
 
 def check_values(meta: v1.V1Meta) -> v1.V1Meta:
@@ -88,7 +89,7 @@ def check_values(meta: v1.V1Meta) -> v1.V1Meta:
     return meta
 
 
-def memberships(raw: bytes | None) -> list[str]:
+def memberships(raw: Body) -> list[str]:
     """``{"memberships": [{"member_id": ..., "can_share": false}, ...]}`` -> member ids."""
     body = json_body(raw)
     items = body.get("memberships") if isinstance(body, dict) else None
@@ -103,7 +104,7 @@ def memberships(raw: bytes | None) -> list[str]:
     return ids
 
 
-def member(raw: bytes | None) -> None:
+def member(raw: Body) -> None:
     """The optional ``{"member": {"can_share": bool}}`` body of PUT .../members/{member}."""
     body = json_body(raw, required=False)
     if body is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from chalice import Response
+from chalice.app import HeadersType, Response
 
 from chalicelib.api.serializers import json_response
 from chalicelib.api.v1_headers import image_headers, image_meta
@@ -47,7 +47,7 @@ def image_document(image: Image, status: int = 200) -> Response:
 def metadata(image: Image) -> Response:
     """HEAD: the metadata as headers, no body."""
     # Not octet-stream: Chalice (as API Gateway) refuses a binary type unless Accept names it, and there are no bytes.
-    headers = {**image_headers(image), **_etag(image), "Content-Type": "text/html; charset=UTF-8"}
+    headers: HeadersType = {**image_headers(image), **_etag(image), "Content-Type": "text/html; charset=UTF-8"}
     return Response(body="", status_code=200, headers=headers)
 
 

@@ -141,7 +141,7 @@ def _with_locations(
         size = next((s for s in sizes if s is not None), None)
         updated = replace(updated, size=size)
     if image.status is S.QUEUED:
-        updated = domain.activate(replace(updated, **values))  # type: ignore[arg-type]
+        updated = domain.activate(replace(updated, **values))  # type: ignore[arg-type]  # values are Image's own str fields (checksum, os_hash_*), from new_validation_values
     return updated
 
 

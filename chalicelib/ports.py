@@ -1,6 +1,7 @@
 """Ports the services depend on; adapters (and tests' fakes) implement them."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Iterator, Mapping, Protocol
 
@@ -8,6 +9,21 @@ from chalicelib.domain.images import Image
 from chalicelib.domain.listing import Order, Source
 from chalicelib.domain.members import Member
 from chalicelib.domain.tasks import Task
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What a conditional save checks: the whole item's ``version`` (any write since the read refuses it,
+    for metadata edits), or only the status, the service's ``os_glance*`` properties (the import lock),
+    the attributes the save changes and those named in ``depends`` (for status transitions, which
+    Glance judges by status alone, so a concurrent rename never fails an upload)."""
+
+    version: bool = True
+    depends: frozenset[str] = frozenset()
+
+
+VERSION = Guard()
+STATUS = Guard(version=False)
 
 
 class ImageRepository(Protocol):
@@ -19,13 +35,15 @@ class ImageRepository(Protocol):
 
     def save(
         self, image: Image, *, expected: Image, usage_delta: Mapping[str, int] | None = None,
-        usage_limits: Mapping[str, int] | None = None,
+        usage_limits: Mapping[str, int] | None = None, guard: Guard = VERSION,
     ) -> Image:
-        """Write ``image`` only if the stored one still has ``expected``'s version and status.
+        """Write ``image`` over ``expected`` if the stored one still matches it as ``guard`` says.
 
-        With ``usage_delta`` (counter -> move), the owner's counters move in the same atomic
-        write; a growth that would pass a counter's limit in ``usage_limits`` raises QuotaExceeded.
-        Returns the stored image (version bumped); raises ConcurrentUpdate otherwise.
+        Under VERSION the whole item is replaced; otherwise only the attributes that differ from
+        ``expected`` are written, so concurrent writes to other attributes are kept. With
+        ``usage_delta`` (counter -> move), the owner's counters move in the same atomic write; a
+        growth that would pass a counter's limit in ``usage_limits`` raises QuotaExceeded.
+        Returns the image now stored (version bumped); raises ConcurrentUpdate otherwise.
         """
 
     def usage(self, project_id: str) -> dict[str, int]:

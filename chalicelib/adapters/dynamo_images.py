@@ -11,15 +11,17 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
+from pynamodb.attributes import MapAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.aws_errors import translated, translated_iter
 from chalicelib.adapters.dynamo_models import ImageRecord, UsageRecord
-from chalicelib.domain import listing, usage
+from chalicelib.domain import listing, rules, usage
 from chalicelib.domain.errors import ConcurrentUpdate, DomainError, Duplicate, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image, ImageStatus, Location, awaits_scrub
 from chalicelib.domain.listing import Order, Source
+from chalicelib.ports import VERSION, Guard
 
 _SEP = "\x00"  # sorts below every character an encoded value can hold
 WHAT = "The image metadata"  # names the image in a storage-limit refusal
@@ -79,7 +81,8 @@ def _to_record(image: Image) -> Any:
         os_hash_algo=image.os_hash_algo,
         os_hash_value=image.os_hash_value,
         tags=set(image.tags) or None,
-        properties=dict(image.extra_properties),
+        properties={k: v for k, v in image.extra_properties.items() if not rules.is_service_property(k)},
+        service_props={k: v for k, v in image.extra_properties.items() if rules.is_service_property(k)} or None,
         locations=[{"url": loc.url, "metadata": dict(loc.metadata)} for loc in image.locations] or None,
         created_at=image.created_at,
         updated_at=image.updated_at,
@@ -96,6 +99,8 @@ def _to_record(image: Image) -> Any:
 
 def _to_domain(record: Any) -> Image:
     props = record.properties.as_dict() if record.properties is not None else {}
+    if record.service_props is not None:
+        props.update(record.service_props.as_dict())
     return Image(
         id=record.id,
         owner=record.owner,
@@ -120,6 +125,31 @@ def _to_domain(record: Any) -> Image:
         locations=tuple(Location(loc["url"], loc.get("metadata") or {}) for loc in record.locations or ()),
         version=int(record.version),
     )
+
+
+# Attributes a status-guarded update may write (all but the key and the version, which it increments).
+_WRITABLE = tuple(name for name in ImageRecord.get_attributes() if name not in ("id", "version"))
+# Derived from other attributes (listing keys): rewritten with them, never a reason to refuse.
+_DERIVED = frozenset({"updated_at", "lo", "lv", "pd", "pd_at", *(f"s_{key}" for key in listing.SORT_KEYS)})
+# A status move also owns the service's properties (the import lock): any change to them refuses it.
+_ALWAYS_GUARDED = frozenset({"service_props"})
+
+
+def _plain(record: Any, name: str) -> Any:
+    value: Any = getattr(record, name)
+    if isinstance(value, MapAttribute):
+        value = value.as_dict()  # type: ignore[no-untyped-call]  # PynamoDB leaves as_dict unannotated
+    return value
+
+
+def _assign(name: str, value: Any) -> Any:
+    attr = getattr(ImageRecord, name)
+    return attr.remove() if value is None else attr.set(value)
+
+
+def _unchanged(name: str, value: Any) -> Any:
+    attr = getattr(ImageRecord, name)
+    return attr.does_not_exist() if value is None else attr == value
 
 
 def _storable_key(image_id: str) -> bool:
@@ -151,14 +181,18 @@ class DynamoImageRepository:
 
     def save(
         self, image: Image, *, expected: Image, usage_delta: Mapping[str, int] | None = None,
-        usage_limits: Mapping[str, int] | None = None,
+        usage_limits: Mapping[str, int] | None = None, guard: Guard = VERSION,
     ) -> Image:
-        """PutItem conditioned on the expected version and status; raises ConcurrentUpdate.
+        """PutItem conditioned on the expected version and status (VERSION), or an UpdateItem of only the
+        changed attributes conditioned on the status, the service properties and those attributes'
+        expected values (a status guard); raises ConcurrentUpdate.
 
         A usage change makes it one TransactWriteItems with the owner's counter
         update, conditioned on staying within each growing counter's limit; raises QuotaExceeded.
         """
         stored = replace(image, version=expected.version + 1)
+        if not guard.version:
+            return self._update(stored, expected, guard, usage_delta or {}, usage_limits or {})
         condition = (ImageRecord.version == expected.version) & (ImageRecord.status == expected.status.value)
         if usage_delta and image.owner:
             self._write_with_usage(stored, condition, image.owner, usage_delta, usage_limits or {}, new=False)
@@ -166,6 +200,23 @@ class DynamoImageRepository:
         with translated(WHAT, on_condition=ConcurrentUpdate(image_id=image.id)):
             _to_record(stored).save(condition=condition)
         return stored
+
+    def _update(
+        self, stored: Image, expected: Image, guard: Guard, moves: Mapping[str, int], limits: Mapping[str, int],
+    ) -> Image:
+        old, new = _to_record(expected), _to_record(stored)
+        changed = [name for name in _WRITABLE if _plain(old, name) != _plain(new, name)]
+        actions = [_assign(name, _plain(new, name)) for name in changed] + [ImageRecord.version.add(1)]
+        condition = ImageRecord.status == expected.status.value
+        for name in sorted((set(changed) - _DERIVED) | _ALWAYS_GUARDED | set(guard.depends)):
+            condition &= _unchanged(name, _plain(old, name))
+        if moves and stored.owner:
+            self._write_with_usage(stored, condition, stored.owner, moves, limits, new=False, actions=actions)
+            return self.get(stored.id)
+        record = ImageRecord(stored.id)
+        with translated(WHAT, on_condition=ConcurrentUpdate(image_id=stored.id)):
+            record.update(actions=actions, condition=condition)
+        return _to_domain(record)
 
     def usage(self, project_id: str) -> dict[str, int]:
         """One GetItem of the project's counters."""
@@ -178,8 +229,10 @@ class DynamoImageRepository:
 
     @staticmethod
     def _write_with_usage(
-        stored: Image, condition: Any, owner: str, moves: Mapping[str, int], limits: Mapping[str, int], *, new: bool
+        stored: Image, condition: Any, owner: str, moves: Mapping[str, int], limits: Mapping[str, int], *, new: bool,
+        actions: list[Any] | None = None,
     ) -> None:
+        """The image write (a full put, or ``actions`` as an update) and the counters, in one transaction."""
         caps = usage.enforced(limits, moves)
         for name, limit in caps.items():
             if moves[name] > limit:
@@ -189,7 +242,7 @@ class DynamoImageRepository:
             attr = getattr(UsageRecord, name)
             check = attr.does_not_exist() | (attr <= limit - moves[name])
             within = check if within is None else within & check
-        actions = [getattr(UsageRecord, name).add(move) for name, move in moves.items()]
+        counters = [getattr(UsageRecord, name).add(move) for name, move in moves.items()]
 
         def refused(failed: tuple[int, ...]) -> DomainError:
             """Item 0 is the image (its own condition), item 1 the counters (a limit)."""
@@ -203,8 +256,11 @@ class DynamoImageRepository:
 
         connection = ImageRecord._get_connection().connection  # noqa: SLF001 - the model's own connection
         with translated(WHAT, on_condition=refused), TransactWrite(connection=connection) as tx:
-            tx.save(_to_record(stored), condition=condition)
-            tx.update(UsageRecord(owner), actions=actions, condition=within)
+            if actions is None:
+                tx.save(_to_record(stored), condition=condition)
+            else:
+                tx.update(ImageRecord(stored.id), actions=actions, condition=condition)
+            tx.update(UsageRecord(owner), actions=counters, condition=within)
 
     def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
         """Query one partition's index lazily, page by page, strictly after ``marker``."""

@@ -68,6 +68,9 @@ def _image_attributes() -> dict[str, Any]:
         "tags": UnicodeSetAttribute(null=True),
         # PynamoDB leaves MapAttribute.__init__ unannotated.
         "properties": MapAttribute(null=True),  # type: ignore[no-untyped-call]  # see above
+        # The service's own os_glance* properties (the import lock): apart, so that status moves can be
+        # conditioned on them without conflicting with users' property edits.
+        "service_props": MapAttribute(null=True),  # type: ignore[no-untyped-call]  # see above
         # [{"url": ..., "metadata": {...}}]: JSON keeps location metadata exactly as given.
         "locations": JSONAttribute(null=True),
         "created_at": UTCDateTimeAttribute(),

@@ -132,6 +132,13 @@ def reverted_by(image: Image, task_id: str, *, legacy: bool) -> bool:
     return mine and image.status is not ImageStatus.ACTIVE
 
 
+def require_unlocked(image: Image) -> None:
+    """Data may not be uploaded, staged or located while an import holds the image; raises Conflict."""
+    holder = lock_holder(image)
+    if holder is not None:
+        raise Conflict(f"Image {image.id} is locked by import task {holder}.")
+
+
 def lock_holder(image: Image) -> str | None:
     """The task id holding the import lock, if any."""
     return image.extra_properties.get(LOCK)

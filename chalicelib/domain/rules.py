@@ -31,9 +31,17 @@ MAX_INT = 2**31 - 1
 MAX_METADATA_BYTES = 256 * 1024
 
 
+SERVICE_PREFIX = "os_glance"  # properties only the service itself writes (the import lock, import progress)
+
+
+def is_service_property(key: str) -> bool:
+    """True for the ``os_glance*`` properties the service keeps on an image (no caller may set them)."""
+    return key.startswith(SERVICE_PREFIX)
+
+
 def is_reserved(key: str) -> bool:
     """True for keys no caller may set: Glance's reserved list and the os_glance* namespace."""
-    return key in RESERVED or key.startswith("os_glance")
+    return key in RESERVED or is_service_property(key)
 
 
 def check_create_keys(keys: Iterable[str]) -> None:

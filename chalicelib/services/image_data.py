@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator, Mapping
 
 from chalicelib.config import DataSettings
-from chalicelib.domain import data, policy
+from chalicelib.domain import data, imports, policy
 from chalicelib.domain import images as domain
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Forbidden, Gone, InvalidInput, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image, ImageStatus, Location
-from chalicelib.ports import FormatInspector, ObjectStore
+from chalicelib.ports import STATUS, FormatInspector, ObjectStore
 from chalicelib.services.locations import LocationSupport
 from chalicelib.services.writer import ImageWriter
 
@@ -177,9 +177,11 @@ class ImageDataService:
     def _begin(self, ctx: RequestContext, image_id: str, move: "domain.Transition", action: str) -> Image:
         def change(image: Image) -> Image:
             policy.require_modify(image, ctx, action)
-            return move(image)
+            moved = move(image)
+            imports.require_unlocked(image)  # after the status rule: a wrong status is the answer first
+            return moved
 
-        return self._writer.change(ctx, image_id, change).after
+        return self._writer.change(ctx, image_id, change, guard=STATUS).after
 
     def _check_declared(self, declared_size: int | None) -> None:
         if declared_size is not None and declared_size > self.limits.image_size_cap:
@@ -196,7 +198,7 @@ class ImageDataService:
             return replace(moved, **fields)  # type: ignore[arg-type]  # fields are Image's own, typed by the caller
 
         try:
-            return self._writer.change(ctx, image_id, change, persistent=True).after
+            return self._writer.change(ctx, image_id, change, persistent=True, guard=STATUS).after
         except (Gone, NotFound):
             # Deleted (or moved on) while the data streamed: keep nothing (Glance: 410).
             self.store.delete(key)
@@ -211,7 +213,7 @@ class ImageDataService:
             return move(image) if domain.in_status(image, expected) else image
 
         try:
-            self._writer.change_stored(image_id, give_back, persistent=True)
+            self._writer.change_stored(image_id, give_back, persistent=True, guard=STATUS)
         except NotFound:
             pass  # deleted meanwhile: nothing to give back
 

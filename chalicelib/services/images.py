@@ -20,7 +20,7 @@ from chalicelib.domain.errors import BadTransition, InvalidInput, InvalidTransit
 from chalicelib.domain.images import Image
 from chalicelib.domain.patch import PatchOp, apply_patch
 from chalicelib.domain.data import data_key, staging_key, upload_key
-from chalicelib.ports import Clock, IdGen, ImageRepository, MemberRepository, ObjectStore
+from chalicelib.ports import STATUS, Clock, IdGen, ImageRepository, MemberRepository, ObjectStore
 from chalicelib.services.locations import LocationSupport, add_location, removed
 from chalicelib.services.writer import ImageWriter
 # Core attributes a create body sets directly on the Image.
@@ -186,7 +186,7 @@ class ImageService:
     def add_location(self, ctx: RequestContext, image_id: str, url: str, validation: Mapping[str, str] | None) -> Image:
         """The new location API: a queued image gets ``url`` and becomes active, in one conditional write."""
         judge = lambda image: add_location(self._locations, image, ctx, url, validation)  # noqa: E731 - one expression
-        return self._writer.change(ctx, image_id, judge).after
+        return self._writer.change(ctx, image_id, judge, guard=STATUS).after
 
     def list_locations(self, ctx: RequestContext, image_id: str) -> list[domain.Location]:
         """The image's locations, for the service role (and admins) only."""

@@ -18,7 +18,7 @@ from chalicelib.domain import images as domain
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Conflict, Duplicate, NotFound, Unreachable
 from chalicelib.domain.images import Image, Location
-from chalicelib.ports import FormatInspector, ObjectStore, WebClient
+from chalicelib.ports import STATUS, FormatInspector, ObjectStore, WebClient
 from chalicelib.services.image_data import HASH_ALGO, capped, scan
 from chalicelib.services.images import ImageService
 from chalicelib.services.tasks import TaskService
@@ -66,7 +66,7 @@ class ImportStepService:
                 raise Conflict(f"Image {image_id} is no longer locked for task {task.id}.")
             return domain.begin_import(image)
 
-        self.writer.change(PIPELINE, image_id, change)
+        self.writer.change(PIPELINE, image_id, change, guard=STATUS)
         return {"task_id": task.id, "image_id": image_id, "method": method, "uri": uri, "staged_key": staged}
 
     def _create_legacy_image(self, task_input: Mapping[str, Any], owner: str | None, image_id: str) -> None:
@@ -134,7 +134,7 @@ class ImportStepService:
                            checksum=state["checksum"], os_hash_algo=HASH_ALGO, os_hash_value=state["os_hash_value"],
                            locations=(location,))
 
-        self.writer.change(PIPELINE, image_id, change, persistent=True)
+        self.writer.change(PIPELINE, image_id, change, persistent=True, guard=STATUS)
         self.store.delete(state["staged_key"])
         return dict(state)
 
@@ -179,7 +179,7 @@ class ImportStepService:
 
         ours = [staged, data.staging_key(image_id), data.data_key(image_id)]
         try:
-            written = self.writer.change(PIPELINE, image_id, change, persistent=True)
+            written = self.writer.change(PIPELINE, image_id, change, persistent=True, guard=STATUS)
         except NotFound:
             # Gone (deleted during the import) or pending_delete (restorable: its data stays).
             try:

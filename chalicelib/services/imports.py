@@ -15,7 +15,7 @@ from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Conflict, DomainError, Duplicate, NotFound
 from chalicelib.domain.images import Image
 from chalicelib.domain.tasks import Task, TaskStatus
-from chalicelib.ports import Clock, IdGen, ObjectStore
+from chalicelib.ports import STATUS, Clock, IdGen, ObjectStore
 from chalicelib.services.import_steps import PIPELINE
 from chalicelib.services.images import ImageService
 from chalicelib.services.tasks import TaskService
@@ -73,7 +73,7 @@ class ImportService:
             stale = holder is not None and holder != task_id and self._stale(holder)
             return imports.take_lock(image, task_id, holder_stale=stale)
 
-        written = self.writer.change(ctx, image_id, lock)
+        written = self.writer.change(ctx, image_id, lock, guard=STATUS)
         locked = written.after
         broken = imports.lock_holder(written.before)
         if broken is not None and broken != task_id:  # Glance fails the task whose stale lock was broken
@@ -90,7 +90,7 @@ class ImportService:
         except DomainError:
             # Not started (the task is recorded failed): the image must not stay locked by it.
             unlock = lambda image: imports.release_lock(image, task_id, failed=False)  # noqa: E731 - one expression
-            self.writer.change_stored(image_id, unlock, persistent=True)
+            self.writer.change_stored(image_id, unlock, persistent=True, guard=STATUS)
             raise
 
     def _preempt(self, holder: str, task_id: str) -> None:

@@ -14,7 +14,7 @@ from typing import Iterable, Mapping
 from chalicelib.domain import data, imports, policy
 from chalicelib.domain import locations as locrules
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import Conflict, Forbidden, InvalidInput
+from chalicelib.domain.errors import Forbidden, InvalidInput
 from chalicelib.domain.images import NEW_LOCATION_API, Image, Location
 from chalicelib.domain.patch import LocationChanges
 from chalicelib.ports import ObjectStore, WebProbe
@@ -94,9 +94,7 @@ def add_location(
     locrules.require_status(image, "add", NEW_LOCATION_API)
     if "service" not in ctx.roles and not url.lower().startswith(_WEB):
         raise Forbidden("Only http(s) locations may be added by callers without the service role.")
-    holder = imports.lock_holder(image)
-    if holder is not None:
-        raise Conflict(f"Image {image.id} is locked by import task {holder}.")
+    imports.require_unlocked(image)
     values = dict(validation or {})
     algo = values.get("os_hash_algo", support.rules.hashing_algorithm)
     if values:

@@ -25,6 +25,7 @@ from chalicelib.domain.members import Member
 from chalicelib.domain.patch import PatchOp
 from chalicelib.services.image_data import Download, ImageDataService, UploadTerms
 from chalicelib.services.images import ImageService, ListQuery, Page
+from chalicelib.ports import STATUS
 from chalicelib.services.members import MemberService
 from chalicelib.services.writer import ImageWriter
 
@@ -97,7 +98,7 @@ class V1ImageService:
             policy.require_modify(image, ctx, "upload_image")
             return replace(images_domain.activate(image), size=0)
 
-        return self._writer.change(ctx, image_id, change).after
+        return self._writer.change(ctx, image_id, change, guard=STATUS).after
 
     def show(self, ctx: RequestContext, image_id: str) -> Image:
         """The image's metadata (HEAD); raises NotFound."""

@@ -3,9 +3,12 @@
 Every service that changes an image does it through ``ImageWriter.change``
 (or ``add`` for a new one). The judge is a pure function of the stored
 image: it returns the image to store, the same image for a no-op, or raises
-to refuse. The save is conditioned on the version and status the judge saw,
-so a status rule it applied still holds when the write lands; the owner's
-usage counters move in the same atomic write.
+to refuse. The save is conditioned on what the judge saw, so a rule it applied
+still holds when the write lands: for a metadata edit the whole item's version
+(``VERSION``), for a status move only the status, the import lock and the
+attributes it writes (``STATUS``, as Glance judges uploads and imports by status
+alone: a rename never fails an upload). The owner's usage counters move in the
+same atomic write.
 
 Transient backend faults (``TransientFault``: throttling, a conflicting
 transaction, a 5xx, a dropped connection) are retried here with jittered
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Callable, Mapping, TypeVar
 
 from chalicelib.domain import images as domain
@@ -25,7 +28,7 @@ from chalicelib.domain import policy, usage
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import ConcurrentUpdate, Conflict, Duplicate, NotFound, TransientFault
 from chalicelib.domain.images import Image
-from chalicelib.ports import Clock, ImageRepository, MemberRepository
+from chalicelib.ports import VERSION, Clock, Guard, ImageRepository, MemberRepository
 
 T = TypeVar("T")
 Judge = Callable[[Image], Image]
@@ -113,13 +116,14 @@ class ImageWriter:
             except TransientFault as exc:
                 faults = self._backoff(faults, exc)
             except Duplicate:
-                if faults and self._landed(image, lambda stored: stored.created_at == image.created_at):
+                found = self._find(image.id) if faults else None
+                if found is not None and found.created_at == image.created_at:
                     return image  # an earlier try landed before its answer was lost
                 raise
 
     def change(
         self, ctx: RequestContext, image_id: str, judge: Judge, *, include_deleted: bool = False,
-        persistent: bool = False,
+        persistent: bool = False, guard: Guard = VERSION,
     ) -> Written:
         """Judge the visible image and store the result; a lost race judges the fresh image again.
 
@@ -128,13 +132,15 @@ class ImageWriter:
         ``persistent`` is for compensating writes, which must not give up while the image is there.
         """
         return self._loop(lambda: self.visible(ctx, image_id, include_deleted=include_deleted), judge, persistent,
-                          guard_deleted=True)
+                          guard, guard_deleted=True)
 
-    def change_stored(self, image_id: str, judge: Judge, *, persistent: bool = False) -> Written:
+    def change_stored(self, image_id: str, judge: Judge, *, persistent: bool = False, guard: Guard = VERSION) -> Written:
         """As ``change``, for the service itself: the stored image in any status, no visibility rule."""
-        return self._loop(lambda: self.get(image_id), judge, persistent, guard_deleted=False)
+        return self._loop(lambda: self.get(image_id), judge, persistent, guard, guard_deleted=False)
 
-    def _loop(self, load: Callable[[], Image], judge: Judge, persistent: bool, *, guard_deleted: bool) -> Written:
+    def _loop(
+        self, load: Callable[[], Image], judge: Judge, persistent: bool, guard: Guard, *, guard_deleted: bool,
+    ) -> Written:
         races = self._retry.persistent_races if persistent else self._retry.races
         faults = 0
         for _ in range(races):
@@ -148,16 +154,16 @@ class ImageWriter:
             try:
                 stored = self._repo.save(
                     candidate, expected=current, usage_delta=usage.delta(current, updated), usage_limits=self._limits,
+                    guard=guard,
                 )
             except ConcurrentUpdate:
                 continue
             except TransientFault as exc:
                 faults = self._backoff(faults, exc)
-                landed = replace(candidate, version=current.version + 1)
-                if self._landed(landed, lambda stored: stored == landed):
-                    stored = landed
-                else:
+                found = self._find(current.id)
+                if found is None or not _carries(found, current, candidate):
                     continue
+                stored = found
             self._refresh_members(current, stored)
             return Written(current, stored)
         raise ConcurrentUpdate(image_id=current.id)
@@ -168,11 +174,11 @@ class ImageWriter:
         if "shared" in (before.visibility, after.visibility):
             self._patiently(lambda: self._members.refresh_listing(after))
 
-    def _landed(self, image: Image, same: Callable[[Image], bool]) -> bool:
+    def _find(self, image_id: str) -> Image | None:
         try:
-            return same(self.get(image.id))
+            return self.get(image_id)
         except NotFound:
-            return False
+            return None
 
     def _patiently(self, call: Callable[[], T]) -> T:
         faults = 0
@@ -190,3 +196,12 @@ class ImageWriter:
         ceiling = min(self._retry.max_delay, self._retry.base_delay * 2 ** faults)
         self._sleep(random.uniform(0, ceiling))
         return faults
+
+
+def _carries(stored: Image, before: Image, candidate: Image) -> bool:
+    """True when ``stored`` is past ``before`` and holds every field ``candidate`` changed: that write landed."""
+    if stored.version <= before.version:
+        return False
+    changed = [f.name for f in fields(Image) if f.name not in ("version", "updated_at")
+               and getattr(before, f.name) != getattr(candidate, f.name)]
+    return all(getattr(stored, name) == getattr(candidate, name) for name in changed)

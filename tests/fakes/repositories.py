@@ -1,17 +1,29 @@
 """In-memory repositories, clock, ids and launcher for unit, contract and API tests (never shipped)."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping
 
-from chalicelib.domain import listing, usage
+from chalicelib.domain import listing, rules, usage
 from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, NotFound, QuotaExceeded, TaskNotFound
 from chalicelib.domain.images import Image
 from chalicelib.domain.listing import Order, Source
 from chalicelib.domain.members import Member, MemberNotFound
 from chalicelib.domain.tasks import Task
+from chalicelib.ports import VERSION, Guard
+
+
+def _fields(image: Image) -> dict[str, Any]:
+    """The image's fields as a status-guarded save compares them: properties split as the DynamoDB record keeps
+    them (the service's os_glance* apart from users')."""
+    values = {f.name: getattr(image, f.name) for f in dataclasses.fields(image) if f.name != "extra_properties"}
+    extras = image.extra_properties
+    values["user_properties"] = {k: v for k, v in extras.items() if not rules.is_service_property(k)}
+    values["service_properties"] = {k: v for k, v in extras.items() if rules.is_service_property(k)}
+    return values
 
 
 class InMemoryImageRepository:
@@ -49,13 +61,27 @@ class InMemoryImageRepository:
 
     def save(
         self, image: Image, *, expected: Image, usage_delta: Mapping[str, int] | None = None,
-        usage_limits: Mapping[str, int] | None = None,
+        usage_limits: Mapping[str, int] | None = None, guard: Guard = VERSION,
     ) -> Image:
         current = self.items.get(image.id)
-        if current is None or current.version != expected.version or current.status != expected.status:
+        if current is None or current.status != expected.status:
             raise ConcurrentUpdate(image_id=image.id)
+        if guard.version:
+            if current.version != expected.version:
+                raise ConcurrentUpdate(image_id=image.id)
+            stored = replace(image, version=expected.version + 1)
+        else:
+            # Only what the save changes is written; it must still hold what the save saw.
+            old, new, now = _fields(expected), _fields(image), _fields(current)
+            changed = {k for k in new if new[k] != old[k]} - {"version"}
+            guarded = (changed - {"updated_at"}) | {"service_properties"} | set(guard.depends)
+            if any(now[k] != old[k] for k in guarded):
+                raise ConcurrentUpdate(image_id=image.id)
+            now.update({k: new[k] for k in changed})
+            props = {**now.pop("user_properties"), **now.pop("service_properties")}
+            now["version"] = current.version + 1
+            stored = replace(current, **now, extra_properties=props)
         self._count(image.owner, usage_delta or {}, usage_limits or {})
-        stored = replace(image, version=expected.version + 1)
         self.items[image.id] = stored
         return stored
 

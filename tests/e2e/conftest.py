@@ -9,6 +9,7 @@ import pytest
 from chalicelib import wiring
 from infra.local.run import LocalService
 from tests.conftest import TEST_ENV
+from tests.sfn_waits import short_retry_waits
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +21,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
     os.environ.update(TEST_ENV)  # the in-process server's PynamoDB reads credentials from here
     svc = LocalService(port=0, env=env).start()
     try:
-        yield svc
+        with short_retry_waits():  # the emulator runs in this process
+            yield svc
     finally:
         svc.stop()
         wiring.reset()

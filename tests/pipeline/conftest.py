@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib import wiring
 from tests.conftest import test_settings
+from tests.sfn_waits import short_retry_waits
 from tests.webserver import FileServer, file_server
 
 ADMIN = {"X-Auth-Token": "admin:admin-proj:admin", "Accept": "application/json", "Content-Type": "application/json"}
@@ -55,6 +56,12 @@ class Pipeline:
     def post(self, path: str, body: Any, headers: dict[str, str] = ADMIN) -> tuple[int, Any, dict[str, str]]:
         resp = self.api.http.post(path, headers=headers, body=json.dumps(body))
         return resp.status_code, (json.loads(resp.body) if resp.body else None), dict(resp.headers)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _short_retry_waits() -> Iterator[None]:
+    with short_retry_waits():
+        yield
 
 
 @pytest.fixture

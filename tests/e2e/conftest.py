@@ -33,7 +33,24 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
                 os.environ[key] = value
 
 
+@pytest.fixture(scope="session")
+def _service_container(service: LocalService) -> wiring.Container:
+    """The container the local service serves with: built once, as ``make run``'s process builds it."""
+    return wiring.build(service.settings)
+
+
 @pytest.fixture(autouse=True)
-def _serve_this_service(service: LocalService) -> None:
-    """Other tests rewire the process; point it back at the local service before each test here."""
-    wiring.override(wiring.build(service.settings))
+def _serve_this_service(service: LocalService, _service_container: wiring.Container) -> None:
+    """Other tests rewire the process; point it back at the local service before each test here.
+
+    The models are re-pointed (a new container) only if another package reconfigured them since:
+    building one makes new clients and connections, ~0.5 s of each test's first requests.
+    """
+    from chalicelib.adapters.dynamo_models import TABLE_MODELS
+
+    settings = service.settings
+    names = settings.table_names()
+    if any((model.Meta.table_name, model.Meta.host) != (names[role], settings.endpoint_url)
+           for role, model in TABLE_MODELS.items()):
+        _service_container = wiring.build(settings)
+    wiring.override(_service_container)

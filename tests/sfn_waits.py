@@ -36,10 +36,11 @@ def short_retry_waits(scale: float = SCALE) -> Iterator[None]:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
     source = inspect.getsource(retrier_decl.RetrierDecl._eval_body)
-    if getattr(retrier_decl, "time", None) is not time or _WAIT not in source:
+    before = getattr(retrier_decl, "time", None)  # already scaled when nested (e2e's session, then pipeline's)
+    if (before._real if isinstance(before, _ScaledTime) else before) is not time or _WAIT not in source:
         raise RuntimeError(f"moto's RetrierDecl no longer waits with {_WAIT}: update tests/sfn_waits.py")
     setattr(retrier_decl, "time", _ScaledTime(time, scale))
     try:
         yield
     finally:
-        setattr(retrier_decl, "time", time)
+        setattr(retrier_decl, "time", before)

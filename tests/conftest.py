@@ -70,14 +70,15 @@ class Emulator:
     def dynamodb(self) -> Any:
         return self.session.client("dynamodb", region_name=self.settings.resources.region)
 
-    def fresh(self, request: pytest.FixtureRequest) -> Settings:
+    def fresh(self, request: pytest.FixtureRequest, **defaults: object) -> Settings:
         """A test's settings over fresh tables of the same names (no new connections) and a bucket of its own."""
         from infra.local.bootstrap import ensure_resources
 
         base = self.settings
-        names = dict(images_table=base.resources.images_table, members_table=base.resources.members_table, usage_table=base.resources.usage_table,
-                     metadefs_table=base.resources.metadefs_table, tasks_table=base.resources.tasks_table)
-        settings = marked_settings(request, **names)
+        res = base.resources
+        names = dict(images_table=res.images_table, members_table=res.members_table, usage_table=res.usage_table,
+                     metadefs_table=res.metadefs_table, tasks_table=res.tasks_table)
+        settings = marked_settings(request, **{**defaults, **names})
         for name in settings.resources.table_names().values():
             self.dynamodb.delete_table(TableName=name)
         ensure_resources(settings, self.session)
@@ -105,13 +106,13 @@ class Emulator:
 
 
 @contextmanager
-def running_emulator(boto_session: Any) -> Iterator[Emulator]:
-    """mock_aws with the tables created once; packages that use it often enter it once (see their conftest)."""
+def running_emulator(boto_session: Any, config: dict[str, Any] | None = None) -> Iterator[Emulator]:
+    """mock_aws (with moto's ``config``) and the tables created once; packages that use it often enter it once."""
     from moto import mock_aws
 
     from infra.local.bootstrap import ensure_resources
 
-    with mock_aws():
+    with mock_aws(config=config):  # type: ignore[arg-type]
         settings = test_settings()
         ensure_resources(settings, boto_session)
         yield Emulator(boto_session, settings, wiring.real_adapters(settings))

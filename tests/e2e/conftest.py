@@ -9,6 +9,7 @@ import pytest
 from chalicelib import wiring
 from infra.local.run import LocalService
 from tests.conftest import TEST_ENV
+from tests.sfn_waits import short_retry_waits
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +21,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
     os.environ.update(TEST_ENV)  # the in-process server's PynamoDB reads credentials from here
     svc = LocalService(port=0, env=env).start()
     try:
-        yield svc
+        with short_retry_waits():  # the emulator runs in this process
+            yield svc
     finally:
         svc.stop()
         wiring.reset()
@@ -31,7 +33,24 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
                 os.environ[key] = value
 
 
+@pytest.fixture(scope="session")
+def _service_container(service: LocalService) -> wiring.Container:
+    """The container the local service serves with: built once, as ``make run``'s process builds it."""
+    return wiring.build(service.settings)
+
+
 @pytest.fixture(autouse=True)
-def _serve_this_service(service: LocalService) -> None:
-    """Other tests rewire the process; point it back at the local service before each test here."""
-    wiring.override(wiring.build(service.settings))
+def _serve_this_service(service: LocalService, _service_container: wiring.Container) -> None:
+    """Other tests rewire the process; point it back at the local service before each test here.
+
+    The models are re-pointed (a new container) only if another package reconfigured them since:
+    building one makes new clients and connections, ~0.5 s of each test's first requests.
+    """
+    from chalicelib.adapters.dynamo_models import TABLE_MODELS
+
+    settings = service.settings
+    names = settings.resources.table_names()
+    if any((model.Meta.table_name, model.Meta.host) != (names[role], settings.resources.endpoint_url)
+           for role, model in TABLE_MODELS.items()):
+        _service_container = wiring.build(settings)
+    wiring.override(_service_container)

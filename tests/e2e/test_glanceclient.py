@@ -1,7 +1,9 @@
 """python-glanceclient's CLI, unmodified, against the local service (the issue's must-show)."""
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -11,16 +13,25 @@ from typing import Any
 
 
 from infra.local.run import LocalService
+from tests.e2e.warm_cli import WarmScript
 
 GLANCE = str(Path(sys.executable).parent / "glance")
 
 
+# A new process per invocation when E2E_COLD_CLI=1; else a fork of an interpreter with glanceclient imported.
+COLD = os.environ.get("E2E_COLD_CLI") == "1"
+WARM = WarmScript(GLANCE, ["glanceclient.shell", "glanceclient.v2.client", "glanceclient.v2.shell"])
+atexit.register(WARM.stop)
+
+
 def glance(service: LocalService, token: str, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
     # stdin closed (<&-): with a pipe or /dev/null glanceclient would upload it as image data.
-    cmd = " ".join(shlex.quote(a) for a in [GLANCE, "--os-image-url", service.url, "--os-auth-token", token, *args])
-    return subprocess.run(
-        ["bash", "-c", cmd + " <&-"], capture_output=True, text=True, timeout=60, env={"HOME": str(home), "PATH": "/usr/bin:/bin"}
-    )
+    argv = ["--os-image-url", service.url, "--os-auth-token", token, *args]
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
+    if not COLD:
+        return WARM.run(argv, env=env, timeout=60)
+    cmd = " ".join(shlex.quote(a) for a in [GLANCE, *argv])
+    return subprocess.run(["bash", "-c", cmd + " <&-"], capture_output=True, text=True, timeout=60, env=env)
 
 
 def field(output: str, name: str) -> str:

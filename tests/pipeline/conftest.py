@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import pytest
 
 from chalicelib import wiring
-from tests.conftest import test_settings
+from tests.conftest import Emulator, running_emulator
+from tests.sfn_waits import short_retry_waits
 from tests.webserver import FileServer, file_server
 
 ADMIN = {"X-Auth-Token": "admin:admin-proj:admin", "Accept": "application/json", "Content-Type": "application/json"}
@@ -57,29 +58,39 @@ class Pipeline:
         return resp.status_code, (json.loads(resp.body) if resp.body else None), dict(resp.headers)
 
 
+@pytest.fixture(scope="package", autouse=True)
+def _short_retry_waits() -> Iterator[None]:
+    with short_retry_waits():
+        yield
+
+
+@pytest.fixture(scope="package")
+def emulator(boto_session: Any) -> Iterator[Emulator]:
+    """moto with the Step Functions executor on, entered once for the package (clients and connections reused)."""
+    with running_emulator(boto_session, config={"stepfunctions": {"execute_state_machine": True}}) as running:
+        yield running
+
+
 @pytest.fixture
-def pipeline(boto_session: Any, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
-    """moto with the Step Functions executor on, the pipeline deployed as the local runner does, a file server."""
+def pipeline(emulator: Emulator, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
+    """Fresh tables and bucket, the pipeline deployed as the local runner does (a new state machine), a file server."""
     from chalice.test import Client
-    from moto import mock_aws
 
     from app import app
     from infra.local import pipeline as local_pipeline
-    from infra.local.bootstrap import ensure_resources
 
-    marker = request.node.get_closest_marker("settings")
-    overrides = {"allowed_hosts": frozenset({"127.0.0.1"}), **(marker.kwargs if marker else {})}
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), file_server() as web:
-        settings = test_settings(**overrides)
-        ensure_resources(settings, boto_session)
-        arn = local_pipeline.deploy(settings, boto_session, app)
+    session = emulator.session
+    sfn = session.client("stepfunctions", region_name="us-east-1")
+    s3 = session.client("s3", region_name="us-east-1")
+    with file_server() as web:
+        settings = emulator.fresh(request, allowed_hosts=frozenset({"127.0.0.1"}))
+        arn = local_pipeline.deploy(settings, session, app)
         settings = settings.with_values(import_state_machine_arn=arn)
-        built = wiring.build(settings)
+        built = emulator.container(settings)
         wiring.override(built)
-        sfn = boto_session.client("stepfunctions", region_name="us-east-1")  # type: ignore[attr-defined]
-        s3 = boto_session.client("s3", region_name="us-east-1")  # type: ignore[attr-defined]
         try:
             with Client(app) as client:
                 yield Pipeline(built, client, sfn, s3, arn, web)
         finally:
             wiring.reset()
+            sfn.delete_state_machine(stateMachineArn=arn)  # the next test's executions are its own

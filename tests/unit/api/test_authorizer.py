@@ -72,7 +72,8 @@ def _iso(epoch: float) -> str:
 def idp() -> Iterator[str]:
     FakeIdP.calls, FakeIdP.tokens, FakeIdP.service_tokens = [], {}, set()
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeIdP)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the serve loop's next poll: 0.5 s by default, per test.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()

@@ -5,6 +5,9 @@
 """
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import functools
 import uuid
 from contextlib import contextmanager
@@ -186,3 +189,33 @@ def api(container: wiring.Container) -> Iterator[object]:
 
     with Client(app) as client:
         yield client
+
+
+@contextlib.contextmanager
+def serialised_aws(s3_client: Any) -> Iterator[None]:
+    """Serialise moto's calls: every DynamoDB call of every PynamoDB connection, and ``s3_client``'s calls.
+
+    moto is not thread-safe; real DynamoDB and S3 are atomic per call. Only single calls are serialised,
+    never our code's read-judge-write, so a threaded test measures our conditions, not moto's races.
+    """
+    from pynamodb.connection.base import Connection
+
+    original = Connection._make_api_call  # noqa: SLF001 - the one place every DynamoDB call passes
+    s3_call = s3_client._make_api_call  # noqa: SLF001 - botocore's single entry for every S3 call
+    lock = threading.RLock()
+
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    def s3_locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return s3_call(*args, **kwargs)
+
+    Connection._make_api_call = locked  # type: ignore[method-assign]  # restored below
+    s3_client._make_api_call = s3_locked
+    try:
+        yield
+    finally:
+        Connection._make_api_call = original  # type: ignore[method-assign]
+        del s3_client._make_api_call  # back to the class's method (an instance attribute would outlive the test)

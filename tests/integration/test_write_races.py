@@ -20,34 +20,6 @@ from chalicelib.domain.patch import PatchOp
 ALICE = RequestContext("alice", "proj-race", frozenset({"member", "reader"}))
 
 
-@pytest.fixture
-def atomic_moto(aws: Any) -> Iterator[Any]:
-    """Every DynamoDB and S3 call one at a time: moto is not thread-safe, real DynamoDB and S3 are atomic per
-    call. Our read-judge-write stays concurrent: only single calls are serialised."""
-    from pynamodb.connection.base import Connection
-
-    original = Connection._make_api_call  # noqa: SLF001 - the one place every DynamoDB call passes
-    s3 = aws.data.store.client
-    s3_call = s3._make_api_call  # noqa: SLF001 - botocore's single entry for every S3 call
-    lock = threading.RLock()
-
-    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
-
-    def s3_locked(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return s3_call(*args, **kwargs)
-
-    Connection._make_api_call = locked  # type: ignore[method-assign]  # restored below
-    s3._make_api_call = s3_locked
-    try:
-        yield aws
-    finally:
-        Connection._make_api_call = original  # type: ignore[method-assign]
-        s3._make_api_call = s3_call
-
-
 def slow_chunks(data: bytes, pieces: int, pause: float) -> Iterator[bytes]:
     """``data`` in ``pieces`` chunks with a pause before each: other writers get between the upload's writes."""
     step = -(-len(data) // pieces)
@@ -64,9 +36,9 @@ def stored_bytes(aws: Any, image_id: str) -> bytes:
 @pytest.mark.parametrize("size", [4096, 9 * 1024 * 1024], ids=["single-put", "multipart"])
 @pytest.mark.parametrize("renamers", [1, 2, 8])
 def test_an_upload_while_others_rename_succeeds_with_its_bytes_and_the_last_name(
-    atomic_moto: Any, renamers: int, size: int,
+    serial_moto: Any, renamers: int, size: int,
 ) -> None:
-    aws = atomic_moto
+    aws = serial_moto
     image = aws.images.create(ALICE, {"name": "start", "disk_format": "raw", "container_format": "bare"})
     data = bytes(range(256)) * (size // 256)
     done = threading.Event()
@@ -108,8 +80,8 @@ def test_an_upload_while_others_rename_succeeds_with_its_bytes_and_the_last_name
     assert aws.ports.images.usage(ALICE.project_id)["uploading_count"] == 0
 
 
-def test_uploads_racing_deletes_leave_usage_equal_to_the_images_left(atomic_moto: Any) -> None:
-    aws = atomic_moto
+def test_uploads_racing_deletes_leave_usage_equal_to_the_images_left(serial_moto: Any) -> None:
+    aws = serial_moto
     data = b"\x01" * 300_000
     outcomes: dict[str, int] = {}
     for round_ in range(50):

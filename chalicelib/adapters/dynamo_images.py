@@ -7,6 +7,7 @@ botocore exception leaves this module.
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
@@ -26,6 +27,9 @@ from chalicelib.ports import VERSION, Guard
 _SEP = "\x00"  # sorts below every character an encoded value can hold
 WHAT = "The image metadata"  # names the image in a storage-limit refusal
 PENDING = "pending"  # the one partition of the pending-delete index
+# Counters without a configured limit are spread over this many items per project (see _write_with_usage).
+USAGE_SHARDS = 16
+_SHARD = "\x1f"  # joins a project id and a shard number; no project id holds a unit separator
 # DynamoDB refuses hash keys over 2048 bytes; no image id is that long.
 _MAX_KEY_BYTES = 2048
 # Order-preserving escape so that no encoded value contains the separator.
@@ -152,6 +156,12 @@ def _unchanged(name: str, value: Any) -> Any:
     return attr.does_not_exist() if value is None else attr == value
 
 
+def shard_key(project_id: str, image: str | int) -> str:
+    """The usage item of ``project_id`` that an image's (or shard number's) unlimited counters move in."""
+    shard = image if isinstance(image, int) else zlib.crc32(image.encode("utf-8", "surrogatepass")) % USAGE_SHARDS
+    return f"{project_id}{_SHARD}{shard:02d}"
+
+
 def _storable_key(image_id: str) -> bool:
     return bool(image_id) and len(image_id.encode("utf-8", "surrogatepass")) <= _MAX_KEY_BYTES
 
@@ -219,20 +229,28 @@ class DynamoImageRepository:
         return _to_domain(record)
 
     def usage(self, project_id: str) -> dict[str, int]:
-        """One GetItem of the project's counters."""
+        """The project's counters: its own item (counters with a configured limit) plus its shards (the rest),
+        one strongly consistent BatchGetItem of USAGE_SHARDS + 1 keys."""
+        totals = {k: 0 for k in usage.COUNTERS}
+        keys = [project_id, *(shard_key(project_id, n) for n in range(USAGE_SHARDS))]
         with translated("The project's usage", action="read"):
-            try:
-                record = UsageRecord.get(project_id, consistent_read=True)
-            except DoesNotExist:
-                return {k: 0 for k in usage.COUNTERS}
-        return {k: int(getattr(record, k) or 0) for k in usage.COUNTERS}
+            for record in translated_iter(UsageRecord.batch_get(keys, consistent_read=True), "The project's usage"):
+                for name in usage.COUNTERS:
+                    totals[name] += int(getattr(record, name) or 0)
+        return totals
 
     @staticmethod
     def _write_with_usage(
         stored: Image, condition: Any, owner: str, moves: Mapping[str, int], limits: Mapping[str, int], *, new: bool,
         actions: list[Any] | None = None,
     ) -> None:
-        """The image write (a full put, or ``actions`` as an update) and the counters, in one transaction."""
+        """The image write (a full put, or ``actions`` as an update) and the counters, in one transaction.
+
+        A counter with a configured limit moves in the project's own item, conditioned on the limit when
+        it grows (every write of such a counter meets there: the price of an exact limit). Every other
+        counter moves in one of the project's shards, chosen by the image id, so writes of different
+        images rarely meet in a transaction (DynamoDB cancels transactions that touch one item at once).
+        """
         caps = usage.enforced(limits, moves)
         for name, limit in caps.items():
             if moves[name] > limit:
@@ -242,10 +260,11 @@ class DynamoImageRepository:
             attr = getattr(UsageRecord, name)
             check = attr.does_not_exist() | (attr <= limit - moves[name])
             within = check if within is None else within & check
-        counters = [getattr(UsageRecord, name).add(move) for name, move in moves.items()]
+        limited = [getattr(UsageRecord, n).add(m) for n, m in moves.items() if limits.get(n, -1) >= 0]
+        sharded = [getattr(UsageRecord, n).add(m) for n, m in moves.items() if limits.get(n, -1) < 0]
 
         def refused(failed: tuple[int, ...]) -> DomainError:
-            """Item 0 is the image (its own condition), item 1 the counters (a limit)."""
+            """Item 0 is the image (its own condition); the project's own item carries the limits."""
             if 0 in failed:
                 return Duplicate(image_id=stored.id) if new else ConcurrentUpdate(image_id=stored.id)
             name = next(iter(caps))
@@ -260,7 +279,10 @@ class DynamoImageRepository:
                 tx.save(_to_record(stored), condition=condition)
             else:
                 tx.update(ImageRecord(stored.id), actions=actions, condition=condition)
-            tx.update(UsageRecord(owner), actions=counters, condition=within)
+            if limited:
+                tx.update(UsageRecord(owner), actions=limited, condition=within)
+            if sharded:
+                tx.update(UsageRecord(shard_key(owner, stored.id)), actions=sharded)
 
     def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
         """Query one partition's index lazily, page by page, strictly after ``marker``."""

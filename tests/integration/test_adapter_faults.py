@@ -126,7 +126,7 @@ def test_images_a_failing_listing_query_is_translated_when_iterated(aws: Any) ->
 def test_images_usage_read_at_500_is_transient(aws: Any) -> None:
     from chalicelib.adapters.dynamo_models import UsageRecord
 
-    with inject(dynamo_client(UsageRecord), "dynamodb.GetItem", code="InternalServerError", status=500):
+    with inject(dynamo_client(UsageRecord), "dynamodb.BatchGetItem", code="InternalServerError", status=500):
         with pytest.raises(TransientFault, match="backend error 500"):
             DynamoImageRepository().usage("p")
 

@@ -88,6 +88,7 @@ class Scan:
     tail: bool = False
     grouped: bool = False
     hidden: bool = False
+    whole: bool = False  # the rows are few (one per id asked for): fetch them all, sort them once
 
     @property
     def narrowed(self) -> bool:
@@ -100,7 +101,7 @@ class Scan:
 
     def group_key(self, sort: str) -> str:
         """The encoded primary value of a range value (a run of equal values shares it)."""
-        return sort.split(SEP, 1)[0]
+        return "" if self.whole else sort.split(SEP, 1)[0]
 
 
 def _exact_range(key: str, value: str) -> KeyRange:
@@ -153,11 +154,14 @@ def plan(order: Order, filters: Filters) -> Scan:
     the fetched images (within the page's read budget).
     """
     key, desc = order.primary
+    if "id" in filters.exact:  # at most one row per id asked for, whatever the order
+        return Scan("id", desc, _constraint(filters, "id") or (), tail=True, grouped=True, hidden=filters.os_hidden,
+                    whole=True)
     grouped = not order.index_ordered
     own = _constraint(filters, key)
     if own is not None:
         return Scan(key, desc, own, grouped=grouped, hidden=filters.os_hidden)
-    for other in EXACT_KEYS:
+    for other in EXACT_KEYS[1:]:
         ranges = _constraint(filters, other) if other in filters.exact else None
         direction = _rest_is_tie_breakers(order, other) if ranges is not None else None
         if ranges is not None and direction is not None:

@@ -94,8 +94,10 @@ class ImageService:
         cursors = [c for s in sources for c in self._cursors(s, scan, marker)]
         found, next_marker = listing_page.assemble(
             cursors, scan, query.order, marker, sources=len(sources), limit=query.limit, fetch=self._repo.get_many,
-            visible=lambda im: listing.listable(im, ctx, filters.visibility),
-            wanted=lambda im: listing.matches(im, filters), executor=self._executor or listing_page.shared_pool(),
+            # Any image the caller may list can carry ``next``; the page holds those that pass the filters.
+            visible=lambda im: listing.listable(im, ctx, "all"),
+            wanted=lambda im: listing.listable(im, ctx, filters.visibility) and listing.matches(im, filters),
+            executor=self._executor or listing_page.shared_pool(),
         )
         return Page(found, next_marker)
 

@@ -1,9 +1,12 @@
 """Benchmarks that print figures (no pass/fail).
 
 Run with ``make bench``. Targets: importing ``app`` costs at most 1.5x
-importing boto3 alone; show = 1 call, create = 1, a list page = one Query per
-visibility source; a presigned download moves 0 image bytes through the
-function; the upload pass (hashes + inspection) runs at >= 0.8x sha512sum.
+importing boto3 alone; per operation at 300 and 3,000 images (calls, rows
+read, write units, latency; ``BENCH_SIZES`` to change): show = 1 call, writes
+cost the same at both sizes, a PATCH of a property <= 4 index write units, a
+list page reads <= 2 x sources x (limit + 1) rows for every filter; a
+presigned download moves 0 image bytes through the function; the upload pass
+(hashes + inspection) runs at >= 0.8x sha512sum.
 """
 from __future__ import annotations
 
@@ -52,63 +55,19 @@ def bench_imports() -> None:
         print(f"{label:<29}: {cost * 1000:7.1f} ms  (first event only; not in import app)")
 
 
-class Counter:
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def __call__(self, event_name: str, **_: Any) -> None:
-        self.calls.append(event_name.split(".")[-1])
-
-
 def bench_calls() -> None:
+    """Per operation at 300 and 3,000 images: DynamoDB calls, rows read, write units, latency (bench/operations.py)."""
     # Keep the figures readable: no per-request JSON log lines or EMF blobs from the middleware.
     quiet = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
     for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1", **quiet}.items():
         os.environ.setdefault(key, value)
-    import boto3
-    from chalice.test import Client
-    from moto import mock_aws
+    sys.path.insert(0, str(ROOT / "bench"))
+    from operations import bench_operations
 
-    from app import app
-    from chalicelib import wiring
-    from chalicelib.adapters.dynamo_models import TABLE_MODELS
-    from chalicelib.config import Settings
-    from infra.local.bootstrap import ensure_resources
-
-    with mock_aws():
-        settings = Settings.of(region="us-east-1", images_table="b-images", members_table="b-members", usage_table="b-usage", bucket="b-bucket", auth_mode="dev",
-                            metadefs_table="b-metadefs", tasks_table="b-tasks")
-        ensure_resources(settings, boto3.Session())
-        wiring.override(wiring.build(settings))
-        counter = Counter()
-        for model in TABLE_MODELS.values():
-            model._get_connection().connection.client.meta.events.register("before-call", counter)  # noqa: SLF001
-        member = {"X-Auth-Token": "u:proj:member,reader", "Content-Type": "application/json", "Accept": "application/json"}
-        admin = {**member, "X-Auth-Token": "a:adm:admin"}
-        patch = {**member, "Content-Type": "application/openstack-images-v2.1-json-patch"}
-        with Client(app) as client:
-            for n in range(60):  # a table bigger than a page, so a Scan would show
-                client.http.post("/v2/images", headers=member, body=json.dumps({"name": f"seed{n}"}))
-            image_id = json.loads(client.http.post("/v2/images", headers=member, body="{}").body)["id"]
-            ops = [
-                ("create", "POST", "/v2/images", member, "{}"),
-                ("show", "GET", f"/v2/images/{image_id}", member, None),
-                ("list page (member: owner+public+shared)", "GET", "/v2/images?limit=10", member, None),
-                ("list page, sort=name:asc", "GET", "/v2/images?limit=10&sort=name:asc", member, None),
-                ("list page with marker", "GET", f"/v2/images?limit=10&marker={image_id}", member, None),
-                ("list page (admin: public+private+shared+own)", "GET", "/v2/images?limit=10", admin, None),
-                ("list page, filter name=seed7", "GET", "/v2/images?limit=10&name=seed7", member, None),
-                ("update (PATCH)", "PATCH", f"/v2/images/{image_id}", patch, '[{"op":"add","path":"/k","value":"v"}]'),
-                ("add tag", "PUT", f"/v2/images/{image_id}/tags/t", member, None),
-                ("delete", "DELETE", f"/v2/images/{image_id}", member, None),
-            ]
-            print(f"\n{'operation':48} {'status':>6}  AWS calls")
-            for name, method, path, headers, body in ops:
-                counter.calls.clear()
-                resp = getattr(client.http, method.lower())(path, headers=headers, body=body)
-                summary = ", ".join(f"{c} x{counter.calls.count(c)}" for c in dict.fromkeys(counter.calls))
-                print(f"{name:48} {resp.status_code:>6}  {len(counter.calls)}: {summary}")
-        print("targets: show = 1, create = 1, list page = one Query per visibility source; no Scan anywhere")
+    sizes = tuple(int(n) for n in os.environ.get("BENCH_SIZES", "300,3000").split(","))
+    bench_operations(sizes)
+    print("targets: get = 1 call; create/patch/delete the same at every size; an ordinary PATCH <= 4 index write "
+          "units; every list page reads <= 2 x sources x (limit + 1) rows; no Scan anywhere")
 
 
 def bench_download_bytes() -> None:

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator, Mapping, Protocol
 
 from chalicelib.domain.images import Image
-from chalicelib.domain.listing import Order, Source
+from chalicelib.domain.listing import Source
+from chalicelib.domain.listing_keys import KeyRow, Scan
 from chalicelib.domain.members import Member
 from chalicelib.domain.tasks import Task
 
@@ -24,6 +25,15 @@ class Guard:
 
 VERSION = Guard()
 STATUS = Guard(version=False)
+
+
+class KeyCursor(Protocol):
+    """Index rows of one key range, in the scan's order, read a page at a time."""
+
+    exhausted: bool
+
+    def fetch(self, count: int) -> list[KeyRow]:
+        """The next rows, reading at most ``count`` from the store (one Query); sets ``exhausted`` at the end."""
 
 
 class ImageRepository(Protocol):
@@ -49,8 +59,11 @@ class ImageRepository(Protocol):
     def usage(self, project_id: str) -> dict[str, int]:
         """The project's usage counters (domain.usage.COUNTERS), zero when never counted."""
 
-    def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
-        """Yield the listed images of ``source`` in ``order``, strictly after ``marker``, reading lazily."""
+    def key_cursors(self, source: Source, scan: Scan, marker: Image | None) -> list[KeyCursor]:
+        """Cursors over ``source``'s index rows for ``scan`` (one per key range), strictly after ``marker``."""
+
+    def get_many(self, image_ids: list[str]) -> dict[str, Image]:
+        """The stored images among ``image_ids`` (one BatchGet per 100), by id; missing ids are left out."""
 
     def iter_pending_delete(self, deleted_before: datetime) -> Iterator[Image]:
         """Yield pending_delete images whose deletion (updated_at) is older than ``deleted_before``."""
@@ -75,8 +88,11 @@ class MemberRepository(Protocol):
     def refresh_listing(self, image: Image) -> None:
         """Re-index ``image``'s memberships after its sort values, status or visibility changed."""
 
-    def iter_shared(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
-        """Yield images shared with ``source.value`` in ``source.member_status``, in ``order``, after ``marker``."""
+    def shared_cursors(self, source: Source, scan: Scan, marker: Image | None) -> list[KeyCursor]:
+        """Cursors over the membership rows of images shared with ``source.value`` in ``source.member_status``."""
+
+    def iter_shared(self, source: Source, page_size: int) -> Iterator[Image]:
+        """Images shared with ``source.value`` in ``source.member_status``, newest first, read lazily."""
 
 
 class TaskRepository(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterator, Mapping
 
 from pynamodb.attributes import MapAttribute
@@ -18,13 +18,13 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.aws_errors import translated, translated_iter
 from chalicelib.adapters.dynamo_models import ImageRecord, UsageRecord
-from chalicelib.domain import listing, rules, usage
+from chalicelib.domain import listing, listing_keys, rules, usage
 from chalicelib.domain.errors import ConcurrentUpdate, DomainError, Duplicate, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image, ImageStatus, Location, awaits_scrub
-from chalicelib.domain.listing import Order, Source
-from chalicelib.ports import VERSION, Guard
+from chalicelib.domain.listing import Source
+from chalicelib.domain.listing_keys import KeyRange, KeyRow, Scan, enc, partition, sort_range
+from chalicelib.ports import VERSION, Guard, KeyCursor
 
-_SEP = "\x00"  # sorts below every character an encoded value can hold
 WHAT = "The image metadata"  # names the image in a storage-limit refusal
 PENDING = "pending"  # the one partition of the pending-delete index
 # Counters without a configured limit are spread over this many items per project (see _write_with_usage).
@@ -32,37 +32,44 @@ USAGE_SHARDS = 16
 _SHARD = "\x1f"  # joins a project id and a shard number; no project id holds a unit separator
 # DynamoDB refuses hash keys over 2048 bytes; no image id is that long.
 _MAX_KEY_BYTES = 2048
-# Order-preserving escape so that no encoded value contains the separator.
-_ESCAPES = str.maketrans({"\x00": "\x01\x01", "\x01": "\x01\x02"})
+_BATCH = 100  # BatchGetItem's most keys per call
 
 
-def _enc(value: Any) -> str:
-    """Encode a sort value so that string order is Glance's order (None lowest)."""
-    if value is None:
-        return "0"
-    if isinstance(value, datetime):
-        return "1" + value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    if isinstance(value, int):
-        return "1" + f"{value:020d}"
-    return "1" + str(value).translate(_ESCAPES)
-
-
-def sort_range(image: Image, key: str) -> str:
-    """The ``s_<key>`` index range value: the key, then the created_at and id tie-breakers."""
-    return _SEP.join((_enc(listing.sort_value(image, key)), _enc(image.created_at), image.id))
-
-
-def resume_after(model: Any, key: str, desc: bool, order: Order, marker: Image | None) -> Any:
-    """The ``s_<key>`` range condition restarting strictly after ``marker`` on ``model``'s index."""
-    if marker is None:
-        return None
+def range_condition(model: Any, key: str, r: KeyRange) -> Any:
+    """The Query range-key condition for ``r`` on ``model``'s ``s_<key>`` (None: the whole partition)."""
     attr = getattr(model, f"s_{key}")
-    if order.index_ordered:
-        bound = sort_range(marker, key)
-        return attr < bound if desc else attr > bound
-    # Secondary keys are sorted in memory: restart at the marker's tie group.
-    prefix = _enc(listing.sort_value(marker, key))
-    return attr < prefix + "\x01" if desc else attr >= prefix
+    if r.lo is not None and r.hi is not None:
+        return attr.between(r.lo, r.hi)
+    if r.lo is not None:
+        return attr >= r.lo
+    if r.hi is not None:
+        return attr <= r.hi
+    return None
+
+
+class IndexCursor:
+    """Keys of one key range on one KEYS_ONLY index partition, a Query page per ``fetch``."""
+
+    def __init__(self, index: Any, model: Any, partition: str, scan: Scan, r: KeyRange, id_attr: str, what: str) -> None:
+        self._index, self._partition, self._scan, self._range = index, partition, scan, r
+        self._condition = range_condition(model, scan.key, r)
+        self._id_attr, self._what = id_attr, what
+        self._start: Any = None
+        self.exhausted = False
+
+    def fetch(self, count: int) -> list[KeyRow]:
+        """One Query of at most ``count`` keys after the previous page; the marker's own key is dropped."""
+        if self.exhausted or count <= 0:
+            return []
+        results = self._index.query(
+            self._partition, range_key_condition=self._condition, scan_index_forward=not self._scan.desc,
+            limit=count, page_size=count, last_evaluated_key=self._start,
+        )
+        rows = [KeyRow(getattr(r, f"s_{self._scan.key}"), getattr(r, self._id_attr))
+                for r in translated_iter(results, self._what)]
+        self._start = results.last_evaluated_key
+        self.exhausted = self._start is None or len(rows) < count
+        return [row for row in rows if row.sort != self._range.skip]
 
 
 def _to_record(image: Image) -> Any:
@@ -91,11 +98,11 @@ def _to_record(image: Image) -> Any:
         created_at=image.created_at,
         updated_at=image.updated_at,
         version=image.version,
-        lo=image.owner if listed else None,
-        lv=image.visibility if listed else None,
+        lo=partition(image.os_hidden, image.owner) if listed and image.owner else None,
+        lv=partition(image.os_hidden, image.visibility) if listed else None,
     )
     if awaits_scrub(image):
-        record.pd, record.pd_at = PENDING, _enc(image.updated_at)
+        record.pd, record.pd_at = PENDING, enc(image.updated_at)
     for key in listing.SORT_KEYS:
         setattr(record, f"s_{key}", sort_range(image, key) if listed else None)
     return record
@@ -284,22 +291,26 @@ class DynamoImageRepository:
             if sharded:
                 tx.update(UsageRecord(shard_key(owner, stored.id)), actions=sharded)
 
-    def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
-        """Query one partition's index lazily, page by page, strictly after ``marker``."""
-        key, desc = order.primary
-        index = getattr(ImageRecord, f"idx_{source.kind}_{key}")
-        records = index.query(
-            source.value,
-            range_key_condition=resume_after(ImageRecord, key, desc, order, marker),
-            scan_index_forward=not desc,
-            page_size=max(page_size, 1),
-        )
-        stream = listing.regroup((_to_domain(r) for r in translated_iter(records, "The image listing")), order)
-        return listing.after(stream, order, marker)
+    def key_cursors(self, source: Source, scan: Scan, marker: Image | None) -> list[KeyCursor]:
+        """One cursor per key range on ``<source.kind>-<scan.key>``, in the source's (hidden or not) partition."""
+        index = getattr(ImageRecord, f"idx_{source.kind}_{scan.key}")
+        ImageRecord._get_connection().connection.client  # noqa: B018, SLF001 - build the client before cursors run in threads
+        where = partition(scan.hidden, source.value)
+        return [IndexCursor(index, ImageRecord, where, scan, r, "id", "The image listing")
+                for r in listing_keys.ranges_after(scan, marker)]
+
+    def get_many(self, image_ids: list[str]) -> dict[str, Image]:
+        """BatchGetItem in chunks of 100 (PynamoDB retries unprocessed keys); missing images are left out."""
+        found: dict[str, Image] = {}
+        wanted = [i for i in dict.fromkeys(image_ids) if _storable_key(i)]
+        for start in range(0, len(wanted), _BATCH):
+            batch = ImageRecord.batch_get(wanted[start:start + _BATCH])
+            found.update((r.id, _to_domain(r)) for r in translated_iter(batch, "The image listing"))
+        return found
 
     def iter_pending_delete(self, deleted_before: datetime) -> Iterator[Image]:
         """pending_delete images whose deletion is older than ``deleted_before`` (one Query, paged lazily)."""
         index = ImageRecord.idx_pending_delete
-        records = index.query(PENDING, range_key_condition=ImageRecord.pd_at < _enc(deleted_before))
+        records = index.query(PENDING, range_key_condition=ImageRecord.pd_at < enc(deleted_before))
         return (_to_domain(r) for r in translated_iter(records, "The pending-delete listing"))
 

@@ -2,10 +2,10 @@
 
 Each membership row carries a copy of its image's listing sort values
 (``s_<key>``, the same encoding as the image indexes) under the partition
-``lm`` = ``<status>#<member_id>``, present only while the image is listed and
-shared. A page of "shared with me" is then one Query on ``shared-<key>``
-(keys only, ``limit`` rows) plus one BatchGet of those images, whatever the
-number of shares. The copies are refreshed after every image write that
+``lm`` = ``s#``/``h#`` (os_hidden) ``<status>#<member_id>``, present only while
+the image is listed and shared. A page of "shared with me" is then one Query on
+``shared-<key>`` (keys only, ``limit`` rows) per member status, merged with the
+other sources' keys before one BatchGet of the page, whatever the number of shares. The copies are refreshed after every image write that
 can move them (``refresh_listing``), conditioned on the image version so an
 older write never overwrites a newer one.
 """
@@ -19,25 +19,28 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.adapters import aws_errors
 from chalicelib.adapters.aws_errors import translated, translated_iter
-from chalicelib.adapters.dynamo_images import _to_domain, resume_after, sort_range
-from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord
-from chalicelib.domain import listing
+from chalicelib.adapters.dynamo_images import DynamoImageRepository, IndexCursor
+from chalicelib.adapters.dynamo_models import MemberRecord
+from chalicelib.domain import listing, listing_keys
 from chalicelib.domain.errors import Duplicate
 from chalicelib.domain.images import Image
-from chalicelib.domain.listing import Order, Source
+from chalicelib.domain.listing import Source
+from chalicelib.domain.listing_keys import KeyRow, Scan, partition, sort_range
+from chalicelib.ports import KeyCursor
 from chalicelib.domain.members import MEMBER_STATUSES, Member, MemberNotFound
 
 WHAT = "The membership"  # names the membership in a storage-limit refusal
 
-def _partition(status: str, member_id: str) -> str:
+def _partition(status: str, member_id: str, hidden: bool = False) -> str:
     # Status first: statuses never contain '#', member ids may.
-    return f"{status}#{member_id}"
+    return partition(hidden, f"{status}#{member_id}")
 
 
 def _listing_values(member: Member, image: Image | None) -> dict[str, Any]:
     """The denormalised attributes: partition and sort values while listed and shared, else none."""
     indexed = image is not None and image.listed and image.visibility == "shared"
-    values: dict[str, Any] = {"lm": _partition(member.status, member.member_id) if indexed else None}
+    hidden = image is not None and image.os_hidden
+    values: dict[str, Any] = {"lm": _partition(member.status, member.member_id, hidden) if indexed else None}
     values["iv"] = image.version if image is not None else None
     for key in listing.SORT_KEYS:
         values[f"s_{key}"] = sort_range(image, key) if indexed and image is not None else None
@@ -112,32 +115,27 @@ class DynamoMemberRepository:
                     raise aws_errors.translate(exc, what=WHAT) from exc
                 # Removed meanwhile, or a newer image version was copied already.
 
-    def iter_shared(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
-        """Merge the status partitions asked for; each reads ``page_size`` rows, then BatchGets them."""
+    def shared_cursors(self, source: Source, scan: Scan, marker: Image | None) -> list[KeyCursor]:
+        """One cursor per member status asked for and key range, on ``shared-<scan.key>`` (keys only)."""
         statuses = MEMBER_STATUSES if source.member_status == "all" else (source.member_status,)
-        streams = [self._partition_images(_partition(s, source.value), order, marker, page_size) for s in statuses]
-        merged = heapq.merge(*streams, key=lambda im: listing.order_key(im, order))
-        return listing.after(listing.regroup(merged, order), order, marker)
+        index = getattr(MemberRecord, f"idx_shared_{scan.key}")
+        MemberRecord._get_connection().connection.client  # noqa: B018, SLF001 - build the client before cursors run in threads
+        return [
+            IndexCursor(index, MemberRecord, _partition(status, source.value, scan.hidden), scan, r, "image_id",
+                        "The shared-image listing")
+            for status in statuses for r in listing_keys.ranges_after(scan, marker)
+        ]
 
-    def _partition_images(self, partition: str, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
-        key, desc = order.primary
-        index = getattr(MemberRecord, f"idx_shared_{key}")
-        rows = index.query(
-            partition,
-            range_key_condition=resume_after(MemberRecord, key, desc, order, marker),
-            scan_index_forward=not desc,
-            page_size=max(page_size, 1),
-        )
-        keys = translated_iter(rows, "The shared-image listing")
-        while True:
-            chunk = [r.image_id for r in itertools.islice(keys, max(page_size, 1))]
-            if not chunk:
-                return
-            batch = translated_iter(ImageRecord.batch_get(chunk), "The shared-image listing")
-            found = {r.id: _to_domain(r) for r in batch}
-            # BatchGet answers in any order: restore the index's, skipping rows whose image went away.
-            for image_id in chunk:
-                if image_id in found:
-                    yield found[image_id]
+    def iter_shared(self, source: Source, page_size: int) -> Iterator[Image]:
+        """Images shared with ``source.value`` (newest first), ``page_size`` keys per Query, then BatchGets."""
+        scan = listing_keys.plan(listing.DEFAULT_ORDER, listing.Filters())
+        streams = [_cursor_rows(c, page_size) for c in self.shared_cursors(source, scan, None)]
+        rows = heapq.merge(*streams, key=lambda row: row.sort, reverse=scan.desc)
+        while chunk := [row.image_id for row in itertools.islice(rows, max(page_size, 1))]:
+            found = DynamoImageRepository().get_many(chunk)
+            yield from (found[i] for i in chunk if i in found)
 
 
+def _cursor_rows(cursor: KeyCursor, page_size: int) -> Iterator[KeyRow]:
+    while not cursor.exhausted:
+        yield from cursor.fetch(max(page_size, 1))

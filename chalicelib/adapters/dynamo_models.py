@@ -2,9 +2,17 @@
 
 Listing indexes are sparse: ``lo`` (listing owner) and ``lv`` (listing
 visibility) exist only while an image may be listed, so deleted and killed
-images drop out of every index. Each sortable key ``k`` has a range attribute
-``s_<k>`` = encoded value, created_at and id, which gives Glance's order with
-its tie-breakers, and two indexes: ``owner-<k>`` and ``visibility-<k>``.
+images drop out of every index; both start with ``s#`` or ``h#`` (os_hidden),
+so a default listing never reads hidden images. Each sortable key ``k`` has a
+range attribute ``s_<k>`` = encoded value, created_at and id, which gives
+Glance's order with its tie-breakers, and two indexes: ``owner-<k>`` and
+``visibility-<k>``.
+
+The listing indexes are KEYS_ONLY: a page is a Query of keys per source and
+one BatchGet of the page's images. An entry is then ~100 bytes (1 write unit)
+and is written only when its own key changes (delete + put: 2 units): a
+property PATCH rewrites the two ``*-updated_at`` entries (4 units), a rename
+also the two ``*-name`` entries (8), whatever the item's size.
 """
 from __future__ import annotations
 
@@ -36,7 +44,7 @@ def index_name(family: str, key: str) -> str:
 
 
 def _index(family: str, hash_attr: str, key: str) -> GlobalSecondaryIndex[Any]:
-    meta = type("Meta", (), {"index_name": index_name(family, key), "projection": AllProjection()})
+    meta = type("Meta", (), {"index_name": index_name(family, key), "projection": KeysOnlyProjection()})
     attrs = {
         "Meta": meta,
         hash_attr: UnicodeAttribute(hash_key=True),

@@ -83,8 +83,11 @@ class _Key:
 def sort_value(image: Image, key: str) -> Any:
     """The value an image sorts by for ``key`` (status enums by their wire value, names by their prefix)."""
     value = getattr(image, key)
-    if key == "status":
-        return value.value
+    return sort_value_of(key, value.value if key == "status" else value)
+
+
+def sort_value_of(key: str, value: Any) -> Any:
+    """The sort value of a raw ``key`` value (a stored one or a filter's): names by their prefix."""
     if key == "name" and value is not None and len(value) > SORT_PREFIX_BYTES // 4:
         return value.encode("utf-8")[:SORT_PREFIX_BYTES].decode("utf-8", "ignore")
     return value

@@ -7,20 +7,21 @@ stored state.
 """
 from __future__ import annotations
 
-import heapq
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
 from chalicelib.config import LimitSettings
 from chalicelib.domain import images as domain
-from chalicelib.domain import listing, policy, rules, usage
+from chalicelib.domain import listing, listing_keys, policy, rules, usage
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import BadTransition, InvalidInput, InvalidTransition, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image
 from chalicelib.domain.patch import PatchOp, apply_patch
 from chalicelib.domain.data import data_key, staging_key, upload_key
-from chalicelib.ports import STATUS, Clock, IdGen, ImageRepository, MemberRepository, ObjectStore
+from chalicelib.ports import STATUS, Clock, IdGen, ImageRepository, KeyCursor, MemberRepository, ObjectStore
+from chalicelib.services import listing_page
 from chalicelib.services.locations import LocationSupport, add_location, removed
 from chalicelib.services.writer import ImageWriter
 # Core attributes a create body sets directly on the Image.
@@ -59,6 +60,7 @@ class ImageService:
         locations: LocationSupport,
         store: ObjectStore | None = None,
         delayed_delete: bool = False,
+        executor: Executor | None = None,
     ) -> None:
         self._writer = writer
         self._repo = repo
@@ -69,6 +71,7 @@ class ImageService:
         self._store = store
         self._delayed_delete = delayed_delete
         self._locations = locations
+        self._executor = executor  # runs the sources' first Queries concurrently (default: a shared pool)
 
     # -- reads ---------------------------------------------------------
     def show(self, ctx: RequestContext, image_id: str) -> Image:
@@ -76,33 +79,33 @@ class ImageService:
         return self._writer.visible(ctx, image_id)
 
     def index(self, ctx: RequestContext, query: ListQuery) -> Page:
-        """One page of the images ``ctx`` may list, merged from one read stream per source."""
+        """One page of the images ``ctx`` may list: every source's index keys merged, then the page fetched.
+
+        A page reads at most 2 x sources x (limit + 1) rows; a filter the indexes
+        cannot narrow may end it short, with ``next`` (see services/listing_page).
+        """
         policy.require_reader(ctx, "get_images")
         marker = self._marker(ctx, query.marker)
         if query.limit == 0:
             return Page([], None)
-        order = query.order
-        sources = listing.sources_for(ctx, query.filters.visibility, query.filters.member_status)
-        streams = [self._source(s, order, marker, query.limit) for s in sources]
-        found: list[Image] = []
-        last_id = None
-        for image in heapq.merge(*streams, key=lambda im: listing.order_key(im, order)):
-            if image.id == last_id:  # one image can sit in two sources (owner and public)
-                continue
-            last_id = image.id
-            if listing.listable(image, ctx, query.filters.visibility) and listing.matches(image, query.filters):
-                found.append(image)
-                if len(found) == query.limit:
-                    break
-        # As Glance: a full page carries ``next`` even when it happens to be the last.
-        next_marker = found[-1].id if len(found) == query.limit else None
+        filters = query.filters
+        scan = listing_keys.plan(query.order, filters)
+        sources = listing.sources_for(ctx, filters.visibility, filters.member_status)
+        cursors = [c for s in sources for c in self._cursors(s, scan, marker)]
+        found, next_marker = listing_page.assemble(
+            cursors, scan, query.order, marker, sources=len(sources), limit=query.limit, fetch=self._repo.get_many,
+            # Any image the caller may list can carry ``next``; the page holds those that pass the filters.
+            visible=lambda im: listing.listable(im, ctx, "all"),
+            wanted=lambda im: listing.listable(im, ctx, filters.visibility) and listing.matches(im, filters),
+            executor=self._executor or listing_page.shared_pool(),
+        )
         return Page(found, next_marker)
 
-    def _source(self, source: listing.Source, order: listing.Order, marker: Image | None, limit: int) -> Any:
-        # "Shared with me" is read from the membership index (O(page)), the rest from the image indexes.
+    def _cursors(self, source: listing.Source, scan: listing_keys.Scan, marker: Image | None) -> list[KeyCursor]:
+        # "Shared with me" is read from the membership rows (O(page)), the rest from the image indexes.
         if source.kind == "member":
-            return self._members.iter_shared(source, order, marker, limit)
-        return self._repo.iter_source(source, order, marker, limit)
+            return self._members.shared_cursors(source, scan, marker)
+        return self._repo.key_cursors(source, scan, marker)
 
     def usage(self, ctx: RequestContext) -> dict[str, dict[str, int]]:
         """``/v2/info/usage`` for the caller's project: counters and the configured limits."""

@@ -90,5 +90,5 @@ class MemberService:
     def shared_with(self, member_id: str, page_size: int) -> list[Image]:
         """Images shared with ``member_id`` in any member status, listed and still shared (one index read)."""
         source = listing.Source("member", member_id, "all")
-        found = self._repo.iter_shared(source, listing.DEFAULT_ORDER, None, page_size)
+        found = self._repo.iter_shared(source, page_size)
         return [im for im in found if im.listed and im.visibility == "shared"]

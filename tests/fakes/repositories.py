@@ -7,11 +7,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping
 
-from chalicelib.domain import listing, rules, usage
+from chalicelib.domain import listing, listing_keys, rules, usage
 from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, InvalidInput, NotFound, QuotaExceeded, TaskNotFound
 from chalicelib.domain.images import Image
-from chalicelib.domain.listing import Order, Source
-from chalicelib.domain.members import Member, MemberNotFound
+from chalicelib.domain.listing import Source
+from chalicelib.domain.listing_keys import KeyRow, Scan
+from chalicelib.domain.members import MEMBER_STATUSES, Member, MemberNotFound
 from chalicelib.domain.tasks import Task
 from chalicelib.ports import VERSION, Guard
 
@@ -85,14 +86,17 @@ class InMemoryImageRepository:
         self.items[image.id] = stored
         return stored
 
-    def iter_source(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
+    def key_cursors(self, source: Source, scan: Scan, marker: Image | None) -> list[ListCursor]:
         statuses = {}
         if source.kind == "member" and self.members is not None:
             statuses = {m.image_id: m.status for m in self.members.rows.values() if m.member_id == source.value}
-        chosen = [im for im in self.items.values() if listing.in_source(im, source, statuses)]
-        ordered = sorted(chosen, key=lambda im: listing.order_key(im, order))
-        return listing.after(ordered, order, marker)
+        chosen = [im for im in self.items.values()
+                  if listing.in_source(im, source, statuses) and im.os_hidden == scan.hidden]
+        rows = [KeyRow(listing_keys.sort_range(im, scan.key), im.id) for im in chosen]
+        return [ListCursor(r) for r in listing_keys.ordered_rows(rows, scan, listing_keys.ranges_after(scan, marker))]
 
+    def get_many(self, image_ids: list[str]) -> dict[str, Image]:
+        return {i: self.items[i] for i in image_ids if i in self.items}
 
     def iter_pending_delete(self, deleted_before: datetime) -> Iterator[Image]:
         pending = [im for im in self.items.values() if im.status.value == "pending_delete" and im.updated_at < deleted_before]
@@ -131,12 +135,38 @@ class InMemoryMemberRepository:
     def refresh_listing(self, image: Image) -> None:
         """Nothing is copied here: the fake reads images directly."""
 
-    def iter_shared(self, source: Source, order: Order, marker: Image | None, page_size: int) -> Iterator[Image]:
+    def shared_cursors(self, source: Source, scan: Scan, marker: Image | None) -> list[ListCursor]:
+        assert self.images is not None, "wire the fake member repository to its image repository"
+        statuses = MEMBER_STATUSES if source.member_status == "all" else (source.member_status,)
+        cursors = []
+        for status in statuses:
+            shared = {m.image_id for m in self.rows.values() if m.member_id == source.value and m.status == status}
+            chosen = [im for im in self.images.items.values() if im.id in shared and im.listed
+                      and im.visibility == "shared" and im.os_hidden == scan.hidden]
+            rows = [KeyRow(listing_keys.sort_range(im, scan.key), im.id) for im in chosen]
+            cursors += [ListCursor(r) for r in listing_keys.ordered_rows(rows, scan, listing_keys.ranges_after(scan, marker))]
+        return cursors
+
+    def iter_shared(self, source: Source, page_size: int) -> Iterator[Image]:
         assert self.images is not None, "wire the fake member repository to its image repository"
         statuses = {m.image_id: m.status for m in self.rows.values() if m.member_id == source.value}
         chosen = [im for im in self.images.items.values() if im.visibility == "shared" and listing.in_source(im, source, statuses)]
-        ordered = sorted(chosen, key=lambda im: listing.order_key(im, order))
-        return listing.after(ordered, order, marker)
+        return iter(sorted(chosen, key=lambda im: listing.order_key(im, listing.DEFAULT_ORDER)))
+
+
+class ListCursor:
+    """A KeyCursor over rows already in order (the fakes' index)."""
+
+    def __init__(self, rows: list[KeyRow]) -> None:
+        self._rows = rows
+        self.exhausted = not rows
+        self.fetched = 0
+
+    def fetch(self, count: int) -> list[KeyRow]:
+        page, self._rows = self._rows[:count], self._rows[count:]
+        self.fetched += len(page)
+        self.exhausted = not self._rows
+        return page
 
 
 class TickingClock:

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.adapters.dynamo_images import DynamoImageRepository
 from chalicelib.adapters.dynamo_models import ImageRecord
-from chalicelib.domain import listing
+from chalicelib.domain import listing, listing_keys
 from chalicelib.domain.errors import ConcurrentUpdate, Duplicate, NotFound
 from chalicelib.domain.images import Image, ImageStatus
 
@@ -74,12 +74,13 @@ def test_get_missing_is_not_found(repo: DynamoImageRepository) -> None:
 
 def test_deleted_image_leaves_every_index(repo: DynamoImageRepository) -> None:
     image = repo.add(img(1))
-    assert raw_item(image.id)["lo"] == "p" and raw_item(image.id)["s_name"].startswith("1n1")
+    assert raw_item(image.id)["lo"] == "s#p" and raw_item(image.id)["s_name"].startswith("1n1")
     repo.save(replace(image, status=ImageStatus.DELETED), expected=image)
     item = raw_item(image.id)
     assert "lo" not in item and "lv" not in item and not any(k.startswith("s_") for k in item)
     src = listing.Source("owner", "p")
-    assert list(repo.iter_source(src, listing.DEFAULT_ORDER, None, 10)) == []
+    [cursor] = repo.key_cursors(src, listing_keys.plan(listing.DEFAULT_ORDER, listing.Filters()), None)
+    assert cursor.fetch(10) == [] and cursor.exhausted
 
 
 class CallCounter:
@@ -105,10 +106,10 @@ def test_a_page_is_one_query_whatever_the_partition_size(repo: DynamoImageReposi
     for n in range(40):
         repo.add(img(n))
     counted.calls.clear()
-    stream = repo.iter_source(listing.Source("owner", "p"), order, None, 5)
-    page = [next(stream) for _ in range(5)]
+    [cursor] = repo.key_cursors(listing.Source("owner", "p"), listing_keys.plan(order, listing.Filters()), None)
+    page = cursor.fetch(5)
     assert counted.calls == ["Query"]
-    assert len(page) == 5
+    assert len(page) == 5 and not cursor.exhausted
 
 
 def test_resume_after_marker_reads_from_the_marker(repo: DynamoImageRepository, counted: CallCounter) -> None:
@@ -116,6 +117,8 @@ def test_resume_after_marker_reads_from_the_marker(repo: DynamoImageRepository, 
         repo.add(img(n))
     marker = repo.get("id-030")
     counted.calls.clear()
-    stream = repo.iter_source(listing.Source("owner", "p"), listing.DEFAULT_ORDER, marker, 3)
-    assert [next(stream).id for _ in range(3)] == ["id-029", "id-028", "id-027"]
+    scan = listing_keys.plan(listing.DEFAULT_ORDER, listing.Filters())
+    [cursor] = repo.key_cursors(listing.Source("owner", "p"), scan, marker)
+    # The range starts at the marker's own key (inclusive), which the cursor drops.
+    assert [row.image_id for row in cursor.fetch(4)] == ["id-029", "id-028", "id-027"]
     assert counted.calls == ["Query"]

@@ -27,6 +27,19 @@ def _missing(exc: Exception) -> bool:
     return aws_errors.error_code(exc) in ("404", "NoSuchKey", "NotFound")
 
 
+def location_url(bucket: str, key: str) -> str:
+    """The location URL of ``key`` in ``bucket``: ``s3://bucket/key``."""
+    return f"{SCHEME}{bucket}/{key}"
+
+
+def location_key(bucket: str, url: str) -> str | None:
+    """The key a location URL names in ``bucket``; None for other buckets, schemes, or no key."""
+    prefix = f"{SCHEME}{bucket}/"
+    if not url.startswith(prefix):
+        return None
+    return url[len(prefix):] or None
+
+
 class S3ObjectStore:
     """One bucket; the client comes in from wiring as a factory, built on first use.
 
@@ -101,14 +114,11 @@ class S3ObjectStore:
         return int(head["ContentLength"])
 
     def url_of(self, key: str) -> str:
-        return f"{SCHEME}{self.bucket}/{key}"
+        return location_url(self.bucket, key)
 
     def key_of(self, url: str) -> str | None:
         """The key of ``s3://<this bucket>/<key>``; None for other buckets and schemes."""
-        prefix = f"{SCHEME}{self.bucket}/"
-        if not url.startswith(prefix):
-            return None
-        return url[len(prefix):] or None
+        return location_key(self.bucket, url)
 
     def presigned_get(self, key: str, expires_in: int) -> str:
         """Signed locally: no AWS call."""

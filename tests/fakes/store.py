@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Iterable, Iterator
 from urllib.parse import quote
 
+from chalicelib.adapters.s3_store import location_key, location_url
 from chalicelib.domain.errors import NotFound
 
-SCHEME = "s3://"
 # The scheme of this store's presigned URLs: not fetchable over HTTP. Tests that follow a presigned URL
 # (signature, ranges served by S3) stay on moto.
 PRESIGNED = "memory://"
@@ -43,13 +43,10 @@ class InMemoryObjectStore:
         return None if data is None else len(data)
 
     def url_of(self, key: str) -> str:
-        return f"{SCHEME}{self.bucket}/{key}"
+        return location_url(self.bucket, key)
 
     def key_of(self, url: str) -> str | None:
-        prefix = f"{SCHEME}{self.bucket}/"
-        if not url.startswith(prefix):
-            return None
-        return url[len(prefix):] or None
+        return location_key(self.bucket, url)
 
     def presigned_get(self, key: str, expires_in: int) -> str:
         return f"{PRESIGNED}{self.bucket}/{quote(key)}?method=GET&expires_in={expires_in}"

@@ -40,7 +40,8 @@ def _targets() -> tuple[Any, Any, Any]:
 def check() -> None:
     """Raise RuntimeError naming what moved if moto no longer has the shapes these fixes rely on."""
     base_model, ddb, table = _targets()
-    new = base_model.__dict__.get("__new__")
+    new = getattr(base_model.__dict__.get("__new__"), "__func__", None)
+    new = getattr(new, "_moto_original", new)
     if new is None or "instances_tracked.append" not in inspect.getsource(new):
         raise RuntimeError("moto BaseModel.__new__ no longer tracks instances as expected: update infra/local/moto_fixes.py")
     tx = getattr(ddb.DynamoDBBackend, "transact_write_items", None)
@@ -71,6 +72,7 @@ def _untrack_instances(base_model: Any) -> None:
     def untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
         return object.__new__(cls)  # as moto's, without keeping the instance forever
 
+    untracked_new._moto_original = base_model.__dict__["__new__"].__func__  # type: ignore[attr-defined]
     base_model.__new__ = staticmethod(untracked_new)
 
 

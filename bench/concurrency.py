@@ -262,7 +262,8 @@ class Workload:
 class ChildService:
     """``python -m infra.local.run`` on free ports; its RSS read from /proc."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], root: Path = ROOT) -> None:
+        self.root = root
         self.env = {**os.environ, "HOST": "127.0.0.1", "PORT": "0", "POWERTOOLS_LOG_LEVEL": "WARNING",
                     "POWERTOOLS_METRICS_DISABLED": "true", **env}
         self.env.pop("AWS_ENDPOINT_URL", None)
@@ -271,7 +272,7 @@ class ChildService:
         self.output: list[str] = []  # what it printed after starting (the injected faults, on exit)
 
     def __enter__(self) -> "ChildService":
-        self.proc = subprocess.Popen([sys.executable, "-m", "infra.local.run"], cwd=ROOT, env=self.env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "infra.local.run"], cwd=self.root, env=self.env,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
@@ -332,9 +333,25 @@ def print_report(title: str, report: Report, rss: tuple[float, float] | None, se
         print(f"service RSS          : {rss[0]:.0f} MiB before, {rss[1]:.0f} MiB after ({rss[1] - rss[0]:+.0f} MiB)")
 
 
-def run_once(threads: int, creates: int, fault_rate: float, seed: int) -> Report:
+def latency_probe(root: Path, sizes: tuple[int, ...] = (200, 1000), window: int = 40) -> None:
+    """One client alone: create latency when the images table holds ``sizes`` images (median of ``window``)."""
+    with ChildService({}, root) as svc:
+        report = Report()
+        client = Client(svc.url, f"probe-{uuid.uuid4().hex[:6]}", "prober", report)
+        medians = {}
+        for n in range(max(sizes) + window // 2):
+            client.call("create", "POST", "/v2/images", body={"name": f"p{n}"})
+            for size in sizes:
+                if n == size + window // 2 - 1:
+                    medians[size] = statistics.median(c.seconds for c in report.calls[-window:])
+        rss = svc.rss_mib()
+    shown = ", ".join(f"{medians[s] * 1000:.1f} ms at {s}" for s in sizes)
+    print(f"\n== create latency, one client alone: {shown} images in the table (service RSS then {rss:.0f} MiB)")
+
+
+def run_once(threads: int, creates: int, fault_rate: float, seed: int, root: Path = ROOT) -> Report:
     env = {"LOCAL_FAULT_RATE": str(fault_rate), "LOCAL_FAULT_SEED": str(seed)} if fault_rate else {}
-    with ChildService(env) as svc:
+    with ChildService(env, root) as svc:
         # Warm the service up (first requests wire the adapters), then read its memory.
         warm = Workload(svc.url, threads=2, creates=2, mixed_per_create=1.0)
         warm.run()
@@ -358,9 +375,14 @@ def main() -> int:
     parser.add_argument("--fault-rate", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--once", action="store_true", help="only the run with --fault-rate")
+    parser.add_argument("--latency-probe", action="store_true", help="also: create latency at 200 and 1,000 images")
+    parser.add_argument("--service-root", type=Path, default=ROOT,
+                        help="run make run from this checkout (an older commit, to compare)")
     args = parser.parse_args()
     rates = [args.fault_rate] if args.once else [0.0, args.fault_rate]
-    reports = [run_once(args.threads, args.creates, rate, args.seed) for rate in rates]
+    if args.latency_probe:
+        latency_probe(args.service_root)
+    reports = [run_once(args.threads, args.creates, rate, args.seed, args.service_root) for rate in rates]
     bad = any(r.unexpected or r.usage_mismatches() for r in reports)
     return 1 if bad else 0
 

@@ -151,7 +151,11 @@ def guarded(app: WsgiApp, faults: FaultPlan) -> WsgiApp:
                 return [body]
             with dynamo_lock:
                 # The whole answer is produced under the lock: moto builds it from live objects.
-                return [b"".join(app(environ, start_response))]
+                answer = app(environ, start_response)
+                try:
+                    return [b"".join(answer)]
+                finally:
+                    getattr(answer, "close", lambda: None)()
         if _is_s3(environ) and faults.s3_slowdown():
             body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
                     b"<Message>Please reduce your request rate. (injected)</Message>"

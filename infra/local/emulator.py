@@ -11,7 +11,9 @@
   AWS does under contention, instead of moto's never-failing answers. A fault is answered
   before the request reaches moto, so nothing was applied (as for throttling and conflicts
   in AWS). Only data-plane operations fail, and only once ``FaultPlan.enable`` is called
-  (after the runner created its resources).
+  (after the runner created its resources). One more kind, ``landed``, is off unless asked
+  for: a DynamoDB write is applied and then answered 500, as AWS warns an InternalServerError
+  may be (the client's own retry then meets its own write).
 
 moto's server pieces (DomainDispatcherApplication, create_backend_app, MotoRequestHandler)
 are the ones ``moto.server`` exports for its own ``moto_server`` command.
@@ -35,7 +37,8 @@ DYNAMO_TARGET = "DynamoDB_20120810."
 DYNAMO_DATA_OPS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
                              "BatchWriteItem", "TransactWriteItems", "TransactGetItems"})
 DYNAMO_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
-KINDS = ("conflict", "throttle", "internal")  # DynamoDB's; S3 has one, slowdown
+KINDS = ("conflict", "throttle", "internal", "landed")  # DynamoDB's; S3 has one, slowdown
+DEFAULT_KINDS = frozenset(KINDS) - {"landed"}
 
 
 @dataclass
@@ -44,7 +47,7 @@ class FaultPlan:
 
     rate: float = 0.0
     seed: int | None = None
-    kinds: frozenset[str] = frozenset(KINDS)
+    kinds: frozenset[str] = DEFAULT_KINDS
     s3: bool = True
     enabled: bool = False
     injected: Counter[str] = field(default_factory=Counter)
@@ -81,7 +84,7 @@ class FaultPlan:
         """The fault kind for this DynamoDB operation, or None to let it through."""
         if operation not in DYNAMO_DATA_OPS:
             return None
-        kinds = sorted(self.kinds if operation in DYNAMO_WRITES else self.kinds - {"conflict"})
+        kinds = sorted(self.kinds if operation in DYNAMO_WRITES else self.kinds - {"conflict", "landed"})
         return self._draw(kinds, f"dynamodb.{operation}")
 
     def s3_slowdown(self) -> bool:
@@ -101,7 +104,7 @@ class FaultPlan:
 
 def _dynamo_error(kind: str, operation: str, body: bytes) -> tuple[str, dict[str, Any]]:
     prefix = "com.amazonaws.dynamodb.v20120810#"
-    if kind == "internal":
+    if kind in ("internal", "landed"):
         return "500 Internal Server Error", {"__type": prefix + "InternalServerError",
                                              "message": "Internal server error (injected)"}
     if kind == "throttle":
@@ -144,7 +147,13 @@ def guarded(app: WsgiApp, faults: FaultPlan) -> WsgiApp:
             operation = target[len(DYNAMO_TARGET):]
             kind = faults.dynamo(operation)
             if kind is not None:
-                status, payload = _dynamo_error(kind, operation, _read_body(environ))
+                request = _read_body(environ)  # kept: the landed kind hands it on to moto first
+                if kind == "landed":
+                    with dynamo_lock:
+                        answer = app(environ, lambda *_: None)
+                        b"".join(answer)
+                        getattr(answer, "close", lambda: None)()
+                status, payload = _dynamo_error(kind, operation, request)
                 body = json.dumps(payload).encode()
                 start_response(status, [("Content-Type", "application/x-amz-json-1.0"),
                                         ("Content-Length", str(len(body))), ("x-amzn-RequestId", str(uuid.uuid4()))])

@@ -33,7 +33,7 @@ def test_faults_come_at_about_the_rate_and_only_once_enabled() -> None:
     assert set(_draws(plan)) == {None}  # not enabled yet: the runner still creates its resources
     plan.enable()
     fired = [d for d in _draws(plan, 4000) if d]
-    assert 300 < len(fired) < 500 and set(fired) == {"conflict", "throttle", "internal"}
+    assert 300 < len(fired) < 500 and set(fired) == {"conflict", "throttle", "internal"}  # "landed" only if asked
     assert sum(plan.injected.values()) == len(fired)
 
 
@@ -122,6 +122,13 @@ def test_dynamodb_faults_reach_botocore_as_aws_sends_them(emulator: Emulator, ki
     assert error.response["Error"]["Code"] == code
     assert error.response["ResponseMetadata"]["HTTPStatusCode"] == status
     assert "Item" not in client.get_item(TableName="faults", Key={"id": {"S": "x"}})  # answered before moto
+
+
+def test_a_landed_write_is_applied_and_still_answered_500(emulator: Emulator) -> None:
+    client = _client(emulator, "dynamodb")
+    error = _fails(emulator, "landed", lambda: client.put_item(TableName="faults", Item={"id": {"S": "landed"}}))
+    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert client.get_item(TableName="faults", Key={"id": {"S": "landed"}})["Item"] == {"id": {"S": "landed"}}
 
 
 def test_a_conflicting_transaction_is_cancelled_with_a_reason_per_item(emulator: Emulator) -> None:

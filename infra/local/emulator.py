@@ -1,0 +1,215 @@
+"""The embedded AWS emulator: moto's server app behind two WSGI layers of our own.
+
+* **Serialised DynamoDB.** moto's DynamoDB backend is plain dicts with no locking: a query
+  iterating a table while a put inserts raises "dictionary changed size during iteration"
+  (a 500), and a TransactWriteItems is only atomic if nothing else runs meanwhile. Every
+  DynamoDB request therefore holds one lock; they are short (infra/local/moto_fixes.py keeps
+  a transaction O(items), not O(table)). Other services run concurrently: an S3 PUT runs the
+  import trigger in-process, and the trigger's own S3 and DynamoDB calls must get through.
+* **Faults at a set rate** (``LOCAL_FAULT_RATE``, seedable): DynamoDB answers
+  TransactionConflict, ThrottlingException or InternalServerError (500), S3 503 SlowDown, as
+  AWS does under contention, instead of moto's never-failing answers. A fault is answered
+  before the request reaches moto, so nothing was applied (as for throttling and conflicts
+  in AWS). Only data-plane operations fail, and only once ``FaultPlan.enable`` is called
+  (after the runner created its resources). One more kind, ``landed``, is off unless asked
+  for: a DynamoDB write is applied and then answered 500, as AWS warns an InternalServerError
+  may be (the client's own retry then meets its own write).
+
+moto's server pieces (DomainDispatcherApplication, create_backend_app, MotoRequestHandler)
+are the ones ``moto.server`` exports for its own ``moto_server`` command.
+"""
+from __future__ import annotations
+
+import io
+import json
+import random
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+DYNAMO_TARGET = "DynamoDB_20120810."
+DYNAMO_DATA_OPS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
+                             "BatchWriteItem", "TransactWriteItems", "TransactGetItems"})
+DYNAMO_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
+KINDS = ("conflict", "throttle", "internal", "landed")  # DynamoDB's; S3 has one, slowdown
+DEFAULT_KINDS = frozenset(KINDS) - {"landed"}
+
+
+@dataclass
+class FaultPlan:
+    """Which requests fail: each data-plane request with probability ``rate``, drawn from ``seed``'s RNG."""
+
+    rate: float = 0.0
+    seed: int | None = None
+    kinds: frozenset[str] = DEFAULT_KINDS
+    s3: bool = True
+    enabled: bool = False
+    injected: Counter[str] = field(default_factory=Counter)
+    _rng: random.Random = field(init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"a fault rate is between 0 and 1, not {self.rate}")
+        self._rng = random.Random(self.seed)
+
+    def enable(self, rate: float | None = None, *, seed: int | None = None, kinds: Iterable[str] | None = None,
+               s3: bool | None = None) -> None:
+        """Start failing requests (optionally with a new rate, seed, DynamoDB kinds or S3 switch)."""
+        with self._lock:
+            if rate is not None:
+                self.rate = rate
+            if seed is not None:
+                self._rng = random.Random(seed)
+            if kinds is not None:
+                unknown = set(kinds) - set(KINDS)
+                if unknown:
+                    raise ValueError(f"unknown fault kinds {sorted(unknown)}; choose from {KINDS}")
+                self.kinds = frozenset(kinds)
+            if s3 is not None:
+                self.s3 = s3
+            self.enabled = True
+
+    def disable(self) -> None:
+        """Let every request through again."""
+        self.enabled = False
+
+    def dynamo(self, operation: str) -> str | None:
+        """The fault kind for this DynamoDB operation, or None to let it through."""
+        if operation not in DYNAMO_DATA_OPS:
+            return None
+        kinds = sorted(self.kinds if operation in DYNAMO_WRITES else self.kinds - {"conflict", "landed"})
+        return self._draw(kinds, f"dynamodb.{operation}")
+
+    def s3_slowdown(self) -> bool:
+        """True if this S3 request is answered 503 SlowDown."""
+        return self.s3 and self._draw(["slowdown"], "s3") is not None
+
+    def _draw(self, kinds: list[str], where: str) -> str | None:
+        if not self.enabled or not kinds or self.rate <= 0:
+            return None
+        with self._lock:
+            if self._rng.random() >= self.rate:
+                return None
+            kind = kinds[self._rng.randrange(len(kinds))]
+            self.injected[f"{where} {kind}"] += 1
+            return kind
+
+
+def _dynamo_error(kind: str, operation: str, body: bytes) -> tuple[str, dict[str, Any]]:
+    prefix = "com.amazonaws.dynamodb.v20120810#"
+    if kind in ("internal", "landed"):
+        return "500 Internal Server Error", {"__type": prefix + "InternalServerError",
+                                             "message": "Internal server error (injected)"}
+    if kind == "throttle":
+        return "400 Bad Request", {"__type": prefix + "ThrottlingException",
+                                   "message": "Rate of requests exceeds the allowed throughput (injected)."}
+    if operation != "TransactWriteItems":
+        return "400 Bad Request", {"__type": prefix + "TransactionConflictException",
+                                   "message": "Transaction is ongoing for the item (injected)"}
+    try:
+        count = len(json.loads(body or b"{}").get("TransactItems") or []) or 1
+    except ValueError:
+        count = 1
+    reasons: list[dict[str, str]] = [{"Code": "None"} for _ in range(count)]
+    reasons[0] = {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item (injected)"}
+    codes = ", ".join(r["Code"] for r in reasons)
+    return "400 Bad Request", {"__type": prefix + "TransactionCanceledException",
+                               "Message": f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
+                               "CancellationReasons": reasons}
+
+
+def _is_s3(environ: Environ) -> bool:
+    auth = environ.get("HTTP_AUTHORIZATION", "") + environ.get("QUERY_STRING", "")
+    return "/s3/aws4_request" in auth or "%2Fs3%2Faws4_request" in auth
+
+
+def _read_body(environ: Environ) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def guarded(app: WsgiApp, faults: FaultPlan) -> WsgiApp:
+    """``app`` with DynamoDB requests serialised and ``faults`` answered in front of it."""
+    dynamo_lock = threading.Lock()
+
+    def serve(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith(DYNAMO_TARGET):
+            operation = target[len(DYNAMO_TARGET):]
+            kind = faults.dynamo(operation)
+            if kind is not None:
+                request = _read_body(environ)  # kept: the landed kind hands it on to moto first
+                if kind == "landed":
+                    with dynamo_lock:
+                        answer = app(environ, lambda *_: None)
+                        b"".join(answer)
+                        getattr(answer, "close", lambda: None)()
+                status, payload = _dynamo_error(kind, operation, request)
+                body = json.dumps(payload).encode()
+                start_response(status, [("Content-Type", "application/x-amz-json-1.0"),
+                                        ("Content-Length", str(len(body))), ("x-amzn-RequestId", str(uuid.uuid4()))])
+                return [body]
+            with dynamo_lock:
+                # The whole answer is produced under the lock: moto builds it from live objects.
+                answer = app(environ, start_response)
+                try:
+                    return [b"".join(answer)]
+                finally:
+                    getattr(answer, "close", lambda: None)()
+        if _is_s3(environ) and faults.s3_slowdown():
+            body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+                    b"<Message>Please reduce your request rate. (injected)</Message>"
+                    b"<RequestId>injected</RequestId></Error>")
+            if environ.get("REQUEST_METHOD") == "HEAD":
+                body = b""
+            start_response("503 Slow Down", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+            return [body]
+        return app(environ, start_response)
+
+    return serve
+
+
+class Emulator:
+    """moto's server on host:port (0: a free one) in a daemon thread, guarded as above."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, faults: FaultPlan | None = None) -> None:
+        self.host, self.port = host, port
+        self.faults = faults or FaultPlan()
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "Emulator":
+        """Serve until ``stop``; the moto fixes (infra/local/moto_fixes.py) are installed first."""
+        from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        from infra.local import moto_fixes
+
+        moto_fixes.install()
+        app = guarded(DomainDispatcherApplication(create_backend_app), self.faults)
+        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (moto's state stays in this process)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()

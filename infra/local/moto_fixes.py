@@ -1,0 +1,138 @@
+"""Two private moto fixes the long-running local emulator needs (DESIGN.md 5), fenced here like lambda_hook.
+
+Both were measured with bench/concurrency.py (issue 13) against moto 5.2.5:
+
+* **Every model instance ever made is kept.** ``BaseModel.__new__`` appends each instance to
+  its class's ``instances_tracked`` (for moto's dashboard); only ``mock_aws`` teardown or a
+  moto-api reset clears it, so a server keeps every DynamoDB ``Item`` (each query's result
+  copies included), every S3 ``FakeKey`` with its data, deleted or not, and every table
+  copy below. 800 creates with mixed writes left the service at 4 GB resident with no image
+  left, and the gen-2 collections that walk those objects hold the GIL for seconds: the
+  whole API, /versions included, answered nothing meanwhile. Here instances are not tracked.
+* **Each TransactWriteItems deep-copies every table it touches** (to roll back on a
+  cancellation), so a create costs O(table size): 45 ms per transaction at 1,000 items.
+  Here the backup is of the touched items only (deep copies of them, or "absent"), put back
+  if the transaction raises; moto's own table-level rollback is left a no-op.
+
+moto is pinned exactly (requirements-dev.txt); ``check()`` fails loudly when either target
+changes shape, and tests/infra/test_moto_fixes.py runs it. Never shipped: only the local
+runner and the tests import this.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import threading
+from typing import Any
+
+_state = threading.local()  # inside our transact_write_items (this thread): table copies are skipped
+_installed: list[str] = []
+
+
+def _targets() -> tuple[Any, Any, Any]:
+    from moto.core.common_models import BaseModel
+    from moto.dynamodb import models as ddb
+    from moto.dynamodb.models.table import Table
+
+    return BaseModel, ddb, Table
+
+
+def check() -> None:
+    """Raise RuntimeError naming what moved if moto no longer has the shapes these fixes rely on."""
+    base_model, ddb, table = _targets()
+    new = getattr(base_model.__dict__.get("__new__"), "__func__", None)
+    new = getattr(new, "_moto_original", new)
+    if new is None or "instances_tracked.append" not in inspect.getsource(new):
+        raise RuntimeError("moto BaseModel.__new__ no longer tracks instances as expected: update infra/local/moto_fixes.py")
+    tx = getattr(ddb.DynamoDBBackend, "transact_write_items", None)
+    source = inspect.getsource(getattr(tx, "_moto_original", tx)) if tx else ""
+    for needle in ("copy.deepcopy(", "original_table_state[table_name]", "self.tables[table_name] = original_table_state"):
+        if needle not in source:
+            raise RuntimeError(f"moto DynamoDBBackend.transact_write_items changed ({needle!r} is gone): "
+                               "update infra/local/moto_fixes.py")
+    if getattr(ddb.copy, "deepcopy", None) is None or not hasattr(ddb.DynamoDBBackend, "get_keys_value"):
+        raise RuntimeError("moto.dynamodb.models no longer uses copy / get_keys_value: update infra/local/moto_fixes.py")
+    for name in ("items", "get_item", "delete_item", "hash_key_attr", "range_key_attr"):
+        if name not in table.__dict__ and name not in inspect.getsource(table.__init__):
+            raise RuntimeError(f"moto dynamodb Table.{name} is gone: update infra/local/moto_fixes.py")
+
+
+def install() -> None:
+    """Apply both fixes, once per process (later calls do nothing)."""
+    if _installed:
+        return
+    check()
+    base_model, ddb, table = _targets()
+    _untrack_instances(base_model)
+    _item_level_transactions(ddb, table)
+    _installed.append("done")
+
+
+def _untrack_instances(base_model: Any) -> None:
+    def untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls)  # as moto's, without keeping the instance forever
+
+    untracked_new._moto_original = base_model.__dict__["__new__"].__func__  # type: ignore[attr-defined]
+    base_model.__new__ = staticmethod(untracked_new)
+
+
+class _NoTableCopies:
+    """Stands in for ``copy`` inside moto.dynamodb.models: a Table "copy" made by our transaction is the table."""
+
+    def __init__(self, table: type) -> None:
+        self._table = table
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def deepcopy(self, obj: Any, memo: Any = None) -> Any:
+        if isinstance(obj, self._table) and getattr(_state, "in_transaction", False):
+            return obj
+        return copy.deepcopy(obj, memo)
+
+
+def _item_level_transactions(ddb: Any, table: type) -> None:
+    original = ddb.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        undo = _backup(self, transact_items)
+        _state.in_transaction = True
+        try:
+            original(self, transact_items)
+        except BaseException:
+            _restore(undo)
+            raise
+        finally:
+            _state.in_transaction = False
+
+    transact_write_items._moto_original = original  # type: ignore[attr-defined]
+    ddb.copy = _NoTableCopies(table)
+    ddb.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def _backup(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
+    """(table, hash key, range key, deep copy of the item or None) for each item the transaction names."""
+    undo = []
+    for entry in transact_items:
+        op_type, op = next(iter(entry.items()), (None, {}))
+        found = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+        if found is None:
+            continue  # moto answers the bad request itself, before writing anything
+        key = op.get("Item", {}) if op_type == "Put" else op.get("Key", {})
+        try:
+            hash_key, range_key = backend.get_keys_value(found, key)
+            current = found.get_item(hash_key, range_key)
+        except Exception:  # noqa: BLE001 - a malformed key: moto raises its ValidationException itself
+            continue
+        undo.append((found, hash_key, range_key, copy.deepcopy(current) if current is not None else None))
+    return undo
+
+
+def _restore(undo: list[tuple[Any, Any, Any, Any]]) -> None:
+    for found, hash_key, range_key, saved in reversed(undo):
+        if saved is None:
+            found.delete_item(hash_key, range_key)
+        elif range_key is not None:
+            found.items[hash_key][range_key] = saved
+        else:
+            found.items[hash_key] = saved

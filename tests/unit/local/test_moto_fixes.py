@@ -1,0 +1,100 @@
+"""The local emulator's moto fixes: the shapes they rely on must still exist (or fail loudly), and they work."""
+from __future__ import annotations
+
+import gc
+from typing import Any, Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra.local import moto_fixes
+
+
+@pytest.fixture
+def table() -> Iterator[Any]:
+    moto_fixes.install()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(TableName="t", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                            BillingMode="PAY_PER_REQUEST")
+        yield client
+
+
+def _item(client: Any, key: str) -> dict[str, Any] | None:
+    return client.get_item(TableName="t", Key={"id": {"S": key}}, ConsistentRead=True).get("Item")
+
+
+def test_the_moto_shapes_relied_on_still_exist() -> None:
+    moto_fixes.check()
+
+
+def test_a_reshaped_transaction_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    def transact_write_items(self: Any, transact_items: Any) -> None:
+        """Some other way of rolling back."""
+
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", transact_write_items)
+    with pytest.raises(RuntimeError, match="transact_write_items changed"):
+        moto_fixes.check()
+
+
+def test_instance_tracking_that_moved_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.core.common_models import BaseModel
+
+    monkeypatch.setattr(BaseModel, "__new__", staticmethod(lambda cls, *a, **k: object.__new__(cls)))
+    with pytest.raises(RuntimeError, match="tracks instances"):
+        moto_fixes.check()
+
+
+def test_model_instances_are_not_kept_forever(table: Any) -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    before = len(Item.instances_tracked)  # type: ignore[attr-defined]
+    for n in range(20):
+        table.put_item(TableName="t", Item={"id": {"S": f"k{n}"}})
+        table.query(TableName="t", KeyConditionExpression="id = :k", ExpressionAttributeValues={":k": {"S": f"k{n}"}})
+    assert len(Item.instances_tracked) == before  # type: ignore[attr-defined]
+
+
+def test_a_transaction_copies_no_table(table: Any) -> None:
+    from moto.dynamodb.models.table import Table
+
+    for n in range(50):
+        table.put_item(TableName="t", Item={"id": {"S": f"k{n}"}})
+    gc.collect()
+    tables = sum(isinstance(o, Table) for o in gc.get_objects())
+    table.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": {"id": {"S": "new"}}}}])
+    assert sum(isinstance(o, Table) for o in gc.get_objects()) == tables
+    assert _item(table, "new") == {"id": {"S": "new"}}
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(table: Any) -> None:
+    table.put_item(TableName="t", Item={"id": {"S": "a"}, "v": {"N": "1"}})
+    table.put_item(TableName="t", Item={"id": {"S": "gone"}})
+    with pytest.raises(table.exceptions.TransactionCanceledException):
+        table.transact_write_items(TransactItems=[
+            {"Update": {"TableName": "t", "Key": {"id": {"S": "a"}}, "UpdateExpression": "SET v = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+            {"Put": {"TableName": "t", "Item": {"id": {"S": "fresh"}}}},
+            {"Delete": {"TableName": "t", "Key": {"id": {"S": "gone"}}}},
+            {"ConditionCheck": {"TableName": "t", "Key": {"id": {"S": "missing"}},
+                                "ConditionExpression": "attribute_exists(id)"}},
+        ])
+    assert _item(table, "a") == {"id": {"S": "a"}, "v": {"N": "1"}}
+    assert _item(table, "fresh") is None
+    assert _item(table, "gone") == {"id": {"S": "gone"}}
+
+
+def test_a_transaction_that_passes_applies_every_item(table: Any) -> None:
+    table.put_item(TableName="t", Item={"id": {"S": "a"}, "v": {"N": "1"}})
+    table.transact_write_items(TransactItems=[
+        {"Update": {"TableName": "t", "Key": {"id": {"S": "a"}}, "UpdateExpression": "SET v = :two",
+                    "ConditionExpression": "v = :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":two": {"N": "2"}}}},
+        {"Put": {"TableName": "t", "Item": {"id": {"S": "b"}}}},
+    ])
+    assert _item(table, "a") == {"id": {"S": "a"}, "v": {"N": "2"}}
+    assert _item(table, "b") == {"id": {"S": "b"}}

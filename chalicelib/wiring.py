@@ -39,6 +39,7 @@ class Container:
 
 
 _state: dict[str, Container] = {}
+S3_ATTEMPTS = 8  # tries per S3 call (botocore's standard retry mode: throttling, 5xx, connection faults)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,10 @@ def _s3_client(resources: ResourceSettings) -> object:
     style = "path" if resources.endpoint_url else "virtual"
     return boto3.session.Session().client(
         "s3", region_name=resources.region, endpoint_url=resources.endpoint_url,
-        config=Config(signature_version="s3v4", s3={"addressing_style": style}),
+        # S3 answers 503 SlowDown under load; the SDK retries those with backoff. Deletes after a record
+        # already says deleted have no other retry, so they get a generous budget.
+        config=Config(signature_version="s3v4", s3={"addressing_style": style},
+                      retries={"mode": "standard", "max_attempts": S3_ATTEMPTS}),
     )
 
 

@@ -116,9 +116,10 @@ class ImageWriter:
             except TransientFault as exc:
                 faults = self._backoff(faults, exc)
             except Duplicate:
-                found = self._find(image.id) if faults else None
-                if found is not None and found.created_at == image.created_at:
-                    return image  # an earlier try landed before its answer was lost
+                # The SDK retries a call whose answer was lost; its retry then meets our own write.
+                found = self._find(image.id)
+                if found is not None and found.created_at == image.created_at and found.owner == image.owner:
+                    return found  # an earlier try landed before its answer was lost
                 raise
 
     def change(
@@ -156,10 +157,11 @@ class ImageWriter:
                     candidate, expected=current, usage_delta=usage.delta(current, updated), usage_limits=self._limits,
                     guard=guard,
                 )
-            except ConcurrentUpdate:
-                continue
-            except TransientFault as exc:
-                faults = self._backoff(faults, exc)
+            except (ConcurrentUpdate, TransientFault) as exc:
+                if isinstance(exc, TransientFault):
+                    faults = self._backoff(faults, exc)
+                # A lost answer (a fault we saw, or one the SDK retried for us into our own condition) may
+                # hide a write that landed: finding exactly what we wrote means it did.
                 found = self._find(current.id)
                 if found is None or not _carries(found, current, candidate):
                     continue
@@ -199,9 +201,9 @@ class ImageWriter:
 
 
 def _carries(stored: Image, before: Image, candidate: Image) -> bool:
-    """True when ``stored`` is past ``before`` and holds every field ``candidate`` changed: that write landed."""
+    """True when ``stored`` is past ``before`` and holds every field ``candidate`` changed, its own
+    ``updated_at`` (a microsecond stamp no other write shares) included: that write landed."""
     if stored.version <= before.version:
         return False
-    changed = [f.name for f in fields(Image) if f.name not in ("version", "updated_at")
-               and getattr(before, f.name) != getattr(candidate, f.name)]
+    changed = [f.name for f in fields(Image) if f.name != "version" and getattr(before, f.name) != getattr(candidate, f.name)]
     return all(getattr(stored, name) == getattr(candidate, name) for name in changed)

@@ -86,3 +86,42 @@ def test_a_fault_that_does_not_pass_is_raised_and_nothing_changes() -> None:
     with pytest.raises(TransientFault):
         w.change(ALICE, "i-1", lambda im: replace(im, name="renamed"))
     assert repo.get("i-1") == stored and len(sleeps) == 2
+
+
+class RetriedIntoItself(InMemoryImageRepository):
+    """The SDK's retry of a write whose answer was lost meets the write itself: it lands, then 'fails' its
+    condition (ConditionalCheckFailed), as botocore's own retries do against real DynamoDB."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+
+    def save(self, image: Image, **kw: Any) -> Image:
+        stored = super().save(image, **kw)
+        if self.armed:
+            self.armed = False
+            from chalicelib.domain.errors import ConcurrentUpdate
+
+            raise ConcurrentUpdate(image_id=image.id)
+        return stored
+
+    def add(self, image: Image, **kw: Any) -> Image:
+        stored = super().add(image, **kw)
+        if self.armed:
+            self.armed = False
+            from chalicelib.domain.errors import Duplicate
+
+            raise Duplicate(image_id=image.id)
+        return stored
+
+
+def test_a_write_the_sdk_retried_into_its_own_condition_is_recognised() -> None:
+    repo = RetriedIntoItself()
+    w = ImageWriter(repo, InMemoryMemberRepository(repo), TickingClock(), {}, sleep=lambda _: None)
+    repo.armed = True
+    made = w.add(image())  # not a Duplicate: it is our own
+    assert repo.get(made.id) == made
+    repo.armed = True
+    written = w.change(ALICE, made.id, begin_upload)  # not a 409 from re-judging saving -> saving
+    assert written.after.status is ImageStatus.SAVING and repo.get(made.id) == written.after
+    assert repo.usage("proj-a")["uploading_count"] == 1

@@ -196,6 +196,11 @@ def run(count: int) -> dict[str, tuple[int, int, int, int, float, str]]:
     from chalicelib.domain.context import RequestContext
     from infra.local.bootstrap import ensure_resources
 
+    from infra.local import moto_fixes
+
+    # The emulator as make run serves it: without these fixes moto copies every table per transaction,
+    # which would time the emulator, not the service (infra/local/moto_fixes.py).
+    moto_fixes.install()
     results: dict[str, Any] = {}
     with mock_aws():
         settings = Settings.of(region="us-east-1", images_table=f"o{count}-images", members_table=f"o{count}-members",

@@ -150,6 +150,13 @@ class LocationSettings:
     allowed_hosts: frozenset[str] = setting("IMPORT_ALLOWED_HOSTS", frozenset(),
                                             "hosts fetched even on private addresses")
     allowed_ports: frozenset[int] = setting("IMPORT_ALLOWED_PORTS", frozenset({80, 443}), "ports fetched")
+    probe_deadline_ms: int = setting("IMAGES_LOCATION_PROBE_DEADLINE_MS", 5000,
+                                     "total time for an http(s) location's HEAD, redirects included (400 beyond)")
+    fetch_deadline_ms: int = setting("IMAGES_IMPORT_FETCH_DEADLINE_MS", 600_000,
+                                     "total time for a web-download or task import's GET, body included "
+                                     "(the import fails beyond); keep it below the fetch function's timeout")
+    fetch_read_timeout_ms: int = setting("IMAGES_FETCH_READ_TIMEOUT_MS", 10_000,
+                                         "longest wait for one connect or read of any outbound request")
 
     def fetch_policy(self) -> Any:
         """The outbound fetch rules (domain.urls.FetchPolicy) these settings describe."""

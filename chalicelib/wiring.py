@@ -74,7 +74,6 @@ def real_adapters(settings: Settings) -> Adapters:
     from chalicelib.adapters.s3_store import S3ObjectStore
     from chalicelib.adapters.sfn_launcher import StepFunctionsLauncher
     from chalicelib.adapters.system import SystemClock, UuidGen
-    from chalicelib.adapters.web import GuardedHttp
 
     resources = settings.resources
     dynamo_models.configure(resources.table_names(), region=resources.region, host=resources.endpoint_url)
@@ -84,12 +83,22 @@ def real_adapters(settings: Settings) -> Adapters:
         tasks=DynamoTaskRepository(),
         metadefs=DynamoMetadefRepository(),
         store=S3ObjectStore(lambda: _s3_client(resources), resources.bucket),
-        web=GuardedHttp(settings.locations.fetch_policy()),
+        web=web_client(settings),
         inspector=OsloInspector(),
         launcher=StepFunctionsLauncher(lambda: _client("stepfunctions", resources), resources.import_state_machine_arn),
         clock=SystemClock(),
         ids=UuidGen(),
     )
+
+
+def web_client(settings: Settings) -> Any:
+    """The guarded outbound http(s) client: the fetch policy and deadlines of ``settings``."""
+    from chalicelib.adapters.web import Deadlines, GuardedHttp
+
+    where = settings.locations
+    deadlines = Deadlines(probe=where.probe_deadline_ms / 1000, fetch=where.fetch_deadline_ms / 1000,
+                          read=where.fetch_read_timeout_ms / 1000)
+    return GuardedHttp(where.fetch_policy(), deadlines)
 
 
 def assemble(settings: Settings, ports: Adapters) -> Container:
@@ -108,7 +117,7 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
 
     store, limits, where = ports.store, settings.limits, settings.locations
     rules = LocationRules(enabled=where.show_multiple_locations, quota=where.image_location_quota)
-    locations = LocationSupport(rules, store, ports.web)
+    locations = LocationSupport(rules, store, ports.web, settings.data.image_size_cap)
     writer = ImageWriter(ports.images, ports.members, ports.clock, limits.counters())
     images = ImageService(
         writer, ports.images, ports.members, ports.clock, ports.ids, limits, locations,

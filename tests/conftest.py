@@ -92,16 +92,13 @@ class Emulator:
         from chalicelib.adapters import dynamo_models
         from chalicelib.adapters.s3_store import S3ObjectStore
         from chalicelib.adapters.sfn_launcher import StepFunctionsLauncher
-        from chalicelib.adapters.web import GuardedHttp
-        from chalicelib.domain.urls import FetchPolicy
-
         if dynamo_models.ImageRecord.Meta.table_name != settings.resources.images_table:  # another fixture rewired the models
             self.adapters = wiring.real_adapters(settings)
         shared = self.adapters.store
         return wiring.assemble(settings, replace(
             self.adapters,
             store=S3ObjectStore(lambda: shared.client, settings.resources.bucket),
-            web=GuardedHttp(FetchPolicy(settings.locations.allowed_hosts, settings.locations.allowed_ports)),
+            web=wiring.web_client(settings),
             launcher=StepFunctionsLauncher(
                 lambda: self.session.client("stepfunctions", region_name=settings.resources.region),
                 settings.resources.import_state_machine_arn),

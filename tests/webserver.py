@@ -1,7 +1,9 @@
-"""A small file server on 127.0.0.1 for location and web-download tests: GET/HEAD, 404s and redirects."""
+"""A small file server on 127.0.0.1 for location and web-download tests: GET/HEAD, 404s, redirects, and
+sources that misbehave (a Content-Length that lies, headers or a body trickled slowly)."""
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
@@ -16,6 +18,13 @@ class FileServer:
         # path -> statuses to answer (in order) before serving the file: a flaky source.
         self.failures: dict[str, list[int]] = {}
         self.requests: list[tuple[str, str]] = []
+        # path -> the Content-Length to declare instead of the file's (a short body, or a lying header).
+        self.declared: dict[str, str] = {}
+        # path -> seconds between header lines (a server that never finishes its headers).
+        self.trickle_headers: dict[str, float] = {}
+        # path -> seconds between body bytes (headers at once, then the body a byte at a time).
+        self.trickle_body: dict[str, float] = {}
+        self.trickle_limit = 200  # lines or bytes before a trickling answer gives up
         self.url = ""
 
     def __getitem__(self, path: str) -> str:
@@ -48,10 +57,36 @@ def _handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 return
             self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Length", server.declared.get(self.path, str(len(data))))
+            if self.path in server.trickle_headers:
+                self._trickle_headers(server.trickle_headers[self.path])
+                return
             self.end_headers()
-            if body:
+            if body and self.path in server.trickle_body:
+                self._trickle_body(data, server.trickle_body[self.path])
+            elif body:
                 self.wfile.write(data)
+
+        def _trickle_headers(self, interval: float) -> None:
+            self.flush_headers()
+            for n in range(server.trickle_limit):
+                time.sleep(interval)
+                try:
+                    self.wfile.write(f"X-Slow-{n}: {n}\r\n".encode())
+                    self.wfile.flush()
+                except OSError:
+                    return
+            self.close_connection = True
+
+        def _trickle_body(self, data: bytes, interval: float) -> None:
+            self.wfile.flush()
+            for n in range(min(len(data), server.trickle_limit)):
+                time.sleep(interval)
+                try:
+                    self.wfile.write(data[n:n + 1])
+                    self.wfile.flush()
+                except OSError:
+                    return
 
         def do_GET(self) -> None:  # noqa: N802
             self._answer(True)

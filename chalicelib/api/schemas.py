@@ -20,6 +20,12 @@ def _file_name(name: str) -> str:
     return name.replace("/", "-") + ".json"
 
 
+@functools.lru_cache(maxsize=1)
+def _known() -> frozenset[str]:
+    """The file names of the schemas served: any other name is unknown (404), however long or odd it is."""
+    return frozenset(path.name for path in _DIR.glob("*.json"))
+
+
 def load(name: str) -> dict[str, Any]:
     """The schema document served at ``/v2/schemas/<name>``; raises NotFound for unknown names.
 
@@ -37,9 +43,11 @@ def _formats(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 @functools.lru_cache(maxsize=None)
 def _file(name: str) -> dict[str, Any]:
+    # Looked up among the known names, never handed to the file system: a 5,000-character name
+    # would raise ENAMETOOLONG (a 500) there.
+    if "." in name or _file_name(name) not in _known():
+        raise NotFound(f"Schema {name[:64]} not found.")
     path = _DIR / _file_name(name)
-    if "." in name or not path.is_file():
-        raise NotFound(f"Schema {name} not found.")
     document: dict[str, Any] = json.loads(path.read_text())
     return document
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from chalicelib.domain import images as domain
+from chalicelib.domain import urls as url_rules
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Conflict, Forbidden, InvalidInput, QuotaExceeded
 from chalicelib.domain.images import Image, ImageStatus, Location
@@ -37,7 +38,9 @@ class NewLocation:
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> "NewLocation":
-        return cls(str(value["url"]), dict(value.get("metadata") or {}), value.get("validation_data"))
+        """The location as given, its http(s) URL normalized (stored as it is checked and fetched)."""
+        url = url_rules.normalized_or_same(str(value["url"]))
+        return cls(url, dict(value.get("metadata") or {}), value.get("validation_data"))
 
     def stored(self) -> Location:
         return Location(self.url, self.metadata)

@@ -100,9 +100,9 @@ def check_create(task_type: object, task_input: object) -> tuple[str, dict[str, 
     if not isinstance(source, str) or not source:
         raise InvalidInput("'import_from' must be an http or https URL.")
     # file://, swift+config:// and the rest are refused, as Glance's import filtering does.
-    urls.parse(source)
+    source = urls.normalize(source)  # stored as it is checked and fetched
     if not isinstance(task_input["import_from_format"], str) or not task_input["import_from_format"]:
         raise InvalidInput("'import_from_format' must be a non-empty string.")
     if not isinstance(task_input["image_properties"], dict):
         raise InvalidInput("'image_properties' must be an object.")
-    return str(task_type), dict(task_input)
+    return str(task_type), {**task_input, "import_from": source}

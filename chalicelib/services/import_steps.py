@@ -16,8 +16,9 @@ from typing import Any, Iterable, Iterator, Mapping
 from chalicelib.domain import data, imports
 from chalicelib.domain import images as domain
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import Conflict, Duplicate, NotFound, Unreachable
+from chalicelib.domain.errors import Conflict, Duplicate, NotFound, QuotaExceeded, Unreachable
 from chalicelib.domain.images import Image, Location
+from chalicelib.domain.urls import TooSlow
 from chalicelib.ports import STATUS, FormatInspector, ObjectStore, WebClient
 from chalicelib.services.image_data import HASH_ALGO, capped, scan
 from chalicelib.services.images import ImageService
@@ -86,6 +87,8 @@ class ImportStepService:
         url = str(state["uri"])
         try:
             response, final = self.web.open(url, "GET")
+        except TooSlow as exc:  # a source that slow would be as slow on a retry
+            raise imports.ImportSourceError(detail=exc.message) from None
         except Unreachable as exc:
             raise imports.SourceUnavailable(detail=exc.message) from None
         try:
@@ -93,8 +96,11 @@ class ImportStepService:
                 raise imports.SourceUnavailable(detail=f"{response.status} from {final}")
             if not 200 <= response.status < 300:
                 raise imports.ImportSourceError(detail=f"{response.status} from {final}")
-            chunks = capped(_read(response), self.image_size_cap, None)
+            declared = declared_length(response, final, self.image_size_cap)
+            chunks = exact(capped(_read(response), self.image_size_cap, None), declared, final)
             size = self.store.put_stream(state["staged_key"], chunks)
+        except TooSlow as exc:
+            raise imports.ImportSourceError(detail=exc.message) from None
         except (OSError, http.client.HTTPException) as exc:  # a connection dropped mid-body (IncompleteRead too)
             raise imports.SourceUnavailable(detail=f"{exc!r} while reading {final}") from None
         finally:
@@ -207,6 +213,34 @@ def failure_message(error: Mapping[str, Any] | None) -> str:
     if isinstance(parsed, dict) and parsed.get("errorMessage"):
         return str(parsed["errorMessage"])
     return f"Import failed: {error.get('Error', 'error')}{': ' + cause if cause else ''}"
+
+
+def declared_length(response: Any, url: str, cap: int) -> int | None:
+    """The body length the source declares (None when chunked or not given); QuotaExceeded before any
+    byte is read when it is above ``cap``; ImportSourceError for a malformed Content-Length."""
+    if (response.getheader("Transfer-Encoding") or "").lower() not in ("", "identity"):
+        return None  # chunked: the chunk sizes are the length, and http.client checks them
+    raw = response.getheader("Content-Length")
+    if raw is None:
+        return None
+    if not raw.strip().isdigit():
+        raise imports.ImportSourceError(detail=f"{url} declared an invalid Content-Length ({raw[:40]!r})")
+    declared = int(raw)
+    if declared > cap:
+        raise QuotaExceeded(f"{url} declares {declared} bytes, more than the largest image allowed ({cap} bytes).")
+    return declared
+
+
+def exact(chunks: Iterable[bytes], declared: int | None, url: str) -> Iterator[bytes]:
+    """Pass ``chunks`` through; SourceUnavailable (a cut transfer, retried) at the end if fewer bytes came
+    than ``declared``, so the staged object is never completed with a short body."""
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        yield chunk
+    if declared is not None and size != declared:
+        raise imports.SourceUnavailable(
+            detail=f"received {size} of the {declared} bytes the Content-Length of {url} declared")
 
 
 def _drain(chunks: Iterable[bytes]) -> int:

@@ -7,6 +7,8 @@ repeated start (a retried request, an S3 event delivered twice) runs one import.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -61,6 +63,7 @@ class ImportService:
         if request.uri is not None:
             # Glance's import filtering at request time (scheme, port); addresses are checked again at fetch.
             urls.check_port(request.uri, urls.parse(request.uri), self.fetch_policy)
+            request = dataclasses.replace(request, uri=urls.normalize(request.uri))  # stored as checked
         return self._start(ctx, image_id, request.method, request.task_input(), self.ids.new_id())
 
     def _start(self, ctx: RequestContext, image_id: str, method: str, task_input: Mapping[str, Any],

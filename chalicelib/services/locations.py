@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
-from chalicelib.domain import data, imports, policy
+from chalicelib.domain import data, imports, policy, urls
 from chalicelib.domain import locations as locrules
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import Forbidden, InvalidInput
+from chalicelib.domain.errors import Forbidden, InvalidInput, QuotaExceeded
 from chalicelib.domain.images import NEW_LOCATION_API, Image, Location
 from chalicelib.domain.patch import LocationChanges
 from chalicelib.ports import ObjectStore, WebProbe
@@ -30,6 +30,7 @@ class LocationSupport:
     rules: locrules.LocationRules = locrules.LocationRules()
     store: ObjectStore | None = None
     web: WebProbe | None = None
+    size_cap: int | None = None  # IMAGES_SIZE_CAP: a location declaring more is refused (413)
 
     def own_key(self, image_id: str, url: str) -> str | None:
         """The object key of ``url`` if it lies under this image's own data prefix."""
@@ -45,13 +46,23 @@ class LocationSupport:
 
         def check(url: str) -> int | None:
             if url not in seen:
-                seen[url] = self._size_of(image_id, url)
+                seen[url] = self._capped(url, self._size_of(image_id, url))
             return seen[url]
 
         return check
 
     def changes(self, image_id: str) -> LocationChanges:
         return LocationChanges(self.rules, self.checker(image_id))
+
+    def _capped(self, url: str, size: int | None) -> int | None:
+        """``size``, unless it is above the image size cap (QuotaExceeded: the image would count it in
+        the project's usage, as an upload of that size would be refused)."""
+        if size is not None and self.size_cap is not None and size > self.size_cap:
+            raise QuotaExceeded(
+                f"Invalid location {url}: it declares {size} bytes, more than the largest image allowed "
+                f"({self.size_cap} bytes)."
+            )
+        return size
 
     def _size_of(self, image_id: str, url: str) -> int | None:
         if url.startswith("s3://"):
@@ -101,7 +112,7 @@ def add_location(
         if algo not in NEW_API_ALGORITHMS:
             raise InvalidInput(f"os_hash_algo must be one of {', '.join(NEW_API_ALGORITHMS)}, not {algo}")
         locrules.check_hashes(values, str(algo), InvalidInput)
-    new = locrules.NewLocation(url, {}, values or None)
+    new = locrules.NewLocation(urls.normalized_or_same(url), {}, values or None)
     # This API does not depend on show_multiple_locations, and takes the algorithm the caller hashed with.
     enabled = replace(support.rules, enabled=True, hashing_algorithm=str(algo))
     return locrules.add(image, "-", new, enabled, support.checker(image.id))

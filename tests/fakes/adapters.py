@@ -8,9 +8,7 @@ from __future__ import annotations
 from chalicelib import wiring
 from chalicelib.adapters.inspection import OsloInspector
 from chalicelib.adapters.system import SystemClock, UuidGen
-from chalicelib.adapters.web import GuardedHttp
 from chalicelib.config import Settings
-from chalicelib.domain.urls import FetchPolicy
 from tests.fakes.metadefs import InMemoryMetadefRepository
 from tests.fakes.repositories import (
     InMemoryImageRepository, InMemoryMemberRepository, InMemoryTaskRepository, RecordingLauncher,
@@ -29,7 +27,7 @@ def fake_adapters(settings: Settings) -> wiring.Adapters:
         tasks=InMemoryTaskRepository(),
         metadefs=InMemoryMetadefRepository(),
         store=InMemoryObjectStore(settings.resources.bucket),
-        web=GuardedHttp(FetchPolicy(settings.locations.allowed_hosts, settings.locations.allowed_ports)),
+        web=wiring.web_client(settings),
         inspector=OsloInspector(),
         launcher=RecordingLauncher(),
         clock=SystemClock(),

@@ -72,3 +72,37 @@ def test_an_owner_less_image_is_visible_to_admins_only(api: Any, container: Any,
         assert image.id not in [im["id"] for im in body(api.http.get("/v2/images", headers=who))["images"]]
     assert api.http.get(f"/v2/images/{image.id}", headers=ADMIN).status_code == 200
     assert container.ports.images.get(image.id) == image
+
+
+# -- 8. ids are UUIDs -----------------------------------------------------------------------------
+GOOD = "0b6f1c3e-9a4d-4c1b-8f2e-3d5a6b7c8d9e"
+BAD_IDS = ["x/y", "..", "a b", "x" * 300, GOOD[:-1], GOOD + "0", GOOD.replace("-", ""), "{" + GOOD + "}",
+           GOOD.replace("b", "g", 1), GOOD + "\n", ""]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_v2_create_takes_only_uuid_ids(api: Any, container: Any, bad: str) -> None:
+    resp = api.http.post("/v2/images", headers=ALICE, body=json.dumps({"id": bad}))
+    glance_error(resp, 400)
+    nothing_stored(container)
+
+
+@pytest.mark.parametrize("bad", [b for b in BAD_IDS if b and "\n" not in b])
+def test_v1_create_takes_only_uuid_ids(api: Any, container: Any, bad: str) -> None:
+    resp = post(api, {**ALICE, **JSON}, {**RAW, "x-image-meta-id": bad})
+    assert "must be a UUID" in glance_error(resp, 400)
+    nothing_stored(container)
+    assert body(api.http.get("/v2/images", headers=ALICE))["images"] == []
+
+
+def test_v1_create_with_a_uuid_id_keeps_it(api: Any) -> None:
+    resp = post(api, {**ALICE, **JSON}, {**RAW, "x-image-meta-id": GOOD})
+    assert resp.status_code == 201 and body(resp)["image"]["id"] == GOOD
+
+
+def test_an_s3_location_names_its_own_object_exactly(container: Any) -> None:
+    support = container.data._locations  # noqa: SLF001 - the one LocationSupport the services share
+    store = container.data.store
+    assert support.own_key(GOOD, store.url_of(f"images/{GOOD}")) == f"images/{GOOD}"
+    for other in (f"images/{GOOD}/y", f"images/{GOOD}/", f"images/{GOOD}x", f"staging/{GOOD}", "images/x/y"):
+        assert support.own_key(GOOD, store.url_of(other)) is None, other

@@ -106,3 +106,22 @@ def test_an_s3_location_names_its_own_object_exactly(container: Any) -> None:
     assert support.own_key(GOOD, store.url_of(f"images/{GOOD}")) == f"images/{GOOD}"
     for other in (f"images/{GOOD}/y", f"images/{GOOD}/", f"images/{GOOD}x", f"staging/{GOOD}", "images/x/y"):
         assert support.own_key(GOOD, store.url_of(other)) is None, other
+
+
+# -- 11. control characters in v1 headers ---------------------------------------------------------
+@pytest.mark.parametrize("header, value", [
+    ("x-image-meta-name", "a%00b"), ("x-image-meta-name", "a%0Ab"), ("x-image-meta-name", "a%0D%0Ab"),
+    ("x-image-meta-name", "a%7Fb"), ("x-image-meta-name", "a%C2%85b"), ("x-image-meta-property-note", "x%00"),
+    ("x-image-meta-property-n%00te", "x"), ("x-image-meta-min_ram", "1%00"),
+])
+def test_v1_control_characters_are_400_never_cut(api: Any, container: Any, header: str, value: str) -> None:
+    # On create: 400, and no image
+    resp = post(api, {**ALICE, **JSON}, {**RAW, header: value})
+    assert "control character" in glance_error(resp, 400)
+    nothing_stored(container)
+    # On update: 400, and the image unchanged
+    image = create(api, ALICE, name="kept")
+    before = container.ports.images.get(image["id"])
+    put = api.http.put(f"/v1/images/{image['id']}", headers={**ALICE, **JSON, header: value}, body=b"")
+    assert "control character" in glance_error(put, 400)
+    assert container.ports.images.get(image["id"]) == before

@@ -123,7 +123,7 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
         writer, ports.images, ports.members, ports.clock, ports.ids, limits, locations,
         store=store, delayed_delete=settings.data.delayed_delete,
     )
-    data = ImageDataService(writer, locations, store, ports.inspector, settings.data)
+    data = ImageDataService(writer, locations, store, ports.inspector, settings.data, ports.web)
     members = MemberService(writer, ports.members, ports.clock, limits.image_member_quota)
     metadefs = MetadefService(ports.metadefs, ports.clock)
     tasks = TaskService(

@@ -10,10 +10,12 @@ took any word, and read a typo as false; here a non-boolean is 400).
 python-glanceclient percent-encodes every header name and value (RFC 8187,
 bug #1766235), so both are percent-decoded; response values are
 percent-encoded where they hold ``%`` or anything outside printable ASCII,
-which HTTP headers cannot carry.
+which HTTP headers cannot carry. A decoded name or value holding a control
+character (``%00``, ``%0A``...) is 400, never cut.
 """
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote, unquote
@@ -66,6 +68,8 @@ def parse_meta(headers: Mapping[str, str], *, size_cap: int | None = None) -> v1
     properties: dict[str, str] = {}
     for raw_name, raw_value in _decoded(headers.items()):
         name = raw_name.lower()
+        if name.startswith(PREFIX) or name == COPY_FROM:
+            _check_printable(raw_name, raw_value)
         if name.startswith(PROPERTY_PREFIX):
             key = name[len(PROPERTY_PREFIX):].replace("-", "_")
             if not key:
@@ -83,6 +87,15 @@ def parse_meta(headers: Mapping[str, str], *, size_cap: int | None = None) -> v1
     if size_cap is not None and fields.get("size") is not None and fields["size"] > size_cap:
         raise InvalidInput(f"Denying attempt to upload image larger than {size_cap} bytes.")
     return v1.V1Meta(fields, properties)
+
+
+def _check_printable(name: str, value: str) -> None:
+    """Raise InvalidInput when a decoded header name or value holds a control character (NUL, CR, LF, DEL...):
+    stores and clients cut or split at them, so ``a%00b`` would silently become something else."""
+    for text, what in ((name, "name"), (value, "value")):
+        bad = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+        if bad is not None:
+            raise InvalidInput(f"Invalid header {what} for {name!r}: control character U+{ord(bad):04X} is not allowed.")
 
 
 def _decoded(items: Iterable[tuple[str, str]]) -> Iterable[tuple[str, str]]:

@@ -7,8 +7,13 @@ from chalicelib.domain.images import Image
 
 
 def can_see(image: Image, ctx: RequestContext, *, is_member: bool) -> bool:
-    """is_image_visible: admin, ownerless, public/community, owner, or a member of a shared image."""
-    if ctx.is_admin or image.owner is None or image.visibility in ("public", "community"):
+    """is_image_visible: admin, public/community, owner, or a member of a shared image.
+
+    Unlike Glance, an owner-less image is not visible to everyone: only admins see it
+    (Glance's "no owner" clause served its unauthenticated admin flavor; here it would
+    let a project-less token publish to every project).
+    """
+    if ctx.is_admin or image.visibility in ("public", "community"):
         return True
     if ctx.project_id is not None and image.owner == ctx.project_id:
         return True
@@ -34,7 +39,9 @@ def require_reader(ctx: RequestContext, action: str) -> None:
 
 
 def require_add_image(ctx: RequestContext, owner: str | None) -> None:
-    """add_image: admin, or a member creating an image owned by its own project."""
+    """add_image: admin, or a member creating an image owned by its own project; never an owner-less image."""
+    if owner is None:
+        raise Forbidden("A request without a project may not create images: the image would have no owner.")
     if ctx.is_admin:
         return
     if not ctx.is_member:

@@ -1,6 +1,7 @@
 """Pure property, format and key rules of Glance's image API (reference 3.1-3.3)."""
 from __future__ import annotations
 
+import re
 from typing import Iterable, Mapping
 
 from chalicelib.domain.errors import InvalidInput, QuotaExceeded, ReadonlyProperty, ReservedProperty
@@ -81,6 +82,16 @@ def require_formats(disk_format: str | None, container_format: str | None) -> No
     for name, value in (("disk_format", disk_format), ("container_format", container_format)):
         if not value:
             raise InvalidInput(f"Property {name} must be set prior to saving data.")
+
+
+# The image schema's id pattern, matched whole: ``re.search`` with ``$`` would take a trailing newline.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def check_image_id(image_id: object) -> None:
+    """Raise InvalidInput unless ``image_id`` is a UUID string: ids name object keys and appear where the schema says UUID."""
+    if not isinstance(image_id, str) or _UUID.fullmatch(image_id) is None:
+        raise InvalidInput(f"Invalid image id {image_id!r}: an image id must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx).")
 
 
 def check_core_values(values: Mapping[str, object]) -> None:

@@ -17,9 +17,10 @@ from chalicelib.config import DataSettings
 from chalicelib.domain import data, imports, policy
 from chalicelib.domain import images as domain
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import Forbidden, Gone, InvalidInput, NotFound, QuotaExceeded
+from chalicelib.domain.errors import Forbidden, Gone, InvalidInput, NotFound, QuotaExceeded, ServiceUnavailable
 from chalicelib.domain.images import Image, ImageStatus, Location
-from chalicelib.ports import STATUS, FormatInspector, ObjectStore
+from chalicelib.ports import STATUS, FormatInspector, ObjectStore, WebClient
+from chalicelib.services import location_relay as relay
 from chalicelib.services.locations import LocationSupport
 from chalicelib.services.writer import ImageWriter
 
@@ -118,9 +119,10 @@ class ImageDataService:
 
     def __init__(
         self, writer: ImageWriter, locations: LocationSupport, store: ObjectStore, inspector: FormatInspector,
-        limits: DataSettings,
+        limits: DataSettings, web: WebClient | None = None,
     ) -> None:
         self._writer = writer
+        self._web = web  # reads external locations for callers who may not see them
         self._locations = locations
         self.store = store
         self.inspector = inspector
@@ -226,6 +228,9 @@ class ImageDataService:
 
         ``inline`` serves a whole image that fits ``proxy_max_bytes`` through the
         function (v1, whose clients read data and metadata headers from one response).
+        An external location is redirected to only for callers who may see it
+        (``can_see_locations``); anyone else gets its bytes through the function
+        within ``proxy_max_bytes`` (403 beyond), never its URL.
         """
         image = self._writer.visible(ctx, image_id)
         domain.check_download(image, is_admin=ctx.is_admin)
@@ -237,8 +242,10 @@ class ImageDataService:
         first = image.locations[0].url
         key = self._locations.own_key(image.id, first)
         if key is None:
-            # An http(s) location: the client fetches it there, Range and all.
-            return Download(image, url=first)
+            if policy.can_see_locations(image, ctx):
+                # An http(s) location the caller may see anyway: it fetches it there, Range and all.
+                return Download(image, url=first)
+            return self._relay(image, first, range_header, content_range)
         if image.size is None:
             return Download(image, url=self.store.presigned_get(key, PRESIGN_SECONDS))
         if range_header is not None:
@@ -255,6 +262,27 @@ class ImageDataService:
             return self._proxy(image, key, byte_range or whole, partial)
         url = self.store.presigned_get(key, PRESIGN_SECONDS)
         return Download(image, url=url, byte_range=byte_range, partial=partial)
+
+    def _relay(self, image: Image, url: str, range_header: str | None, content_range: str | None) -> Download:
+        """An external location's bytes through the function, for a caller who may not learn its URL."""
+        limit = self.limits.proxy_max_bytes
+        if image.size is not None and image.size > limit:
+            raise relay.too_large(image.id, image.size, limit)
+        if image.size is not None:
+            self._byte_range(image.size, range_header, content_range)  # 400/416 before any fetch
+        body = relay.read_external(self._web, image.id, url, limit)
+        if image.size is not None and len(body) != image.size:
+            raise ServiceUnavailable(detail="the image's external location no longer holds the image's size")
+        byte_range = self._byte_range(len(body), range_header, content_range)
+        if byte_range is None:
+            return Download(image, body=body, byte_range=data.ByteRange(0, len(body) - 1, len(body)))
+        return Download(image, body=body[byte_range.start : byte_range.end + 1], byte_range=byte_range, partial=True)
+
+    @staticmethod
+    def _byte_range(size: int, range_header: str | None, content_range: str | None) -> data.ByteRange | None:
+        if range_header is not None:
+            return data.parse_range(range_header, size)
+        return data.parse_content_range(content_range, size) if content_range is not None else None
 
     def _proxy(self, image: Image, key: str, byte_range: data.ByteRange, partial: bool) -> Download:
         if byte_range.length > self.limits.proxy_max_bytes:

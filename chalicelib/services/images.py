@@ -134,6 +134,8 @@ class ImageService:
     def create(self, ctx: RequestContext, body: Mapping[str, Any]) -> Image:
         """Create a queued image from a schema-valid body; raises Forbidden/QuotaExceeded/Duplicate."""
         rules.check_create_keys(body)
+        if "id" in body:
+            rules.check_image_id(body["id"])  # v1 headers reach here unchecked by the schema
         owner = body.get("owner", ctx.project_id)
         policy.require_add_image(ctx, owner)
         visibility = body.get("visibility", "shared")

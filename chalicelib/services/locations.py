@@ -1,7 +1,7 @@
 """Where location URLs may point, and the new location API (reference 1.7b).
 
-A location is either ``s3://<our bucket>/images/<image id>[/...]`` (the
-image's own prefix, so no image can point at, or later delete, another
+A location is either ``s3://<our bucket>/images/<image id>`` exactly (the
+image's own object, so no image can point at, or later delete, another
 image's bytes) or an http(s) URL that passes the SSRF guard. The PATCH rules
 themselves are pure (domain/locations.py); this module supplies their URL
 check and the data clean-up after a location is gone.
@@ -33,12 +33,10 @@ class LocationSupport:
     size_cap: int | None = None  # IMAGES_SIZE_CAP: a location declaring more is refused (413)
 
     def own_key(self, image_id: str, url: str) -> str | None:
-        """The object key of ``url`` if it lies under this image's own data prefix."""
+        """The object key of ``url`` if it names this image's own data object exactly (no sub-keys:
+        ``images/x/y`` would be another image's object under a non-UUID id)."""
         key = self.store.key_of(url) if self.store is not None else None
-        own = data.data_key(image_id)
-        if key is not None and (key == own or key.startswith(own + "/")):
-            return key
-        return None
+        return key if key is not None and key == data.data_key(image_id) else None
 
     def checker(self, image_id: str) -> locrules.UrlCheck:
         """The URL check for one request: validates and sizes each URL once, however often the write retries."""
@@ -69,7 +67,7 @@ class LocationSupport:
             key = self.own_key(image_id, url)
             if key is None or self.store is None:
                 raise InvalidInput(
-                    f"Invalid location {url}: an s3 location must be under this image's own prefix "
+                    f"Invalid location {url}: an s3 location must name this image's own object "
                     f"({self.store.url_of(data.data_key(image_id)) if self.store else 's3://<bucket>/images/<id>'})."
                 )
             size = self.store.size(key)

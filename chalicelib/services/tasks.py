@@ -116,14 +116,21 @@ class TaskService:
 
     def _visible(self, ctx: RequestContext, task_id: str) -> Task:
         task = self.repo.get(task_id)
-        if rules.is_expired(task, self.clock.now()) or not (ctx.is_admin or task.owner == ctx.project_id):
+        if rules.is_expired(task, self.clock.now()) or not _may_see(ctx, task):
             raise TaskNotFound(task_id=task_id)
         return task
 
     def tasks_for_image(self, ctx: RequestContext, image: Image) -> list[Task]:
-        """The unexpired tasks of an image the caller was shown (not behind tasks_api_access), oldest first."""
+        """The unexpired tasks of an image the caller was shown (not behind tasks_api_access), oldest first,
+        keeping only those the caller may see (``_is_task_visible``): its project's tasks, or any for an admin.
+
+        Glance's ``get_task_info`` lists ``tasks_get_by_image``, which drops tasks not visible to the
+        context, so a member or a community viewer sees none: a task's input holds the import URI
+        (credentials and all), its user_id and request_id. Unlike Glance, an owner-less task is an
+        admin's alone (as an owner-less image is).
+        """
         now = self.clock.now()
-        return [t for t in self.repo.list_for_image(image.id) if not rules.is_expired(t, now)]
+        return [t for t in self.repo.list_for_image(image.id) if not rules.is_expired(t, now) and _may_see(ctx, t)]
 
     def mark_processing(self, task_id: str) -> Task:
         """pending -> processing; a task already processing is returned unchanged.
@@ -152,6 +159,11 @@ class TaskService:
                 if attempt == _ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _may_see(ctx: RequestContext, task: Task) -> bool:
+    """Glance's _is_task_visible, owner-less tasks excepted: an admin, or the task's own project."""
+    return ctx.is_admin or (task.owner is not None and task.owner == ctx.project_id)
 
 
 def _check_filters(filters: Mapping[str, str]) -> None:

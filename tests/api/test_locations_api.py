@@ -185,14 +185,18 @@ def test_s3_locations_must_be_under_the_images_own_prefix(api: Any, container: A
     other = seed(container, api, ImageStatus.ACTIVE, [web["/a.img"]])
     image_id = seed(container, api, ImageStatus.ACTIVE, [web["/a.img"]])
     store.put_stream(f"images/{other}", [b"theirs"])
-    store.put_stream(f"images/{image_id}/copy", [b"mine"])
+    store.put_stream(f"images/{image_id}/copy", [b"sub-key"])
     assert patch(api, ALICE, image_id, add_op(store.url_of(f"images/{other}"))).status_code == 400
-    assert patch(api, ALICE, image_id, add_op(store.url_of(f"images/{image_id}/absent"))).status_code == 400
-    resp = patch(api, ALICE, image_id, add_op(store.url_of(f"images/{image_id}/copy"), "0"))
+    assert patch(api, ALICE, image_id, add_op(store.url_of(f"images/{image_id}"))).status_code == 400  # no object yet
+    # Only the image's own object, exactly: a sub-key could be another image's (an id "x" and an id "x/y").
+    resp = patch(api, ALICE, image_id, add_op(store.url_of(f"images/{image_id}/copy")))
+    assert resp.status_code == 400 and "own object" in body(resp)["message"]
+    store.put_stream(f"images/{image_id}", [b"mine"])
+    resp = patch(api, ALICE, image_id, add_op(store.url_of(f"images/{image_id}"), "0"))
     assert resp.status_code == 200, resp.body
     # The first location serves downloads: now a presigned URL of our own object.
     got = api.http.get(f"/v2/images/{image_id}/file", headers=ALICE)
-    assert got.status_code == 302 and f"images/{image_id}/copy" in got.headers["Location"]
+    assert got.status_code == 302 and f"images/{image_id}" in got.headers["Location"]
 
 
 def test_replace_rules(api: Any, container: Any, web: FileServer) -> None:
@@ -209,7 +213,7 @@ def test_remove_is_admin_only_never_the_last_and_drops_own_data(api: Any, contai
     image_id = seed(container, api, ImageStatus.ACTIVE, [web["/a.img"]])
     assert patch(api, ADMIN, image_id, REMOVE_FIRST).status_code == 403  # the last location
     store = container.data.store
-    key = f"images/{image_id}/copy"
+    key = f"images/{image_id}"
     store.put_stream(key, [b"mine"])
     assert patch(api, ALICE, image_id, add_op(store.url_of(key))).status_code == 200
     assert patch(api, ALICE, image_id, [{"op": "remove", "path": "/locations/1"}]).status_code == 403  # not admin

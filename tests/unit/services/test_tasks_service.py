@@ -130,12 +130,13 @@ def test_expired_tasks_are_hidden_everywhere() -> None:
     svc.repo.items[task.id] = replace(task, image_id="img-1")
     svc.record_failure(task.id, "gone")
     image = Image(id="img-1", owner="admin-proj", created_at=svc.clock.now(), updated_at=svc.clock.now())
-    assert [t.id for t in svc.tasks_for_image(ALICE, image)] == [task.id]
+    assert [t.id for t in svc.tasks_for_image(ADMIN, image)] == [task.id]
+    assert svc.tasks_for_image(ALICE, image) == []  # another project's task (Glance's _is_task_visible)
     svc.clock.current += TTL  # type: ignore[attr-defined]
     with pytest.raises(TaskNotFound):
         svc.show(ADMIN, task.id)
     assert svc.index(ADMIN, TaskQuery(limit=5))[0] == []
-    assert svc.tasks_for_image(ALICE, image) == []
+    assert svc.tasks_for_image(ADMIN, image) == []
 
 
 def test_pipeline_updates_are_idempotent() -> None:

@@ -41,6 +41,10 @@ OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMu
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 
+DATA_STEPS = ("import_fetch", "import_verify", "import_activate")
+DATA_STEP_TIMEOUT = 900  # seconds: Lambda's maximum
+
+
 def logical_id(name: str) -> str:
     """The logical id ``chalice package`` gives the function of that Chalice name."""
     return "APIHandler" if name == API_HANDLER else to_cfn_resource_name(name)
@@ -94,6 +98,10 @@ class GlanceServiceStack(cdk.Stack):
             authorizer = self.chalice.get_resource(logical_id(AUTHORIZER))
             authorizer.add_property_override("MemorySize", 512)
             authorizer.add_property_override("Timeout", 10)
+        for name in DATA_STEPS:
+            # The data steps move whole images (an http fetch within IMAGES_IMPORT_FETCH_DEADLINE_MS, the
+            # one-pass verify, the server-side copy): Lambda's longest timeout, not the API's minute.
+            self.chalice.get_resource(logical_id(name)).add_property_override("Timeout", DATA_STEP_TIMEOUT)
         self._grant(machine_arns)
         self.machines = {name: self._state_machine(name, text) for name, text in machines.items()}
         self._import_trigger()

@@ -97,3 +97,11 @@ def test_local_runner_names_come_from_the_declarations() -> None:
 
     assert set(LOCAL_ENV) <= set(config.ENV)
     assert {config.TABLE_ENV[role] for role in config.TABLE_FIELDS} <= set(LOCAL_ENV)
+
+
+@pytest.mark.parametrize("name", ["import_fetch", "import_verify", "import_activate"])
+def test_the_data_steps_outlive_the_fetch_deadline(synth: Synth, name: str) -> None:
+    """A Lambda killed before the fetch deadline would cut an import the settings allow."""
+    props = synth.template.to_json()["Resources"][logical_id(name)]["Properties"]
+    deadline = config.LocationSettings().fetch_deadline_ms / 1000
+    assert props["Timeout"] == 900 and props["Timeout"] > deadline

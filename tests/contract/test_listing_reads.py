@@ -36,12 +36,14 @@ def seed(harness: ImageHarness, count: int) -> None:
 
 def seed_in_batches(count: int) -> None:
     """The same catalog as the adapters' own records, by BatchWriteItem (moto copies the table per transaction)."""
-    from chalicelib.adapters import dynamo_images, dynamo_members
-    from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord
+    from chalicelib.adapters import dynamo_images, dynamo_members, dynamo_tags
+    from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord, TagRowRecord
 
-    with ImageRecord.batch_write() as images, MemberRecord.batch_write() as members:
+    with ImageRecord.batch_write() as images, MemberRecord.batch_write() as members, TagRowRecord.batch_write() as tags:
         for image, member in catalog(count):
             images.save(dynamo_images._to_record(image))  # noqa: SLF001 - the adapter's own record
+            for row in dynamo_tags.records(image):
+                tags.save(row)
             if member is not None:
                 members.save(dynamo_members._to_record(member, image))  # noqa: SLF001 - as above
 

@@ -194,6 +194,25 @@ class _MemberMeta:
     billing_mode = BILLING_MODE
 
 
+class MemberTagRowRecord(Model):
+    """One (membership, tag) pair's "shared with me" keys, an item of the members table.
+
+    Range key ``<member_id>\x1ftag\x1f<tag>``; ``lm`` is the tag's partition of the
+    membership's (listing_keys.tag_partition), ``s_created_at`` and ``iv`` as on the
+    membership row. No ``status_image`` and no other ``s_<key>``: only ``shared-created_at`` holds it.
+    """
+
+    class Meta:
+        table_name = "image-members"
+        billing_mode = BILLING_MODE
+
+    image_id = UnicodeAttribute(hash_key=True)
+    member_id = UnicodeAttribute(range_key=True)
+    lm = UnicodeAttribute()
+    s_created_at = UnicodeAttribute()
+    iv = NumberAttribute(null=True)
+
+
 # Any: as ImageRecord, assembled from generated attributes.
 MemberRecord: Any = type("MemberRecord", (Model,), {"Meta": _MemberMeta, **_member_attributes()})
 MemberRecord.__doc__ = "One project's membership of one image, with the image's listing sort values."
@@ -339,12 +358,12 @@ TABLE_MODELS: dict[str, type[Model]] = {
     "tasks": TaskRecord,
 }
 # Models of items kept in another model's table (not tables of their own), by role.
-SHARED_TABLE_MODELS: dict[str, type[Model]] = {"images": TagRowRecord}
+SHARED_TABLE_MODELS: tuple[tuple[str, type[Model]], ...] = (("images", TagRowRecord), ("members", MemberTagRowRecord))
 
 
 def configure(table_names: dict[str, str], region: str, host: str | None) -> None:
     """Point every model at its table; call once before first use (never at import)."""
-    for role, model in [*TABLE_MODELS.items(), *SHARED_TABLE_MODELS.items()]:
+    for role, model in [*TABLE_MODELS.items(), *SHARED_TABLE_MODELS]:
         model.Meta.table_name = table_names[role]
         model.Meta.region = region
         model.Meta.host = host

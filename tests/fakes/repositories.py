@@ -149,6 +149,8 @@ class InMemoryMemberRepository:
             shared = {m.image_id for m in self.rows.values() if m.member_id == source.value and m.status == status}
             chosen = [im for im in self.images.items.values() if im.id in shared and im.listed
                       and im.visibility == "shared" and im.os_hidden == scan.hidden]
+            if scan.tag is not None:  # the membership's tag rows
+                chosen = [im for im in chosen if scan.tag in im.tags]
             rows = [KeyRow(listing_keys.sort_range(im, scan.key), im.id) for im in chosen]
             cursors += [ListCursor(r) for r in listing_keys.ordered_rows(rows, scan, listing_keys.ranges_after(scan, marker))]
         return cursors

@@ -149,13 +149,13 @@ def seed(count: int) -> None:
     Written with BatchWriteItem (moto copies the table for every transaction, which makes thousands of
     creates quadratic); the records are the adapters' own, so the indexes hold what a create writes.
     """
-    from chalicelib.adapters import dynamo_images, dynamo_members
-    from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord
+    from chalicelib.adapters import dynamo_images, dynamo_members, dynamo_tags
+    from chalicelib.adapters.dynamo_models import ImageRecord, MemberRecord, TagRowRecord
     from chalicelib.domain.images import Image, ImageStatus
     from chalicelib.domain.members import Member
 
     base = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    with ImageRecord.batch_write() as images, MemberRecord.batch_write() as members:
+    with ImageRecord.batch_write() as images, MemberRecord.batch_write() as members, TagRowRecord.batch_write() as tags:
         for n in range(count):
             owner = "proj" if n % 3 else "other"
             visibility = ["shared", "public", "private", "community"][n % 4]
@@ -167,6 +167,8 @@ def seed(count: int) -> None:
                 size=n * 1024, tags=frozenset({f"t{n % 5}"}), extra_properties={"os_distro": f"d{n % 4}", "note": "x" * 1500},
             )
             images.save(dynamo_images._to_record(image))  # noqa: SLF001 - the adapter's own record
+            for row in dynamo_tags.records(image):
+                tags.save(row)
             if owner == "other" and visibility == "shared":
                 member = Member(image.id, "proj", ["accepted", "pending"][n // 12 % 2], when, when)
                 members.save(dynamo_members._to_record(member, image))  # noqa: SLF001 - as above

@@ -10,19 +10,21 @@ from __future__ import annotations
 import zlib
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from pynamodb.attributes import MapAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters import dynamo_tags
 from chalicelib.adapters.aws_errors import translated, translated_iter
 from chalicelib.adapters.dynamo_models import ImageRecord, UsageRecord
+from chalicelib.adapters.dynamo_tags import TagChanges
 from chalicelib.domain import listing, listing_keys, rules, usage
 from chalicelib.domain.errors import ConcurrentUpdate, DomainError, Duplicate, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image, ImageStatus, Location, awaits_scrub
 from chalicelib.domain.listing import Source
-from chalicelib.domain.listing_keys import KeyRange, KeyRow, Scan, enc, partition, sort_range
+from chalicelib.domain.listing_keys import KeyRange, KeyRow, Scan, enc, partition, sort_range, tag_partition
 from chalicelib.ports import VERSION, Guard, KeyCursor
 
 WHAT = "The image metadata"  # names the image in a storage-limit refusal
@@ -33,6 +35,7 @@ _SHARD = "\x1f"  # joins a project id and a shard number; no project id holds a 
 # DynamoDB refuses hash keys over 2048 bytes; no image id is that long.
 _MAX_KEY_BYTES = 2048
 _BATCH = 100  # BatchGetItem's most keys per call
+_TRANSACTION_ITEMS = 100  # TransactWriteItems' most items
 
 
 def range_condition(model: Any, key: str, r: KeyRange) -> Any:
@@ -50,10 +53,11 @@ def range_condition(model: Any, key: str, r: KeyRange) -> Any:
 class IndexCursor:
     """Keys of one key range on one KEYS_ONLY index partition, a Query page per ``fetch``."""
 
-    def __init__(self, index: Any, model: Any, partition: str, scan: Scan, r: KeyRange, id_attr: str, what: str) -> None:
+    def __init__(self, index: Any, model: Any, partition: str, scan: Scan, r: KeyRange, id_attr: str, what: str,
+                 image_of: Callable[[str], str] = str) -> None:
         self._index, self._partition, self._scan, self._range = index, partition, scan, r
         self._condition = range_condition(model, scan.key, r)
-        self._id_attr, self._what = id_attr, what
+        self._id_attr, self._what, self._image_of = id_attr, what, image_of
         self._start: Any = None
         self.exhausted = False
 
@@ -65,7 +69,7 @@ class IndexCursor:
             self._partition, range_key_condition=self._condition, scan_index_forward=not self._scan.desc,
             limit=count, page_size=count, last_evaluated_key=self._start,
         )
-        rows = [KeyRow(getattr(r, f"s_{self._scan.key}"), getattr(r, self._id_attr))
+        rows = [KeyRow(getattr(r, f"s_{self._scan.key}"), self._image_of(getattr(r, self._id_attr)))
                 for r in translated_iter(results, self._what)]
         self._start = results.last_evaluated_key
         self.exhausted = self._start is None or len(rows) < count
@@ -170,7 +174,9 @@ def shard_key(project_id: str, image: str | int) -> str:
 
 
 def _storable_key(image_id: str) -> bool:
-    return bool(image_id) and len(image_id.encode("utf-8", "surrogatepass")) <= _MAX_KEY_BYTES
+    # A tag row's id is no image id: reads by id never see the rows.
+    return (bool(image_id) and len(image_id.encode("utf-8", "surrogatepass")) <= _MAX_KEY_BYTES
+            and not dynamo_tags.is_row_id(image_id))
 
 
 class DynamoImageRepository:
@@ -189,8 +195,10 @@ class DynamoImageRepository:
     def add(self, image: Image, *, usage_limits: Mapping[str, int] | None = None) -> Image:
         """PutItem conditioned on the id being new, with the owner's counters in one transaction; raises Duplicate."""
         moves = usage.delta(None, image)
-        if image.owner:
-            self._write_with_usage(image, ImageRecord.id.does_not_exist(), image.owner, moves, usage_limits or {}, new=True)
+        tags = dynamo_tags.changes(None, image)
+        if image.owner or not tags.empty:
+            self._write_with_usage(image, ImageRecord.id.does_not_exist(), image.owner, moves, usage_limits or {},
+                                   new=True, tags=tags)
             return image
         with translated(WHAT, on_condition=Duplicate(image_id=image.id)):
             _to_record(image).save(condition=ImageRecord.id.does_not_exist())
@@ -206,13 +214,16 @@ class DynamoImageRepository:
 
         A usage change makes it one TransactWriteItems with the owner's counter
         update, conditioned on staying within each growing counter's limit; raises QuotaExceeded.
+        So does a change of the image's tag rows, which the transaction puts and deletes.
         """
         stored = replace(image, version=expected.version + 1)
         if not guard.version:
             return self._update(stored, expected, guard, usage_delta or {}, usage_limits or {})
         condition = (ImageRecord.version == expected.version) & (ImageRecord.status == expected.status.value)
-        if usage_delta and image.owner:
-            self._write_with_usage(stored, condition, image.owner, usage_delta, usage_limits or {}, new=False)
+        tags = dynamo_tags.changes(expected, stored)
+        if (usage_delta and image.owner) or not tags.empty:
+            self._write_with_usage(stored, condition, image.owner, usage_delta or {}, usage_limits or {}, new=False,
+                                   tags=tags)
             return stored
         with translated(WHAT, on_condition=ConcurrentUpdate(image_id=image.id)):
             _to_record(stored).save(condition=condition)
@@ -225,10 +236,16 @@ class DynamoImageRepository:
         changed = [name for name in _WRITABLE if _plain(old, name) != _plain(new, name)]
         actions = [_assign(name, _plain(new, name)) for name in changed] + [ImageRecord.version.add(1)]
         condition = ImageRecord.status == expected.status.value
-        for name in sorted((set(changed) - _DERIVED) | _ALWAYS_GUARDED | set(guard.depends)):
+        guarded = (set(changed) - _DERIVED) | _ALWAYS_GUARDED | set(guard.depends)
+        if guarded & listing_keys.TAG_ROW_FIELDS:
+            # The tag rows below follow ``expected``: the stored image must still hold what they derive from.
+            guarded |= listing_keys.TAG_ROW_FIELDS - {"status"}
+        for name in sorted(guarded):
             condition &= _unchanged(name, _plain(old, name))
-        if moves and stored.owner:
-            self._write_with_usage(stored, condition, stored.owner, moves, limits, new=False, actions=actions)
+        tags = dynamo_tags.changes(expected, stored)
+        if (moves and stored.owner) or not tags.empty:
+            self._write_with_usage(stored, condition, stored.owner, moves, limits, new=False, actions=actions,
+                                   tags=tags)
             return self.get(stored.id)
         record = ImageRecord(stored.id)
         with translated(WHAT, on_condition=ConcurrentUpdate(image_id=stored.id)):
@@ -248,16 +265,19 @@ class DynamoImageRepository:
 
     @staticmethod
     def _write_with_usage(
-        stored: Image, condition: Any, owner: str, moves: Mapping[str, int], limits: Mapping[str, int], *, new: bool,
-        actions: list[Any] | None = None,
+        stored: Image, condition: Any, owner: str | None, moves: Mapping[str, int], limits: Mapping[str, int], *,
+        new: bool, actions: list[Any] | None = None, tags: TagChanges | None = None,
     ) -> None:
-        """The image write (a full put, or ``actions`` as an update) and the counters, in one transaction.
+        """The image write (a full put, or ``actions`` as an update), the counters and the tag rows, in one
+        transaction; tag-row deletes beyond DynamoDB's 100 items follow it (dynamo_tags).
 
         A counter with a configured limit moves in the project's own item, conditioned on the limit when
         it grows (every write of such a counter meets there: the price of an exact limit). Every other
         counter moves in one of the project's shards, chosen by the image id, so writes of different
         images rarely meet in a transaction (DynamoDB cancels transactions that touch one item at once).
         """
+        moves = moves if owner else {}
+        tags = tags or TagChanges([], [])
         caps = usage.enforced(limits, moves)
         for name, limit in caps.items():
             if moves[name] > limit:
@@ -272,7 +292,7 @@ class DynamoImageRepository:
 
         def refused(failed: tuple[int, ...]) -> DomainError:
             """Item 0 is the image (its own condition); the project's own item carries the limits."""
-            if 0 in failed:
+            if 0 in failed or owner is None:
                 return Duplicate(image_id=stored.id) if new else ConcurrentUpdate(image_id=stored.id)
             name = next(iter(caps))
             if len(caps) > 1:  # name the counter that is actually over
@@ -286,17 +306,26 @@ class DynamoImageRepository:
                 tx.save(_to_record(stored), condition=condition)
             else:
                 tx.update(ImageRecord(stored.id), actions=actions, condition=condition)
-            if limited:
+            if owner and limited:
                 tx.update(UsageRecord(owner), actions=limited, condition=within)
-            if sharded:
+            if owner and sharded:
                 tx.update(UsageRecord(shard_key(owner, stored.id)), actions=sharded)
+            for row in tags.puts:
+                tx.save(row)
+            room = _TRANSACTION_ITEMS - 1 - bool(owner and limited) - bool(owner and sharded) - len(tags.puts)
+            for row in tags.deletes[:room]:
+                tx.delete(row)
+        dynamo_tags.delete_rest(tags.deletes[room:], WHAT)
 
     def key_cursors(self, source: Source, scan: Scan, marker: Image | None) -> list[KeyCursor]:
-        """One cursor per key range on ``<source.kind>-<scan.key>``, in the source's (hidden or not) partition."""
+        """One cursor per key range on ``<source.kind>-<scan.key>``, in the source's (hidden or not) partition,
+        or that partition's tag rows for a tag scan."""
         index = getattr(ImageRecord, f"idx_{source.kind}_{scan.key}")
         ImageRecord._get_connection().connection.client  # noqa: B018, SLF001 - build the client before cursors run in threads
         where = partition(scan.hidden, source.value)
-        return [IndexCursor(index, ImageRecord, where, scan, r, "id", "The image listing")
+        if scan.tag is not None:  # the tag's rows among the same partition's images (same index, same order)
+            where = tag_partition(scan.tag, where)
+        return [IndexCursor(index, ImageRecord, where, scan, r, "id", "The image listing", image_of=dynamo_tags.image_of)
                 for r in listing_keys.ranges_after(scan, marker)]
 
     def get_many(self, image_ids: list[str]) -> dict[str, Image]:

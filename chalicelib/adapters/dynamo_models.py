@@ -13,6 +13,13 @@ one BatchGet of the page's images. An entry is then ~100 bytes (1 write unit)
 and is written only when its own key changes (delete + put: 2 units): a
 property PATCH rewrites the two ``*-updated_at`` entries (4 units), a rename
 also the two ``*-name`` entries (8), whatever the item's size.
+
+Tag rows (TagRowRecord) share the images table: one per (listed image, tag),
+id ``<image id>\x1ftag\x1f<tag>`` (image ids are UUIDs), holding only index
+attributes: ``lo``/``lv`` in the tag's partitions (domain.listing_keys.
+tag_partition, never a plain listing partition) and ``s_created_at``, so the
+``*-created_at`` indexes serve a tag filter. They have no ``status``, no other
+``s_<key>`` and no ``pd``: no other index and no image read sees them.
 """
 from __future__ import annotations
 
@@ -125,6 +132,20 @@ ImageRecord: Any = type("ImageRecord", (Model,), {"Meta": _ImageMeta, **_image_a
 ImageRecord.__doc__ = "One image's metadata, plus its sparse listing-index attributes."
 
 
+class TagRowRecord(Model):
+    """One (image, tag) pair's listing keys, an item of the images table (see the module docstring)."""
+
+    class Meta:
+        table_name = "images"
+        billing_mode = BILLING_MODE
+
+    id = UnicodeAttribute(hash_key=True)
+    image_id = UnicodeAttribute()
+    lo = UnicodeAttribute(null=True)
+    lv = UnicodeAttribute()
+    s_created_at = UnicodeAttribute()
+
+
 class MemberIndex(_Index[Any]):
     """Shares to a project: member_id, then status#image_id."""
 
@@ -171,6 +192,25 @@ def _member_attributes() -> dict[str, Any]:
 class _MemberMeta:
     table_name = "image-members"
     billing_mode = BILLING_MODE
+
+
+class MemberTagRowRecord(Model):
+    """One (membership, tag) pair's "shared with me" keys, an item of the members table.
+
+    Range key ``<member_id>\x1ftag\x1f<tag>``; ``lm`` is the tag's partition of the
+    membership's (listing_keys.tag_partition), ``s_created_at`` and ``iv`` as on the
+    membership row. No ``status_image`` and no other ``s_<key>``: only ``shared-created_at`` holds it.
+    """
+
+    class Meta:
+        table_name = "image-members"
+        billing_mode = BILLING_MODE
+
+    image_id = UnicodeAttribute(hash_key=True)
+    member_id = UnicodeAttribute(range_key=True)
+    lm = UnicodeAttribute()
+    s_created_at = UnicodeAttribute()
+    iv = NumberAttribute(null=True)
 
 
 # Any: as ImageRecord, assembled from generated attributes.
@@ -317,11 +357,13 @@ TABLE_MODELS: dict[str, type[Model]] = {
     "images": ImageRecord, "members": MemberRecord, "usage": UsageRecord, "metadefs": MetadefRecord,
     "tasks": TaskRecord,
 }
+# Models of items kept in another model's table (not tables of their own), by role.
+SHARED_TABLE_MODELS: tuple[tuple[str, type[Model]], ...] = (("images", TagRowRecord), ("members", MemberTagRowRecord))
 
 
 def configure(table_names: dict[str, str], region: str, host: str | None) -> None:
     """Point every model at its table; call once before first use (never at import)."""
-    for role, model in TABLE_MODELS.items():
+    for role, model in [*TABLE_MODELS.items(), *SHARED_TABLE_MODELS]:
         model.Meta.table_name = table_names[role]
         model.Meta.region = region
         model.Meta.host = host

@@ -8,6 +8,11 @@ value is every key starting with enc(value) SEP, already in (created_at, id)
 order; ``size_min``/``size_max`` and the date filters are ranges of values.
 Whatever a scan does not narrow is judged on the fetched images
 (``listing.matches``), so a scan only ever prunes.
+
+A tag filter under a created_at order reads tag rows: one per (listed image,
+tag), in partitions ``tag_partition(tag, <the image's partition>)`` (``t#``,
+never a plain listing partition), sorted by the image's ``s_created_at``.
+``tag_rows`` says which rows an image has; stores keep exactly those.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from chalicelib.domain import listing
+from chalicelib.domain.errors import QuotaExceeded
 from chalicelib.domain.images import Image
 from chalicelib.domain.listing import Filters, Order
 
@@ -25,6 +31,13 @@ _AFTER = "\x01"  # enc(v) + _AFTER sorts after every key whose value is v, and b
 _ESCAPES = str.maketrans({"\x00": "\x01\x01", "\x01": "\x01\x02"})
 # Exact filters an index can serve, most selective first.
 EXACT_KEYS = ("id", "name", "status", "disk_format", "container_format")
+TAG_SORT = "created_at"  # the one order tag rows are kept in; other orders with a tag filter use the budget
+# Tag rows one image write may put: with the image and two usage items it stays within
+# DynamoDB's 100 items per transaction; a write that would put more is refused (QuotaExceeded).
+MAX_TAG_ROWS = 96
+# Image fields tag rows derive from (status: whether it is listed). A write changing one of them must find
+# all of them as it read them, or its rows would follow a stale copy.
+TAG_ROW_FIELDS = frozenset({"tags", "owner", "visibility", "os_hidden", "created_at", "status"})
 
 
 def enc(value: Any) -> str:
@@ -51,6 +64,42 @@ def tail(image: Image) -> str:
 def partition(hidden: bool, value: str) -> str:
     """A listing partition: os_hidden images sit apart, so the default (not hidden) listing never reads them."""
     return ("h#" if hidden else "s#") + value
+
+
+def tag_partition(tag: str, listing_partition: str) -> str:
+    """The partition of ``tag``'s rows among a listing partition's images (the length keeps it unambiguous)."""
+    return f"t#{len(tag)}#{tag}#{listing_partition}"
+
+
+@dataclass(frozen=True)
+class TagRow:
+    """One tag row's index values: the tagged owner and visibility partitions, and the created_at range value."""
+
+    lo: str | None
+    lv: str
+    sort: str
+
+
+def tag_rows(image: Image) -> dict[str, TagRow]:
+    """The tag rows ``image`` has, by tag: one per tag while it is listed, none otherwise."""
+    if not image.listed:
+        return {}
+    owner = partition(image.os_hidden, image.owner) if image.owner else None
+    visibility = partition(image.os_hidden, image.visibility)
+    sort = sort_range(image, TAG_SORT)
+    return {tag: TagRow(tag_partition(tag, owner) if owner else None, tag_partition(tag, visibility), sort)
+            for tag in image.tags}
+
+
+def tag_writes(old: Image | None, new: Image) -> tuple[dict[str, TagRow], list[str]]:
+    """The rows a write from ``old`` to ``new`` must put (new or changed) and the tags whose rows it must delete;
+    raises QuotaExceeded past MAX_TAG_ROWS puts."""
+    before = tag_rows(old) if old is not None else {}
+    after = tag_rows(new)
+    puts = {tag: row for tag, row in after.items() if before.get(tag) != row}
+    if len(puts) > MAX_TAG_ROWS:
+        raise QuotaExceeded(what="tags indexed by one image change", limit=MAX_TAG_ROWS)
+    return puts, sorted(set(before) - set(after))
 
 
 @dataclass(frozen=True)
@@ -89,6 +138,7 @@ class Scan:
     grouped: bool = False
     hidden: bool = False
     whole: bool = False  # the rows are few (one per id asked for): fetch them all, sort them once
+    tag: str | None = None  # read this tag's rows (key is TAG_SORT) instead of the plain listing partitions
 
     @property
     def narrowed(self) -> bool:
@@ -158,15 +208,18 @@ def plan(order: Order, filters: Filters) -> Scan:
         return Scan("id", desc, _constraint(filters, "id") or (), tail=True, grouped=True, hidden=filters.os_hidden,
                     whole=True)
     grouped = not order.index_ordered
+    # A tag filter under created_at reads one tag's rows (the least, for a stable choice); the other tags
+    # and every other filter are judged on the fetched images.
+    tag = min(filters.tags) if filters.tags and key == TAG_SORT else None
     own = _constraint(filters, key)
     if own is not None:
-        return Scan(key, desc, own, grouped=grouped, hidden=filters.os_hidden)
+        return Scan(key, desc, own, grouped=grouped, hidden=filters.os_hidden, tag=tag)
     for other in EXACT_KEYS[1:]:
         ranges = _constraint(filters, other) if other in filters.exact else None
         direction = _rest_is_tie_breakers(order, other) if ranges is not None else None
         if ranges is not None and direction is not None:
             return Scan(other, direction, ranges, tail=True, hidden=filters.os_hidden)
-    return Scan(key, desc, grouped=grouped, hidden=filters.os_hidden)
+    return Scan(key, desc, grouped=grouped, hidden=filters.os_hidden, tag=tag)
 
 
 def ranges_after(scan: Scan, marker: Image | None) -> list[KeyRange]:

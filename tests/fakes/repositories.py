@@ -43,6 +43,7 @@ class InMemoryImageRepository:
     def add(self, image: Image, *, usage_limits: Mapping[str, int] | None = None) -> Image:
         if image.id in self.items:
             raise Duplicate(image_id=image.id)
+        listing_keys.tag_writes(None, image)  # the same refusal as the tag rows' store
         self._count(image.owner, usage.delta(None, image), usage_limits or {})
         self.items[image.id] = image
         return image
@@ -76,12 +77,15 @@ class InMemoryImageRepository:
             old, new, now = _fields(expected), _fields(image), _fields(current)
             changed = {k for k in new if new[k] != old[k]} - {"version"}
             guarded = (changed - {"updated_at"}) | {"service_properties"} | set(guard.depends)
+            if guarded & listing_keys.TAG_ROW_FIELDS:  # as the DynamoDB adapter's tag rows need
+                guarded |= listing_keys.TAG_ROW_FIELDS
             if any(now[k] != old[k] for k in guarded):
                 raise ConcurrentUpdate(image_id=image.id)
             now.update({k: new[k] for k in changed})
             props = {**now.pop("user_properties"), **now.pop("service_properties")}
             now["version"] = current.version + 1
             stored = replace(current, **now, extra_properties=props)
+        listing_keys.tag_writes(current, stored)
         self._count(image.owner, usage_delta or {}, usage_limits or {})
         self.items[image.id] = stored
         return stored
@@ -92,6 +96,8 @@ class InMemoryImageRepository:
             statuses = {m.image_id: m.status for m in self.members.rows.values() if m.member_id == source.value}
         chosen = [im for im in self.items.values()
                   if listing.in_source(im, source, statuses) and im.os_hidden == scan.hidden]
+        if scan.tag is not None:  # the tag rows: the source's listed images with the tag
+            chosen = [im for im in chosen if scan.tag in listing_keys.tag_rows(im)]
         rows = [KeyRow(listing_keys.sort_range(im, scan.key), im.id) for im in chosen]
         return [ListCursor(r) for r in listing_keys.ordered_rows(rows, scan, listing_keys.ranges_after(scan, marker))]
 
@@ -143,6 +149,8 @@ class InMemoryMemberRepository:
             shared = {m.image_id for m in self.rows.values() if m.member_id == source.value and m.status == status}
             chosen = [im for im in self.images.items.values() if im.id in shared and im.listed
                       and im.visibility == "shared" and im.os_hidden == scan.hidden]
+            if scan.tag is not None:  # the membership's tag rows
+                chosen = [im for im in chosen if scan.tag in im.tags]
             rows = [KeyRow(listing_keys.sort_range(im, scan.key), im.id) for im in chosen]
             cursors += [ListCursor(r) for r in listing_keys.ordered_rows(rows, scan, listing_keys.ranges_after(scan, marker))]
         return cursors

@@ -237,12 +237,13 @@ class DynamoImageRepository:
         actions = [_assign(name, _plain(new, name)) for name in changed] + [ImageRecord.version.add(1)]
         condition = ImageRecord.status == expected.status.value
         guarded = (set(changed) - _DERIVED) | _ALWAYS_GUARDED | set(guard.depends)
-        if guarded & listing_keys.TAG_ROW_FIELDS:
-            # The tag rows below follow ``expected``: the stored image must still hold what they derive from.
+        tags = dynamo_tags.changes(expected, stored)
+        if not tags.empty:
+            # The tag rows follow ``expected``: the stored image must still hold what they derive from. A move
+            # that leaves the rows as they are (an upload between listed statuses) needs no such condition.
             guarded |= listing_keys.TAG_ROW_FIELDS - {"status"}
         for name in sorted(guarded):
             condition &= _unchanged(name, _plain(old, name))
-        tags = dynamo_tags.changes(expected, stored)
         if (moves and stored.owner) or not tags.empty:
             self._write_with_usage(stored, condition, stored.owner, moves, limits, new=False, actions=actions,
                                    tags=tags)

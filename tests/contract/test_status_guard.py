@@ -84,3 +84,16 @@ def test_a_rename_between_every_read_and_write_never_fails_a_status_move(harness
         harness.repo.save = real_save
     assert written.after.status is ImageStatus.SAVING and written.after.name == renames[-1].name
     assert harness.repo.get(seen.id) == written.after
+
+
+@pytest.mark.parametrize("edit", ["tag", "visibility"])
+def test_a_status_move_that_keeps_the_tag_rows_survives_a_concurrent_tag_or_visibility_edit(
+    harness: ImageHarness, edit: str,
+) -> None:
+    seen = queued(harness)
+    current = harness.repo.get(seen.id)
+    edited = replace(current, tags=frozenset({"t"})) if edit == "tag" else replace(current, visibility="private")
+    harness.repo.save(edited, expected=current)
+    stored = harness.repo.save(begin_upload(seen), expected=seen, guard=STATUS)
+    assert stored.status is ImageStatus.SAVING
+    assert (stored.tags, stored.visibility) == (edited.tags, edited.visibility)

@@ -77,7 +77,7 @@ class InMemoryImageRepository:
             old, new, now = _fields(expected), _fields(image), _fields(current)
             changed = {k for k in new if new[k] != old[k]} - {"version"}
             guarded = (changed - {"updated_at"}) | {"service_properties"} | set(guard.depends)
-            if guarded & listing_keys.TAG_ROW_FIELDS:  # as the DynamoDB adapter's tag rows need
+            if any(listing_keys.tag_writes(expected, image)):  # rows change: as the DynamoDB adapter needs
                 guarded |= listing_keys.TAG_ROW_FIELDS
             if any(now[k] != old[k] for k in guarded):
                 raise ConcurrentUpdate(image_id=image.id)

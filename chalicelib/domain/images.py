@@ -148,6 +148,12 @@ def in_status(image: Image, status: ImageStatus) -> bool:
     return image.status is status
 
 
+def holds(image: Image, fields: Mapping[str, Any], *, active: bool) -> bool:
+    """True when ``image`` already holds ``fields`` (checksums, size, location of one upload), with data (active,
+    or deactivated since) or not as asked: the upload's finishing write landed, finishing again changes nothing."""
+    return (image.status in WITH_DATA) is active and all(getattr(image, k) == v for k, v in fields.items())
+
+
 def check_download(image: Image, *, is_admin: bool) -> None:
     """Glance: a deactivated image's data is forbidden to everyone but admins; raises Forbidden."""
     if image.status is S.DEACTIVATED and not is_admin:

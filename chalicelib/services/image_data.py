@@ -194,6 +194,8 @@ class ImageDataService:
         activate: bool = True,
     ) -> Image:
         def change(image: Image) -> Image:
+            if domain.holds(image, fields, active=activate):
+                return image  # this finish already landed (its answer was lost, then another write came)
             if not domain.in_status(image, expected):
                 raise Gone(image_id=image_id)
             moved = domain.activate(image) if activate else image

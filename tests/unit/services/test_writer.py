@@ -125,3 +125,29 @@ def test_a_write_the_sdk_retried_into_its_own_condition_is_recognised() -> None:
     written = w.change(ALICE, made.id, begin_upload)  # not a 409 from re-judging saving -> saving
     assert written.after.status is ImageStatus.SAVING and repo.get(made.id) == written.after
     assert repo.usage("proj-a")["uploading_count"] == 1
+
+
+def test_a_finished_upload_whose_answer_was_lost_is_not_gone_after_a_later_edit() -> None:
+    """The upload's finish lands, its answer is lost (a fault), and a rename lands before the writer looks: the
+    writer cannot match its own stamp, judges again, and the upload's judge sees its own data: active, not 410."""
+    from chalicelib.domain.patch import PatchOp
+    from tests.conftest import test_settings
+    from tests.fakes.adapters import fake_container
+
+    svc = fake_container(test_settings())
+    repo = svc.ports.images
+    image_id = svc.images.create(ALICE, {"name": "n", "disk_format": "raw", "container_format": "bare"}).id
+    real_save = repo.save
+
+    def lose_the_finish_answer(new: Image, **kw: Any) -> Image:
+        stored = real_save(new, **kw)
+        if stored.status is ImageStatus.ACTIVE and stored.name == "n":
+            repo.save = real_save
+            svc.images.update(ALICE, image_id, [PatchOp("replace", ("name",), "renamed")])
+            raise TransientFault(detail="connection failed")
+        return stored
+
+    repo.save = lose_the_finish_answer
+    uploaded = svc.data.upload(ALICE, image_id, [b"\x00" * 512], None)
+    assert uploaded.status is ImageStatus.ACTIVE and uploaded.size == 512 and uploaded.name == "renamed"
+    assert svc.ports.store.keys() == [f"images/{image_id}"]

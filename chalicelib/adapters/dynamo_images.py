@@ -21,7 +21,7 @@ from chalicelib.adapters.aws_errors import translated, translated_iter
 from chalicelib.adapters.dynamo_models import ImageRecord, UsageRecord
 from chalicelib.adapters.dynamo_tags import TagChanges
 from chalicelib.domain import listing, listing_keys, rules, usage
-from chalicelib.domain.errors import ConcurrentUpdate, DomainError, Duplicate, NotFound, QuotaExceeded
+from chalicelib.domain.errors import ConcurrentUpdate, DomainError, Duplicate, NotFound, QuotaExceeded, TransientFault
 from chalicelib.domain.images import Image, ImageStatus, Location, awaits_scrub
 from chalicelib.domain.listing import Source
 from chalicelib.domain.listing_keys import KeyRange, KeyRow, Scan, enc, partition, sort_range, tag_partition
@@ -247,7 +247,10 @@ class DynamoImageRepository:
         if (moves and stored.owner) or not tags.empty:
             self._write_with_usage(stored, condition, stored.owner, moves, limits, new=False, actions=actions,
                                    tags=tags)
-            return self.get(stored.id)
+            try:
+                return self.get(stored.id)  # a transaction returns no item: read the one now stored
+            except TransientFault:
+                return stored  # the write landed; failing to read it back must not make it look refused
         record = ImageRecord(stored.id)
         with translated(WHAT, on_condition=ConcurrentUpdate(image_id=stored.id)):
             record.update(actions=actions, condition=condition)

@@ -84,10 +84,13 @@ class ImageWriter:
         """
         if not ctx.is_reader:
             raise NotFound(image_id=image_id)  # get_image fails, so the image is hidden (reference 0)
-        image = self.get(image_id)
+        return self._shown(ctx, self.get(image_id), include_deleted)
+
+    def _shown(self, ctx: RequestContext, image: Image, include_deleted: bool) -> Image:
+        """``image`` if ``ctx`` may see it (a reader); raises NotFound otherwise."""
         hidden = domain.is_soft_deleted(image) and not (include_deleted and ctx.is_admin)
         if hidden or not self._may_see(image, ctx):
-            raise NotFound(image_id=image_id)
+            raise NotFound(image_id=image.id)
         return image
 
     def _may_see(self, image: Image, ctx: RequestContext) -> bool:
@@ -132,20 +135,22 @@ class ImageWriter:
         ConcurrentUpdate when races never let it land, TransientFault when the backend stays unavailable.
         ``persistent`` is for compensating writes, which must not give up while the image is there.
         """
-        return self._loop(lambda: self.visible(ctx, image_id, include_deleted=include_deleted), judge, persistent,
+        current = self.visible(ctx, image_id, include_deleted=include_deleted)
+        return self._loop(current, lambda image: self._shown(ctx, image, include_deleted), judge, persistent,
                           guard, guard_deleted=True)
 
     def change_stored(self, image_id: str, judge: Judge, *, persistent: bool = False, guard: Guard = VERSION) -> Written:
         """As ``change``, for the service itself: the stored image in any status, no visibility rule."""
-        return self._loop(lambda: self.get(image_id), judge, persistent, guard, guard_deleted=False)
+        return self._loop(self.get(image_id), lambda image: image, judge, persistent, guard, guard_deleted=False)
 
     def _loop(
-        self, load: Callable[[], Image], judge: Judge, persistent: bool, guard: Guard, *, guard_deleted: bool,
+        self, current: Image, recheck: Judge, judge: Judge, persistent: bool, guard: Guard, *, guard_deleted: bool,
     ) -> Written:
+        """From ``current`` (read and checked by the caller); after a lost race the one fresh read is ``recheck``ed
+        (visibility) and judged again."""
         races = self._retry.persistent_races if persistent else self._retry.races
         faults = 0
         for _ in range(races):
-            current = load()
             updated = judge(current)
             if updated == current:
                 return Written(current, current)
@@ -163,7 +168,10 @@ class ImageWriter:
                 # A lost answer (a fault we saw, or one the SDK retried for us into our own condition) may
                 # hide a write that landed: finding exactly what we wrote means it did.
                 found = self._find(current.id)
-                if found is None or not _carries(found, current, candidate):
+                if found is None:
+                    raise NotFound(image_id=current.id) from None
+                if not _carries(found, current, candidate):
+                    current = recheck(found)  # the fresh image, judged on the next round
                     continue
                 stored = found
             self._refresh_members(current, stored)

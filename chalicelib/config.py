@@ -306,8 +306,10 @@ def _kind(hint: Any) -> str:
 
 
 # Every environment variable the settings read -> its entry (the one exported map).
-ENV: dict[str, Entry] = {e.env: e for g in (*_GROUPS.values(), AuthSettings) for e in _entries(g)}
-_FIELD_GROUP = {e.name: key for key, g in _GROUPS.items() for e in _entries(g)}
+# Each group's entries, read once from its declarations (type hints are resolved here, not per from_env).
+_ENTRIES: dict[type, list[Entry]] = {g: _entries(g) for g in (*_GROUPS.values(), AuthSettings)}
+ENV: dict[str, Entry] = {e.env: e for entries in _ENTRIES.values() for e in entries}
+_FIELD_GROUP = {e.name: key for key, g in _GROUPS.items() for e in _ENTRIES[g]}
 # Persistence role -> the variable naming its table (the CDK stack and local runner set these).
 TABLE_ENV = {role: declaration(ResourceSettings, name).env for role, name in TABLE_FIELDS.items()}
 STATE_MACHINE_ENV = {"import_image": declaration(ResourceSettings, "import_state_machine_arn").env}
@@ -326,7 +328,7 @@ def _raw(env: Mapping[str, str], d: Entry) -> str | None:
 
 def _group(group: type, env: Mapping[str, str]) -> Any:
     values = {}
-    for entry in _entries(group):
+    for entry in _ENTRIES[group]:
         raw = _raw(env, entry)
         if raw is not None:
             values[entry.name] = _PARSERS[entry.kind](entry.env, raw)

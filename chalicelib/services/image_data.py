@@ -250,13 +250,10 @@ class ImageDataService:
             return self._relay(image, first, range_header, content_range)
         if image.size is None:
             return Download(image, url=self.store.presigned_get(key, PRESIGN_SECONDS))
-        if range_header is not None:
-            byte_range = data.parse_range(range_header, image.size)
-        elif content_range is not None:
-            # The deprecated form cannot be handed to S3: always served here.
-            return self._proxy(image, key, data.parse_content_range(content_range, image.size), partial=True)
-        else:
-            byte_range = None
+        byte_range = self._byte_range(image.size, range_header, content_range)
+        if byte_range is not None and range_header is None:
+            # The deprecated Content-Range form cannot be handed to S3: always served here.
+            return self._proxy(image, key, byte_range, partial=True)
         partial = byte_range is not None
         fits = byte_range is None and image.size <= self.limits.proxy_max_bytes
         if self.limits.download_mode == "proxy" or (inline and fits):
@@ -270,12 +267,12 @@ class ImageDataService:
         limit = self.limits.proxy_max_bytes
         if image.size is not None and image.size > limit:
             raise relay.too_large(image.id, image.size, limit)
-        if image.size is not None:
-            self._byte_range(image.size, range_header, content_range)  # 400/416 before any fetch
+        # With a recorded size, a bad range is 400/416 before any fetch.
+        early = self._byte_range(image.size, range_header, content_range) if image.size is not None else None
         body = relay.read_external(self._web, image.id, url, limit)
         if image.size is not None and len(body) != image.size:
             raise ServiceUnavailable(detail="the image's external location no longer holds the image's size")
-        byte_range = self._byte_range(len(body), range_header, content_range)
+        byte_range = early if image.size is not None else self._byte_range(len(body), range_header, content_range)
         if byte_range is None:
             return Download(image, body=body, byte_range=data.ByteRange(0, len(body) - 1, len(body)))
         return Download(image, body=body[byte_range.start : byte_range.end + 1], byte_range=byte_range, partial=True)

@@ -9,6 +9,7 @@ under v1's terms (``UploadTerms.v1``), leaves it ``killed``.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator, Mapping
@@ -114,6 +115,18 @@ def scan(
     return Scanned(size, virtual_size, digests.md5.hexdigest(), digests.sha.hexdigest())
 
 
+@dataclass(frozen=True)
+class Hold:
+    """What one upload or stage owns: the status its begin moved the image to, with its own token. Only a
+    write that finds both finishes or gives the image back, so a later upload's hold is never taken over."""
+
+    status: ImageStatus
+    token: str | None
+
+    def kept_by(self, image: Image) -> bool:
+        return domain.in_status(image, self.status) and image.holder == self.token
+
+
 class ImageDataService:
     """Upload, stage and download over an ObjectStore."""
 
@@ -136,6 +149,7 @@ class ImageDataService:
         """queued -> saving -> active with checksums and virtual size; 400/413/415 paths requeue (or kill, per ``terms``)."""
         saving = self._begin(ctx, image_id, domain.begin_upload, "upload_image")
         key = data.data_key(image_id)
+        hold = Hold(saving.status, saving.holder)
 
         def write() -> Image:
             self._check_declared(declared_size)
@@ -147,24 +161,25 @@ class ImageDataService:
             fields = dict(size=found.size, virtual_size=found.virtual_size, checksum=found.checksum,
                           os_hash_algo=HASH_ALGO, os_hash_value=found.os_hash_value,
                           locations=(Location(self.store.url_of(key), {}),))
-            return self._finish(ctx, image_id, saving.status, fields, key)
+            return self._finish(ctx, image_id, hold, fields, key)
 
-        return self._guarded(image_id, key, saving.status, write, terms.on_failure)
+        return self._guarded(image_id, key, hold, write, terms.on_failure)
 
     def stage(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], declared_size: int | None) -> Image:
         """queued -> uploading with the data in the staging area and ``size`` set."""
         uploading = self._begin(ctx, image_id, domain.begin_stage, "upload_image")
         key = data.staging_key(image_id)
+        hold = Hold(uploading.status, uploading.holder)
 
         def write() -> Image:
             self._check_declared(declared_size)
             size = self.store.put_stream(key, capped(chunks, self.limits.image_size_cap, None))
-            return self._finish(ctx, image_id, uploading.status, {"size": size}, key, activate=False)
+            return self._finish(ctx, image_id, hold, {"size": size}, key, activate=False)
 
-        return self._guarded(image_id, key, uploading.status, write)
+        return self._guarded(image_id, key, hold, write)
 
     def _guarded(
-        self, image_id: str, key: str, expected: ImageStatus, write: Callable[[], Image],
+        self, image_id: str, key: str, hold: Hold, write: Callable[[], Image],
         on_failure: "domain.Transition" = domain.requeue,
     ) -> Image:
         """Run ``write``; on any failure but Gone (already cleaned) remove the bytes and move the image on."""
@@ -173,7 +188,7 @@ class ImageDataService:
         except Gone:
             raise
         except BaseException:
-            self._abandon(image_id, key, expected, on_failure)
+            self._abandon(image_id, key, hold, on_failure)
             raise
 
     def _begin(self, ctx: RequestContext, image_id: str, move: "domain.Transition", action: str) -> Image:
@@ -181,7 +196,7 @@ class ImageDataService:
             policy.require_modify(image, ctx, action)
             moved = move(image)
             imports.require_unlocked(image)  # after the status rule: a wrong status is the answer first
-            return moved
+            return replace(moved, holder=uuid.uuid4().hex)  # this upload's own hold (see Hold)
 
         return self._writer.change(ctx, image_id, change, guard=STATUS).after
 
@@ -190,16 +205,16 @@ class ImageDataService:
             raise QuotaExceeded(what="image size", limit=self.limits.image_size_cap)
 
     def _finish(
-        self, ctx: RequestContext, image_id: str, expected: ImageStatus, fields: Mapping[str, object], key: str,
+        self, ctx: RequestContext, image_id: str, hold: Hold, fields: Mapping[str, object], key: str,
         activate: bool = True,
     ) -> Image:
         def change(image: Image) -> Image:
             if domain.holds(image, fields, active=activate):
                 return image  # this finish already landed (its answer was lost, then another write came)
-            if not domain.in_status(image, expected):
+            if not hold.kept_by(image):
                 raise Gone(image_id=image_id)
             moved = domain.activate(image) if activate else image
-            return replace(moved, **fields)  # type: ignore[arg-type]  # fields are Image's own, typed by the caller
+            return replace(moved, **fields, holder=None)  # type: ignore[arg-type]  # fields are Image's own
 
         try:
             return self._writer.change(ctx, image_id, change, persistent=True, guard=STATUS).after
@@ -208,13 +223,13 @@ class ImageDataService:
             self.store.delete(key)
             raise Gone(image_id=image_id) from None
 
-    def _abandon(self, image_id: str, key: str, expected: ImageStatus, move: "domain.Transition") -> None:
+    def _abandon(self, image_id: str, key: str, hold: Hold, move: "domain.Transition") -> None:
         """Remove written data and ``move`` the image (back to queued, or killed), if it is still ours to move."""
         self.store.delete(key)
 
         def give_back(image: Image) -> Image:
-            # Still in the status our upload put it in: ours to move (the move releases the "uploading" count).
-            return move(image) if domain.in_status(image, expected) else image
+            # Still held by our upload: ours to move (the move releases the "uploading" count and the hold).
+            return move(image) if hold.kept_by(image) else image
 
         try:
             self._writer.change_stored(image_id, give_back, persistent=True, guard=STATUS)

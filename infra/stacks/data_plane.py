@@ -59,8 +59,12 @@ class Route:
     paths: tuple[str, ...]
 
 
-# Matched first: paths under a data pattern that stay on the functions (v1 members, v1's listing).
-FUNCTION_ROUTES = (Route(("PUT",), ("/v1/images/detail", "/v1/images/*/members", "/v1/images/*/members/*")),)
+# Matched first: paths a data pattern would also match that stay on the functions (v1 members and
+# listing under /v1/images/*; a tag or member named "file" or "stage" under /v2/images/*/...).
+FUNCTION_ROUTES = (
+    Route(("PUT",), ("/v1/images/detail", "/v1/images/*/members", "/v1/images/*/members/*")),
+    Route(("PUT",), ("/v2/images/*/tags/*", "/images/*/tags/*", "/v2/images/*/members/*", "/images/*/members/*")),
+)
 # The routes that carry image data (the unversioned /images/... are the app's aliases of /v2/images/...).
 DATA_ROUTES = (
     Route(("PUT",), ("/v2/images/*/file", "/v2/images/*/stage", "/images/*/file", "/images/*/stage")),

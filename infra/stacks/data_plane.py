@@ -115,9 +115,10 @@ class DataPlane(Construct):
         self.listener = self._listener(deploy)
         self._rules()
         self._acknowledge(bucket)
-        cdk.CfnOutput(self, "Endpoint", description="OS_IMAGE_URL with the data plane on",
-                      value=f"{'https' if deploy.data_plane_certificate_arn else 'http'}://"
-                            f"{self.load_balancer.load_balancer_dns_name}")
+        endpoint = cdk.CfnOutput(self, "Endpoint", description="OS_IMAGE_URL with the data plane on",
+                                 value=f"{'https' if deploy.data_plane_certificate_arn else 'http'}://"
+                                       f"{self.load_balancer.load_balancer_dns_name}")
+        endpoint.override_logical_id("DataPlaneEndpoint")
 
     def _acknowledge(self, bucket: s3.IBucket) -> None:
         stack = cdk.Stack.of(self)

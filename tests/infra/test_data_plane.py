@@ -103,6 +103,9 @@ def test_the_load_balancer_is_public_https_logged_and_redirects_http(data_plane_
     assert listeners[443]["Protocol"] == "HTTPS"
     assert listeners[443]["Certificates"] == [{"CertificateArn": DATA_PLANE["data_plane_certificate_arn"]}]
     assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
+    # And the stack prints the endpoint clients use
+    output = data_plane_synth.template.to_json()["Outputs"]["DataPlaneEndpoint"]["Value"]["Fn::Join"][1]
+    assert output[0] == "https://"
 
 
 def test_the_service_runs_the_front_in_data_mode_in_private_subnets(data_plane_synth: Synth) -> None:

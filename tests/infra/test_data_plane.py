@@ -243,3 +243,11 @@ def test_the_data_plane_needs_a_region(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
     env = stack_env(DeployConfig(auth_mode="dev", data_plane=True))
     assert env is not None and env.region == "eu-west-1"
+
+
+def test_with_the_data_plane_api_gateway_still_answers_oversize_bodies_with_glances_413(data_plane_synth: Synth) -> None:
+    # Clients still on the API Gateway endpoint get the 413 that names the data plane's endpoint way
+    body = data_plane_synth.template.to_json()["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    too_large = body["x-amazon-apigateway-gateway-responses"]["REQUEST_TOO_LARGE"]
+    assert too_large["statusCode"] == 413
+    assert json.loads(too_large["responseTemplates"]["application/json"])["code"].startswith("413 ")

@@ -19,7 +19,8 @@ from pynamodb.models import Model
 
 from chalicelib import config as app_config
 from chalicelib.domain.data import UPLOAD_PREFIX
-from infra.stacks import workflows
+from infra.stacks import gateway, workflows
+from infra.stacks.data_plane import DataPlane
 from infra.stacks.chalice_app import ChaliceApp
 from infra.stacks.security import acknowledge_scoped_wildcards, suppress_justified
 from infra.stacks.settings import DeployConfig
@@ -83,7 +84,7 @@ class GlanceServiceStack(cdk.Stack):
         self.deploy = deploy
         removal = cdk.RemovalPolicy.RETAIN if deploy.production else cdk.RemovalPolicy.DESTROY
         self.tables = ServiceTables(self, "Tables", table_models, deploy.production)
-        self.bucket = self._buckets(removal)
+        self.bucket, self.access_logs = self._buckets(removal)
         self.role = self._lambda_role()
         machines = workflows.load_definitions(ROOT / deploy.stepfunctions_dir)
         machine_arns = {name: self._machine_arn(name) for name in machines}
@@ -107,6 +108,11 @@ class GlanceServiceStack(cdk.Stack):
         self._import_trigger()
         if deploy.auth_mode == "cloud":
             self._authorizer()
+        gateway.apply(self.chalice.get_resource("RestAPI"), deploy.api_throttle_rate, deploy.api_throttle_burst)
+        self.data_plane = DataPlane(
+            self, "DataPlane", deploy=deploy, tables=self.tables.tables, bucket=self.bucket,
+            access_logs=self.access_logs, environment=self.function_env, api_function=self.functions[API_HANDLER],
+            log_retention=LOG_RETENTION) if deploy.data_plane else None
         self._alarms()
         suppress_justified(self)
         acknowledge_scoped_wildcards(
@@ -114,7 +120,7 @@ class GlanceServiceStack(cdk.Stack):
             self.resolve(self.get_logical_id(self.bucket.node.default_child)))
 
     # -- data ---------------------------------------------------------------------------
-    def _buckets(self, removal: cdk.RemovalPolicy) -> s3.Bucket:
+    def _buckets(self, removal: cdk.RemovalPolicy) -> tuple[s3.Bucket, s3.Bucket]:
         common: dict[str, Any] = dict(
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True,
             encryption=s3.BucketEncryption.S3_MANAGED, removal_policy=removal,
@@ -138,7 +144,7 @@ class GlanceServiceStack(cdk.Stack):
         cfn_bucket = bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)
         cfn_bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
-        return bucket
+        return bucket, access_logs
 
     # -- functions ----------------------------------------------------------------------
     def _lambda_role(self) -> iam.Role:

@@ -196,5 +196,5 @@ def upload_view(ticket: "UploadTicket | MultipartTicket") -> dict[str, Any]:
         "multipart": True, "method": "PUT", "upload_id": ticket.upload_id, "size": ticket.plan.size,
         "part_size": ticket.plan.part_size, "part_count": ticket.plan.part_count,
         "parts": [{"part_number": p.number, "url": p.url, "size": p.size} for p in ticket.parts],
-        "next_part": ticket.next_part, "headers": {}, "expires_in": ticket.expires_in,
+        "next_part": ticket.next_part, "headers": dict(ticket.headers), "expires_in": ticket.expires_in,
     }

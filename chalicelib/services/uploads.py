@@ -10,8 +10,8 @@ the parts and leaves the image ``queued``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from chalicelib.domain import imports, multipart, policy
 from chalicelib.domain.context import RequestContext
@@ -42,6 +42,8 @@ class MultipartTicket:
     parts: tuple[PartUrl, ...]
     next_part: int | None
     expires_in: int
+    # Not signed into a part URL (any type does); the single PUT's, so a client sends the same for both.
+    headers: Mapping[str, str] = field(default_factory=lambda: {"Content-Type": "application/octet-stream"})
 
 
 @dataclass(frozen=True)

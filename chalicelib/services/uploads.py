@@ -10,13 +10,14 @@ the parts and leaves the image ``queued``.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from chalicelib.domain import imports, multipart, policy
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.data import upload_key
-from chalicelib.domain.errors import NotFound, QuotaExceeded
+from chalicelib.domain.errors import DomainError, InvalidInput, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image
 from chalicelib.domain.multipart import PartPlan, PendingUpload
 from chalicelib.ports import STATUS, ObjectStore
@@ -62,11 +63,10 @@ class PresignedUploads:
         """A single presigned PUT, or a new multipart upload: 400 bad body or plan, 413 beyond the size cap,
         404 unseen, 403 policy, 409 not queued, formats unset, locked, or a multipart upload in progress."""
         request = multipart.parse_upload_request(body)
-        if not request.multipart:
-            return self.imports.upload_url(ctx, image_id)
-        assert request.size is not None  # parse_upload_request: multipart needs a size
-        if request.size > self.image_size_cap:
+        if request.size is not None and request.size > self.image_size_cap:
             raise QuotaExceeded(what="image size", limit=self.image_size_cap)
+        if not request.multipart or request.size is None:  # (a multipart request always has a size)
+            return self.imports.upload_url(ctx, image_id)
         plan = multipart.plan_parts(request.size, request.part_size, self.min_part_size)
         self._check_can_start(ctx, self.writer.visible(ctx, image_id))  # refuse before S3 holds anything
         key = upload_key(image_id)
@@ -79,7 +79,9 @@ class PresignedUploads:
         try:
             self.writer.change(ctx, image_id, start, guard=STATUS)
         except BaseException:
-            self.store.abort_multipart(key, upload.upload_id)  # not recorded: nothing may refer to it
+            # Not recorded: nothing may refer to it. Should the abort fail too, the lifecycle rule ends it.
+            with contextlib.suppress(DomainError):
+                self.store.abort_multipart(key, upload.upload_id)
             raise
         return self._ticket(image_id, upload, 1)
 
@@ -88,7 +90,9 @@ class PresignedUploads:
         image = self.writer.visible(ctx, image_id)
         policy.require_modify(image, ctx, "upload_image")
         upload = multipart.require_pending(image)
-        return self._ticket(image_id, upload, min(first_part, upload.plan.part_count))
+        if first_part > upload.plan.part_count:
+            raise InvalidInput(f"part must be between 1 and {upload.plan.part_count}.")
+        return self._ticket(image_id, upload, first_part)
 
     def complete(self, ctx: RequestContext, image_id: str, body: Any) -> None:
         """CompleteMultipartUpload once every planned part is there (the S3 event then imports the object):

@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.multipart import MiB
+from chalicelib.domain.context import RequestContext
+from chalicelib.domain.multipart import MiB, MultipartPending
 from tests import images as fx
 from tests.api.helpers import ADMIN, ALICE, BOB, READER, body, create, stored_keys
 
 SMALL = {"upload_min_part_size": 4}  # parts as small as the tests like (an emulator's setting)
 pytestmark = pytest.mark.settings(**SMALL)
+ALICE_CTX = RequestContext(user_id="alice", project_id="proj-a", roles=frozenset({"member", "reader"}))  # = ALICE
 
 
 def start(api: Any, image_id: str, payload: Any, headers: dict[str, str] = ALICE) -> Any:
@@ -78,6 +80,8 @@ def test_part_urls_come_a_page_at_a_time(api: Any, qcow: dict[str, Any]) -> None
     assert resp.status_code == 200 and page["upload_id"] == ticket["upload_id"]
     assert [p["part_number"] for p in page["parts"]] == list(range(2001, 2501)) and page["next_part"] is None
     assert api.http.get(f"/v2/images/{qcow['id']}/upload-url?part=0", headers=ALICE).status_code == 400
+    beyond = api.http.get(f"/v2/images/{qcow['id']}/upload-url?part=2501", headers=ALICE)
+    assert beyond.status_code == 400 and "between 1 and 2500" in body(beyond)["message"]
     assert api.http.get(f"/v2/images/{qcow['id']}/upload-url", headers=BOB).status_code == 404
 
 
@@ -114,6 +118,7 @@ def test_who_may_start_and_in_which_status(api: Any, container: Any, qcow: dict[
 def test_bad_plans_are_400_and_beyond_the_size_cap_413(api: Any, container: Any, qcow: dict[str, Any]) -> None:
     too_big = start(api, qcow["id"], {"size": 101, "multipart": True})
     assert too_big.status_code == 413 and "limit is 100" in body(too_big)["message"]
+    assert start(api, qcow["id"], {"size": 101}).status_code == 413  # a single PUT's declared size too
     for payload in ({"size": 10, "part_size": 3}, {"size": 10, "multipart": False, "part_size": 4},
                     {"multipart": True}, {"size": "ten"}, {"size": 10, "parts": 2}, [1]):
         assert start(api, qcow["id"], payload).status_code == 400, payload
@@ -174,3 +179,23 @@ def test_deleting_the_image_aborts_its_upload(api: Any, container: Any, qcow: di
     _upload_parts(container, qcow["id"], ticket, b"0123456789")
     assert api.http.delete(f"/v2/images/{qcow['id']}", headers=ALICE).status_code == 204
     assert container.data.store.uploads == {} and stored_keys(container) == []
+
+
+def test_of_two_racing_starts_one_wins_and_the_loser_aborts_its_upload(container: Any, qcow: dict[str, Any],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a rival request that starts its upload while ours is between CreateMultipartUpload and its write
+    store, uploads = container.data.store, container.uploads
+    original, rivals = store.start_multipart, []
+
+    def racing(key: str) -> str:
+        ours = original(key)
+        if not rivals:
+            rivals.append("pending")
+            rivals[0] = uploads.upload_url(ALICE_CTX, qcow["id"], {"size": 10, "multipart": True}).upload_id
+        return str(ours)
+
+    monkeypatch.setattr(store, "start_multipart", racing)
+    # When ours tries to record its upload, Then it is refused and its own upload is gone: only the rival's is left
+    with pytest.raises(MultipartPending):
+        uploads.upload_url(ALICE_CTX, qcow["id"], {"size": 10, "multipart": True})
+    assert list(store.uploads) == rivals

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.services.import_steps import ImportStepService
     from chalicelib.services.imports import ImportService
     from chalicelib.services.tasks import TaskService
+    from chalicelib.services.uploads import PresignedUploads
     from chalicelib.services.v1_images import V1ImageService
 
 
@@ -34,6 +35,7 @@ class Container:
     tasks: "TaskService"
     imports: "ImportService"
     import_steps: "ImportStepService"
+    uploads: "PresignedUploads"
     v1: "V1ImageService"
     ports: "Adapters"
 
@@ -112,6 +114,7 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
     from chalicelib.services.import_steps import ImportStepService
     from chalicelib.services.imports import ImportService
     from chalicelib.services.tasks import TaskService
+    from chalicelib.services.uploads import PresignedUploads
     from chalicelib.services.v1_images import V1ImageService
     from chalicelib.services.writer import ImageWriter
 
@@ -133,9 +136,10 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
     imports = ImportService(images, writer, tasks, store, ports.clock, ports.ids, settings.imports.import_methods,
                             where.fetch_policy())
     steps = ImportStepService(images, writer, tasks, store, ports.web, ports.inspector, settings.data.image_size_cap)
+    uploads = PresignedUploads(imports, writer, store, settings.data.image_size_cap, settings.data.upload_min_part_size)
     v1 = V1ImageService(images, data, members, writer)
     return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs, tasks=tasks,
-                     imports=imports, import_steps=steps, v1=v1, ports=ports)
+                     imports=imports, import_steps=steps, uploads=uploads, v1=v1, ports=ports)
 
 
 def _client(service: str, resources: ResourceSettings) -> object:

@@ -11,15 +11,13 @@ from typing import Any, Callable, Iterable, Iterator
 
 from chalicelib.adapters import aws_errors
 from chalicelib.adapters.aws_errors import translated
+from chalicelib.adapters.s3_multipart import CONTENT_TYPE, WHAT, S3Multipart
 from chalicelib.domain.errors import NotFound
 
 PART_SIZE = 8 * 1024 * 1024
-# python-glanceclient streams a download only when the final response says exactly this.
-CONTENT_TYPE = "application/octet-stream"
 
 
 SCHEME = "s3://"
-WHAT = "The image data"  # names the object in a refusal
 
 
 def _missing(exc: Exception) -> bool:
@@ -40,7 +38,7 @@ def location_key(bucket: str, url: str) -> str | None:
     return url[len(prefix):] or None
 
 
-class S3ObjectStore:
+class S3ObjectStore(S3Multipart):
     """One bucket; the client comes in from wiring as a factory, built on first use.
 
     Metadata-only requests (most of them) never pay for loading the S3 model.

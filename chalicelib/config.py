@@ -91,6 +91,9 @@ class ApiSettings:
 
     limit_param_default: int = setting("IMAGES_LIMIT_PARAM_DEFAULT", 25, "list page size")
     api_limit_max: int = setting("IMAGES_API_LIMIT_MAX", 1000, "largest list page")
+    page_max_bytes: int = setting("IMAGES_PAGE_MAX_BYTES", 1_000_000,
+                                  "largest image listing answer in bytes: a page that would be larger ends early "
+                                  "with a `next` link (a load balancer's Lambda target answers at most 1 MB)")
     public_endpoint: str | None = setting("IMAGES_PUBLIC_ENDPOINT", None,
                                           "base URL for version links (default: the request's Host)")
     disk_formats: tuple[str, ...] = setting("IMAGES_DISK_FORMATS", DISK_FORMATS, "allowed disk formats")

@@ -35,7 +35,8 @@ def list_images() -> Response:
     query = des.list_images(params, default_limit=settings.api.limit_param_default, max_limit=settings.api.api_limit_max)
     ctx = request_context(req)
     page = container().images.index(ctx, query)
-    return ser.json_response(ser.images_view(page.images, params, page.next_marker, _shown(ctx)))
+    return ser.json_response(ser.images_view(page.images, params, page.next_marker, _shown(ctx),
+                                             max_bytes=settings.api.page_max_bytes))
 
 
 @bp.route("/v2/images/{image_id}", methods=["GET"], content_types=ANY)

@@ -87,12 +87,32 @@ def image_view(image: Image, shown: LocationDisplay = LocationDisplay()) -> dict
     return doc
 
 
+# Room kept in a page's byte budget for what is not an image: the links (which repeat the query) and the schema.
+_PAGE_ENVELOPE = 16_384
+
+
 def images_view(
     images: Iterable[Image], params: Mapping[str, list[str]], next_marker: str | None,
-    shown: LocationDisplay = LocationDisplay(),
+    shown: LocationDisplay = LocationDisplay(), max_bytes: int | None = None,
 ) -> dict[str, Any]:
-    """A listing page with Glance's ``first`` and ``next`` links."""
-    return page_view("images", [image_view(im, shown) for im in images], params, next_marker)
+    """A listing page with Glance's ``first`` and ``next`` links.
+
+    A page whose JSON would pass ``max_bytes`` (what the front can answer: 1 MB behind a load balancer,
+    6 MB from Lambda) ends after the last image that fits, with a ``next`` link from it; Glance clients
+    follow ``next``, so a large ``limit`` costs them requests, never a failed one. At least one image is kept.
+    """
+    views: list[dict[str, Any]] = []
+    budget = None if max_bytes is None else max(max_bytes - _PAGE_ENVELOPE, 0)
+    used = 0
+    for image in images:
+        view = image_view(image, shown)
+        if budget is not None:
+            used += len(json.dumps(view)) + 2  # ", " between items; json.dumps escapes to ASCII: chars are bytes
+            if used > budget and views:
+                next_marker = views[-1]["id"]
+                break
+        views.append(view)
+    return page_view("images", views, params, next_marker)
 
 
 def page_view(collection: str, items: list[dict[str, Any]], params: Mapping[str, list[str]],

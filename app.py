@@ -12,6 +12,9 @@ from chalicelib.pipeline import scrubber, steps
 from chalicelib.wiring import container
 
 app = Chalice(app_name="glance-serverless")
+# Every media type is binary to API Gateway (and to Chalice's own check): image data goes out whatever
+# the request's Accept header, instead of Chalice's 400 {"Code", "Message"} (issue 17 item 3).
+app.api.binary_types = ["*/*"]
 app.register_blueprint(routes_images.bp)
 app.register_blueprint(routes_data.bp)
 app.register_blueprint(routes_import.bp)

@@ -24,28 +24,30 @@ class Unauthorized(Exception):
 
 def authorize(event: Mapping[str, Any], validator: Any = None) -> dict[str, Any]:
     """An Allow policy naming the token's identity; raises Unauthorized for a missing or bad token."""
+    context = identity_context(str(event.get("authorizationToken") or ""), validator)
+    api, stage = str(event["methodArn"]).split("/")[:2]
+    return {
+        "principalId": context["user_id"] or "anonymous",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"{api}/{stage}/*"}],
+        },
+        "context": context,
+    }
+
+
+def identity_context(token: str, validator: Any = None) -> dict[str, str]:
+    """What the authorizer puts in the request context for ``token`` (the data plane builds the same);
+    raises Unauthorized for a missing or bad token."""
     from chalicelib.adapters.token_validators import InvalidToken
 
-    token = str(event.get("authorizationToken") or "")
     if not token:
         raise Unauthorized()
     try:
         identity, _ = (validator or _validator()).validate(token)
     except InvalidToken:
         raise Unauthorized() from None
-    api, stage = str(event["methodArn"]).split("/")[:2]
-    return {
-        "principalId": identity.user_id or "anonymous",
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"{api}/{stage}/*"}],
-        },
-        "context": {
-            "user_id": identity.user_id or "",
-            "project_id": identity.project_id or "",
-            "roles": ",".join(identity.roles),
-        },
-    }
+    return {"user_id": identity.user_id or "", "project_id": identity.project_id or "", "roles": ",".join(identity.roles)}
 
 
 def build_validator(settings: AuthSettings, secrets: Any = None) -> Any:

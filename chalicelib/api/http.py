@@ -25,7 +25,8 @@ def request_id_middleware(event: Request, get_response: Callable[[Request], Resp
     incoming = event.headers.get("x-openstack-request-id")
     accept = event.headers.get("accept")
     if incoming is not None and len(incoming) > MAX_REQUEST_ID_LENGTH:
-        return error_response(431, f"Request ID is longer than {MAX_REQUEST_ID_LENGTH} characters.", accept=accept)
+        return _as_bytes(error_response(431, f"Request ID is longer than {MAX_REQUEST_ID_LENGTH} characters.",
+                                        accept=accept))
     rid = incoming or f"req-{uuid.uuid4()}"
     tokens = (_request_id.set(rid), current_accept.set(accept))
     try:
@@ -34,6 +35,14 @@ def request_id_middleware(event: Request, get_response: Callable[[Request], Resp
         _request_id.reset(tokens[0])
         current_accept.reset(tokens[1])
     response.headers["x-openstack-request-id"] = rid
+    return _as_bytes(response)
+
+
+def _as_bytes(response: Response) -> Response:
+    """Text bodies as UTF-8 bytes: every media type is binary to the API (app.py), and Chalice base64-encodes
+    only bytes (or JSON) for a binary type."""
+    if isinstance(response.body, str):
+        response.body = response.body.encode("utf-8")
     return response
 
 

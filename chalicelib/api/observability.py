@@ -17,6 +17,12 @@ NAMESPACE = "GlanceServerless"
 _state: dict[str, Any] = {}
 
 
+def configure(structured: bool) -> None:
+    """Off: no JSON lines nor EMF (the WSGI front logs one access line per request instead, unless
+    ``LOG_FORMAT=json``); Lambda never calls this, so there they are always on."""
+    _state["off"] = not structured
+
+
 def _tools() -> tuple[Any, Any]:
     if "logger" not in _state:
         from aws_lambda_powertools import Logger, Metrics
@@ -37,6 +43,8 @@ def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:
     """Log one JSON line and flush metrics per event; exceptions propagate (logged as server errors)."""
     from chalicelib.api.http import current_request_id
 
+    if _state.get("off"):
+        return get_response(event)
     logger, metrics = _tools()
     label, context = _describe(event)
     cold = _state.setdefault("cold", True)

@@ -88,12 +88,11 @@ class LocalService:
     settings: Any = None
     emulator: Any = None  # the embedded one (infra/local/emulator.Emulator); its ``faults`` switch the fault plan
     _server: Any = None
-    _thread: threading.Thread | None = None
     _own_emulator: bool = False
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self._server.server.server_address[1]}"
+        return f"http://{self.host}:{self._server.port}"
 
     def start(self) -> "LocalService":
         """Start the emulator (unless an endpoint was given), create resources, start serving."""
@@ -126,9 +125,9 @@ class LocalService:
         import boto3
 
         from chalicelib import wiring
+        from chalicelib import front
         from chalicelib.config import Settings
         from infra.local.bootstrap import ensure_resources
-        from infra.local.server import make_server
 
         settings = Settings.from_env(self.env)
         session = boto3.Session(
@@ -149,17 +148,16 @@ class LocalService:
 
         load_standard(built)
 
-        self._server = make_server(app, self.host, self.port)
-        self._thread = threading.Thread(target=self._server.server.serve_forever, daemon=True)
-        self._thread.start()
+        # The same entry point as the data plane's container (chalicelib/front), in mode `all`.
+        self._server = front.serve(front.make_application(app, settings), self.host, self.port,
+                                   settings.front.front_threads)
         if self.emulator is not None and self.fault_rate > 0:
             self.emulator.faults.enable()  # only now: creating the resources above must not fail
 
     def stop(self) -> None:
         """Stop serving, then stop the emulator."""
         if self._server is not None:
-            self._server.server.shutdown()
-            self._server.server.server_close()
+            self._server.stop()  # in-flight requests finish or, past a short grace, are cut (uploads abort)
         if self.emulator is not None:
             self.emulator.stop()
 

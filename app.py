@@ -13,7 +13,8 @@ from chalicelib.wiring import container
 
 app = Chalice(app_name="glance-serverless")
 # Every media type is binary to API Gateway (and to Chalice's own check): image data goes out whatever
-# the request's Accept header, instead of Chalice's 400 {"Code", "Message"} (issue 17 item 3).
+# the request's Accept header, instead of Chalice's 400 {"Code", "Message"} (issue 17 item 3). Every
+# answer's body is then base64 in the Lambda payload; request_id_middleware gives text bodies as bytes.
 app.api.binary_types = ["*/*"]
 app.register_blueprint(routes_images.bp)
 app.register_blueprint(routes_data.bp)

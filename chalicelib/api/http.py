@@ -5,7 +5,7 @@ import contextvars
 import uuid
 from typing import Any, Callable
 
-from chalice.app import Chalice, Request, Response
+from chalice.app import CaseInsensitiveMapping, Chalice, Request, Response
 
 from chalicelib.api import identity
 from chalicelib.api.errors import current_accept, error_response, http_errors
@@ -28,6 +28,9 @@ def request_id_middleware(event: Request, get_response: Callable[[Request], Resp
         return _as_bytes(error_response(431, f"Request ID is longer than {MAX_REQUEST_ID_LENGTH} characters.",
                                         accept=accept))
     rid = incoming or f"req-{uuid.uuid4()}"
+    if accept is None:
+        # No Accept means any type (RFC 9110); said so, Chalice's binary check lets data answers out (app.py).
+        event.headers = CaseInsensitiveMapping({**dict(event.headers.items()), "accept": "*/*"})
     tokens = (_request_id.set(rid), current_accept.set(accept))
     try:
         response = get_response(event)

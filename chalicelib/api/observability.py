@@ -8,6 +8,7 @@ own X-Ray setting (the CDK stack), not from an SDK imported here.
 """
 from __future__ import annotations
 
+import contextvars
 import time
 from typing import Any, Callable
 
@@ -17,10 +18,9 @@ NAMESPACE = "GlanceServerless"
 _state: dict[str, Any] = {}
 
 
-def configure(structured: bool) -> None:
-    """Off: no JSON lines nor EMF (the WSGI front logs one access line per request instead, unless
-    ``LOG_FORMAT=json``); Lambda never calls this, so there they are always on."""
-    _state["off"] = not structured
+# Set by the WSGI front around each request it serves unless LOG_FORMAT=json: no JSON lines nor EMF
+# there (it logs one access line per request instead). Lambda never sets it: there they are always on.
+quiet: contextvars.ContextVar[bool] = contextvars.ContextVar("quiet_observability", default=False)
 
 
 def _tools() -> tuple[Any, Any]:
@@ -43,7 +43,7 @@ def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:
     """Log one JSON line and flush metrics per event; exceptions propagate (logged as server errors)."""
     from chalicelib.api.http import current_request_id
 
-    if _state.get("off"):
+    if quiet.get():
         return get_response(event)
     logger, metrics = _tools()
     label, context = _describe(event)

@@ -22,10 +22,8 @@ _lock = threading.Lock()
 
 def make_application(app: Any, settings: Settings) -> Callable[..., Iterable[bytes]]:
     """The WSGI application serving ``app`` as ``settings.front`` says (mode, read size, log format)."""
-    from chalicelib.api import observability
     from chalicelib.front.wsgi import Front
 
-    observability.configure(structured=settings.front.log_format == "json")
     return Front(app, settings.front, settings.identity)
 
 

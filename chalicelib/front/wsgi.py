@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any, Callable, Iterable, Mapping
 
 from chalice.app import Response
 from chalice.local import LambdaContext
 
 from chalicelib.api import body as body_source
+from chalicelib.api import observability
 from chalicelib.api.errors import error_response
 from chalicelib.api.http import METHODS, UNSUPPORTED
 from chalicelib.config import FrontSettings, IdentitySettings
@@ -44,6 +46,7 @@ class Front:
         self.app = app
         self.mode = settings.front_mode
         self.read_bytes = settings.front_read_bytes
+        self.quiet = settings.log_format != "json"
         self.cloud = identity.auth_mode == "cloud"
         self._authorize = authorize
         self.events = EventBuilder(list(app.routes), list(app.api.binary_types))
@@ -87,11 +90,12 @@ class Front:
         if streamed:
             headers.pop("transfer-encoding", None)
         event = self.events.event(method, target, headers, data, context)
-        token = body_source.streamed.set(body if streamed else None)
+        tokens = body_source.streamed.set(body if streamed else None), observability.quiet.set(self.quiet)
         try:
             answer = self.app(event, LambdaContext("api_handler", 1024))
         finally:
-            body_source.streamed.reset(token)
+            body_source.streamed.reset(tokens[0])
+            observability.quiet.reset(tokens[1])
         if streamed and not body.complete:
             # Answered without reading it all (a refusal before the data): the rest is read off the
             # connection so it can serve the next request, or the connection is dropped.
@@ -133,7 +137,7 @@ def _read_whole(body: RequestBody) -> bytes | None:
 
 
 def _glance(status: int, message: str, accept: str | None, method: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    answer: Response = error_response(status, message, accept=accept)
+    answer: Response = error_response(status, message, {"x-openstack-request-id": f"req-{uuid.uuid4()}"}, accept)
     return response_parts(answer.to_dict(), method)
 
 

@@ -162,19 +162,47 @@ class LocalService:
             self.emulator.stop()
 
 
+STOP_SECONDS = 4.0  # SIGTERM to exit: the front's grace for requests in flight, then the emulator
+EXAMPLE_TOKEN = "admin:demo:admin"  # dev mode: X-Auth-Token user:project:role1,role2
+
+
+def banner(service: LocalService, own_emulator: bool) -> str:
+    """What ``make run`` prints once serving: where the API and emulator listen, the state, a command to try."""
+    which = "embedded emulator" if own_emulator else "existing endpoint"
+    state_dir = getattr(service, "state_dir", None)
+    state = f"State directory: {state_dir}" if state_dir else "State: in the emulator's memory (gone when it stops)"
+    return "\n".join([
+        f"Glance API at {service.url}",
+        f"AWS ({which}) at {service.endpoint_url}",
+        state,
+        f"Try: glance --os-image-url {service.url} --os-auth-token {EXAMPLE_TOKEN} image-list",
+        "     (dev mode: any token user:project:role1,role2; roles admin, member or reader)",
+    ])
+
+
+def access_lines() -> None:
+    """One line per request on stdout (chalicelib/front's access log); JSON logs only with LOG_FORMAT=json."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    access = logging.getLogger("glance.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
+
+
 def main() -> int:
-    """Run until interrupted."""
+    """Run until SIGTERM or Ctrl-C; exit within STOP_SECONDS plus a second whatever is in flight."""
     runner = RunnerSettings.from_env(os.environ)
     service = LocalService(host=runner.host, port=runner.port, emulator_port=runner.emulator_port,
                            endpoint_url=runner.endpoint_url, fault_rate=runner.fault_rate, fault_seed=runner.fault_seed)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     own_emulator = service.endpoint_url is None
+    access_lines()
     service.start()
-    which = "embedded emulator" if own_emulator else "existing endpoint"
-    print(f"AWS ({which}) at {service.endpoint_url}", flush=True)
-    print(f"Glance API at {service.url}  (try: glance --os-image-url {service.url} "
-          f"--os-auth-token admin:demo:admin image-list)", flush=True)
+    print(banner(service, own_emulator), flush=True)
     try:
         stop.wait()
     except KeyboardInterrupt:
@@ -182,8 +210,13 @@ def main() -> int:
     print("Stopping...", flush=True)
     if service.emulator is not None and service.emulator.faults.injected:
         print("Faults injected:", dict(sorted(service.emulator.faults.injected.items())), flush=True)
-    service.stop()
-    return 0
+    stopping = threading.Thread(target=service.stop, name="stop", daemon=True)
+    stopping.start()
+    stopping.join(STOP_SECONDS)
+    print("Stopped." if not stopping.is_alive() else "Stopped (gave up waiting on requests in flight).", flush=True)
+    sys.stderr.flush()
+    # Threads the emulator or the import pipeline left running must not hold the exit (issue 18 item 12).
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -123,6 +123,25 @@ def _default_message(code: int) -> str:
             505: "This HTTP version is not supported."}.get(code, "The request could not be understood.")
 
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+
+
+def return_large_frees(threshold: int = 1024 * 1024) -> bool:
+    """glibc: serve allocations of ``threshold`` bytes and more by mmap, returned to the system when freed.
+
+    glibc raises its mmap threshold each time such a block is freed, after which multi-MiB buffers
+    (request pieces, S3 parts, the emulator's copies) come from per-thread arenas that keep the memory:
+    bench/upload.py measured a 0.5 GiB upload peaking at 772 MiB resident, about 400 MiB with a fixed
+    threshold. False where there is no glibc (nothing changes).
+    """
+    import ctypes
+
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, threshold))
+    except (OSError, AttributeError):
+        return False
+
+
 class FrontServer:
     """``app`` (a WSGI callable) on host:port with ``threads`` workers; ``start`` serves in a thread."""
 
@@ -133,6 +152,7 @@ class FrontServer:
         self.server.max_request_header_size = MAX_REQUEST_HEAD
         self.server.server_name = "glance-serverless"
         self._thread: threading.Thread | None = None
+        return_large_frees()
 
     @property
     def port(self) -> int:

@@ -78,14 +78,16 @@ class RequestBody:
         return piece
 
     def _read_chunked(self) -> bytes:
-        gathered = bytearray()
-        while len(gathered) < self._read_bytes:
+        gathered: list[bytes] = []
+        held = 0
+        while held < self._read_bytes:
             piece = self._stream.read(PIECE)
             if not piece:  # the terminating chunk came (a cut-off stream raised instead)
                 self.complete = True
                 break
-            gathered += piece
-        return bytes(gathered)
+            gathered.append(piece)
+            held += len(piece)
+        return b"".join(gathered)
 
     def drain(self) -> None:
         """Read what is left (a streamed route that answered before reading); raises IncompleteBody."""

@@ -147,3 +147,58 @@ def data_application(app: Any, fake: wiring.Container) -> Iterator[Any]:
 def test_make_application_builds_the_configured_mode(data_application: Any) -> None:
     status, _, body = call(data_application, "GET", "/v2/images", {"Accept": "application/json"})
     assert status == 404 and glance_json(404, body)
+
+
+def test_importing_the_front_loads_no_server_sdk_or_app() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, chalicelib.front; "
+            "print(sorted(m for m in ('boto3', 'botocore', 'cheroot', 'app', 'chalice.local') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PATH": ""})
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_container_command_serves_the_data_plane_until_sigterm(tmp_path: Any) -> None:
+    """``python -m chalicelib.front`` as the data plane's container runs it: mode, port from the environment,
+    ``GET /healthcheck`` answered (no AWS call needed), any other path a Glance 404, SIGTERM stops it."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    from tests.conftest import TEST_ENV, test_settings
+
+    env = {**TEST_ENV, **test_settings().to_env(), "PATH": os.environ.get("PATH", ""), "IMAGES_FRONT_MODE": "data",
+           "IMAGES_FRONT_HOST": "127.0.0.1", "IMAGES_FRONT_PORT": str(port), "IMAGES_FRONT_THREADS": "2"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    root = Path(__file__).resolve().parents[3]
+    proc = subprocess.Popen([sys.executable, "-m", "chalicelib.front"], cwd=root, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = requests.get(f"http://127.0.0.1:{port}/healthcheck", timeout=5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and proc.poll() is None, "the front did not start"
+                time.sleep(0.1)
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        other = requests.get(f"http://127.0.0.1:{port}/v2/images", headers={"Accept": "application/json"}, timeout=5)
+        assert other.status_code == 404 and glance_json(404, other.content)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = proc.stdout.read() if proc.stdout else ""
+    assert "Glance front (data)" in output and "GET /healthcheck 200" in output

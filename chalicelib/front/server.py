@@ -20,6 +20,7 @@ from cheroot import wsgi
 
 from chalicelib.api.errors import error_response
 from chalicelib.front.body import PIECE
+from chalicelib.front.wsgi import access_log
 
 MAX_REQUEST_HEAD = 64 * 1024  # request line and headers: 414 / 413 beyond (as http.server's 65536)
 SOCKET_TIMEOUT = 30  # seconds a client may stay silent mid-request (an upload then aborts)
@@ -85,8 +86,12 @@ class GlanceRequest(cs.HTTPRequest):
         if code in (400, 413, 414, 500) or not self.ready:
             self.close_connection = True
             lines.append("Connection: close")
-        if getattr(self, "method", None) == b"HEAD":
+        method = getattr(self, "method", None)
+        if method == b"HEAD":
             body = b""
+        target = getattr(self, "uri", None)
+        access_log.info("%s %s %s - -", (method or b"-").decode("latin-1"),
+                        (target or b"-")[:200].decode("latin-1"), code)
         try:
             self.conn.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         except OSError:

@@ -202,3 +202,16 @@ def test_the_container_command_serves_the_data_plane_until_sigterm(tmp_path: Any
             proc.kill()
     output = proc.stdout.read() if proc.stdout else ""
     assert "Glance front (data)" in output and "GET /healthcheck 200" in output
+
+
+def test_the_module_level_application_builds_itself_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib import front
+    from tests.conftest import test_settings
+
+    for key, value in {**test_settings().to_env(), "IMAGES_FRONT_MODE": "data"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(front, "_built", {})
+    status, _, body = call(front.application, "GET", "/healthcheck")
+    assert status == 200 and json.loads(body) == {"status": "ok"}
+    status, _, body = call(front.application, "GET", "/v2/images", {"Accept": "application/json"})
+    assert status == 404 and glance_json(404, body)

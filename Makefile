@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-concurrency synth clean qemu-img
+.PHONY: run test bench bench-concurrency bench-upload synth clean qemu-img
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-front.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
@@ -30,6 +30,10 @@ bench: $(STAMP)
 # Issue 13's parallel workload against `make run` in a child process, then again with 10% emulator faults.
 bench-concurrency: $(STAMP)
 	$(BIN)/python bench/concurrency.py
+
+# Issue 15: 2 GiB through `glance image-upload` into `make run` in a child process: MiB/s and peak RSS.
+bench-upload: $(STAMP)
+	$(BIN)/python bench/upload.py
 
 # The CloudFormation template, offline, into cdk.out/ (the code asset holds the app without its
 # third-party packages: `cdk deploy` packages for real). cfn-lint runs on it; cdk-nag runs in the synth.

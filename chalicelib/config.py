@@ -20,6 +20,8 @@ IMPORT_METHODS = ("glance-direct", "web-download", "copy-image")  # Glance's ena
 DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
 CONTAINER_FORMATS = ("ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed")
 AUTH_MODES = ("dev", "cloud")
+FRONT_MODES = ("all", "data")  # chalicelib/front: every route (make run), or the data plane's upload routes
+LOG_FORMATS = ("text", "json")
 AUTH_PROVIDERS = ("jwt", "keystone")
 # A production stage never trusts identity headers (DESIGN.md 6): dev mode is refused there.
 PRODUCTION_STAGES = ("prod", "production")
@@ -183,6 +185,23 @@ class ImportSettings:
 
 
 @dataclass(frozen=True)
+class FrontSettings:
+    """The WSGI front (``python -m chalicelib.front``): the data plane's container, and ``make run``'s server."""
+
+    front_mode: str = setting("IMAGES_FRONT_MODE", "all",
+                              "`all`: every route (as API Gateway would); `data`: only the streamed upload routes "
+                              "and `GET /healthcheck` (the data plane container)", choices=FRONT_MODES)
+    front_host: str = setting("IMAGES_FRONT_HOST", "0.0.0.0", "address `python -m chalicelib.front` listens on")
+    front_port: int = setting("IMAGES_FRONT_PORT", 8080, "port `python -m chalicelib.front` listens on")
+    front_threads: int = setting("IMAGES_FRONT_THREADS", 16, "requests the front serves at once")
+    front_read_bytes: int = setting("IMAGES_FRONT_READ_BYTES", 1048576,
+                                    "bytes read from a streamed request body at a time")
+    log_format: str = setting("LOG_FORMAT", "text",
+                              "the front's logs: `text` (one access line per request) or `json` (JSON logs and "
+                              "EMF metrics, as in Lambda)", choices=LOG_FORMATS)
+
+
+@dataclass(frozen=True)
 class AuthSettings:
     """How the cloud authorizer validates tokens: JWTs against a JWKS, or Keystone tokens."""
 
@@ -222,6 +241,7 @@ class Settings:
     data: DataSettings = DataSettings()
     locations: LocationSettings = LocationSettings()
     imports: ImportSettings = ImportSettings()
+    front: FrontSettings = FrontSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -270,7 +290,7 @@ class Settings:
 
 _GROUPS: dict[str, type] = {
     "resources": ResourceSettings, "identity": IdentitySettings, "api": ApiSettings, "limits": LimitSettings,
-    "data": DataSettings, "locations": LocationSettings, "imports": ImportSettings,
+    "data": DataSettings, "locations": LocationSettings, "imports": ImportSettings, "front": FrontSettings,
 }
 
 

@@ -1,12 +1,13 @@
 """ObjectStore on S3: streamed single or multipart PUTs, presigned GETs, ranged reads.
 
-At most one part (PART_SIZE) is held in memory; a failed stream aborts the
-multipart upload so no parts or objects are left behind. Every S3 fault leaves
+At most two parts (PART_SIZE each, one uploading while the next is gathered) are held in
+memory; a failed stream aborts the multipart upload so no parts or objects are left behind. Every S3 fault leaves
 as aws_errors' translation (a missing object as NotFound or None).
 """
 from __future__ import annotations
 
 import functools
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator
 
 from chalicelib.adapters import aws_errors
@@ -59,34 +60,53 @@ class S3ObjectStore(S3Multipart):
             return self._put_stream(key, chunks)
 
     def _put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
-        buffer = bytearray()
+        # A part uploads in a worker thread while the next one is gathered from ``chunks`` (the client's
+        # bytes keep arriving meanwhile): at most two parts are held. A part is the chunks that reach
+        # part_size, joined once (S3 takes any part size from 5 MiB on but for the last one).
+        pending: list[bytes] = []
+        held = size = 0
         upload_id = None
         parts: list[dict[str, Any]] = []
-        size = 0
-        try:
-            for chunk in chunks:
-                buffer += chunk
-                size += len(chunk)
-                while len(buffer) >= self.part_size:
+        in_flight: Future[dict[str, Any]] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part") as pool:
+            try:
+                for chunk in chunks:
+                    pending.append(chunk)
+                    held += len(chunk)
+                    size += len(chunk)
+                    if held < self.part_size:
+                        continue
+                    data = b"".join(pending)
+                    pending.clear()
+                    held = 0
                     if upload_id is None:
                         upload_id = self.client.create_multipart_upload(
                             Bucket=self.bucket, Key=key, ContentType=CONTENT_TYPE
                         )["UploadId"]
-                    parts.append(self._part(key, upload_id, len(parts) + 1, bytes(buffer[: self.part_size])))
-                    del buffer[: self.part_size]
-            if upload_id is None:
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(buffer), ContentType=CONTENT_TYPE)
+                    if in_flight is not None:
+                        parts.append(in_flight.result())
+                    in_flight = pool.submit(self._part, key, upload_id, len(parts) + 1, data)
+                    del data
+                rest = b"".join(pending)
+                if upload_id is None:
+                    self.client.put_object(Bucket=self.bucket, Key=key, Body=rest, ContentType=CONTENT_TYPE)
+                    return size
+                if in_flight is not None:
+                    parts.append(in_flight.result())
+                    in_flight = None
+                if rest:
+                    parts.append(self._part(key, upload_id, len(parts) + 1, rest))
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                )
                 return size
-            if buffer or not parts:
-                parts.append(self._part(key, upload_id, len(parts) + 1, bytes(buffer)))
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-            )
-            return size
-        except BaseException:
-            if upload_id is not None:
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-            raise
+            except BaseException:
+                if in_flight is not None:
+                    in_flight.cancel()
+                    wait([in_flight])  # a part still uploading would outlive the abort otherwise
+                if upload_id is not None:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+                raise
 
     def _part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
         resp = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data)

@@ -3,7 +3,7 @@
 With the data plane on (infra/stacks/data_plane.py), the load balancer sends every route the
 container does not serve to the API handler function, as ALB events (multi-value headers on, so
 repeated query parameters survive). No API Gateway authorizer stands on that path: the token is
-validated here by the authorizer's own code (``authorizer.claims_of``) and its context goes where
+validated here by the authorizer's own code (``authorizer.identity_context``) and its context goes where
 API Gateway puts it, so the views cannot tell the fronts apart. A missing or bad token is a 401 in
 Glance's format, as the gateway's UNAUTHORIZED response is. The answer goes back in the ALB's
 shape (``statusDescription``, ``isBase64Encoded``, ``multiValueHeaders``).
@@ -39,7 +39,7 @@ def handle(event: Mapping[str, Any], context: Any, serve: Handler, matcher: Gate
     claims: dict[str, str] | None = None
     if check_tokens:
         try:
-            claims = authorizer.claims_of(headers.get(TOKEN_HEADER, ""), validator)
+            claims = authorizer.identity_context(headers.get(TOKEN_HEADER, ""), validator)
         except authorizer.Unauthorized:
             return _refused(401, Unauthenticated().message, headers)
     query = _query(event)

@@ -24,7 +24,7 @@ class Unauthorized(Exception):
 
 def authorize(event: Mapping[str, Any], validator: Any = None) -> dict[str, Any]:
     """An Allow policy naming the token's identity; raises Unauthorized for a missing or bad token."""
-    context = claims_of(str(event.get("authorizationToken") or ""), validator)
+    context = identity_context(str(event.get("authorizationToken") or ""), validator)
     api, stage = str(event["methodArn"]).split("/")[:2]
     return {
         "principalId": context["user_id"] or "anonymous",
@@ -36,8 +36,9 @@ def authorize(event: Mapping[str, Any], validator: Any = None) -> dict[str, Any]
     }
 
 
-def claims_of(token: str, validator: Any = None) -> dict[str, str]:
-    """The authorizer context a token stands for (what identity.from_authorizer reads); raises Unauthorized."""
+def identity_context(token: str, validator: Any = None) -> dict[str, str]:
+    """What the authorizer puts in the request context for ``token`` (the data plane builds the same);
+    raises Unauthorized for a missing or bad token."""
     from chalicelib.adapters.token_validators import InvalidToken
 
     if not token:
@@ -46,11 +47,7 @@ def claims_of(token: str, validator: Any = None) -> dict[str, str]:
         identity, _ = (validator or _validator()).validate(token)
     except InvalidToken:
         raise Unauthorized() from None
-    return {
-        "user_id": identity.user_id or "",
-        "project_id": identity.project_id or "",
-        "roles": ",".join(identity.roles),
-    }
+    return {"user_id": identity.user_id or "", "project_id": identity.project_id or "", "roles": ",".join(identity.roles)}
 
 
 def build_validator(settings: AuthSettings, secrets: Any = None) -> Any:

@@ -295,11 +295,9 @@ def list_images(params: Mapping[str, list[str]], *, default_limit: int, max_limi
     return ListQuery(filters=_filters(params), order=_order(params), limit=min(limit, max_limit), marker=marker)
 
 
-CHUNK = 1024 * 1024
-
-
-def image_data(content_type: str | None, headers: Any, raw: Body) -> tuple[list[bytes], int | None]:
-    """An upload body: exactly application/octet-stream (415), size from x-openstack-image-size (400 if bad)."""
+def upload_size(content_type: str | None, headers: Any) -> int | None:
+    """An upload's declared size (x-openstack-image-size, 400 if bad); the body must be exactly
+    application/octet-stream (415). The bytes themselves come from api/body.request_chunks."""
     if _media_type(content_type) != "application/octet-stream":
         raise UnsupportedMediaType(content_type=content_type or "")
     declared = headers.get("x-openstack-image-size")
@@ -311,8 +309,4 @@ def image_data(content_type: str | None, headers: Any, raw: Body) -> tuple[list[
             raise InvalidInput(f"x-openstack-image-size must be a non-negative integer, not {declared!r}") from None
         if size < 0:
             raise InvalidInput("x-openstack-image-size must be a non-negative integer")
-    body = as_bytes(raw)
-    # The body is already in memory (the request payload); hand it on in chunks so
-    # hashing, inspection and the store see a stream, never one more copy of it.
-    view = memoryview(body)
-    return [bytes(view[i : i + CHUNK]) for i in range(0, len(body), CHUNK)], size
+    return size

@@ -8,6 +8,7 @@ own X-Ray setting (the CDK stack), not from an SDK imported here.
 """
 from __future__ import annotations
 
+import contextvars
 import time
 from typing import Any, Callable
 
@@ -15,6 +16,11 @@ from typing import Any, Callable
 SERVICE = "glance-api"
 NAMESPACE = "GlanceServerless"
 _state: dict[str, Any] = {}
+
+
+# Set by the WSGI front around each request it serves unless LOG_FORMAT=json: no JSON lines nor EMF
+# there (it logs one access line per request instead). Lambda never sets it: there they are always on.
+quiet: contextvars.ContextVar[bool] = contextvars.ContextVar("quiet_observability", default=False)
 
 
 def _tools() -> tuple[Any, Any]:
@@ -37,6 +43,8 @@ def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:
     """Log one JSON line and flush metrics per event; exceptions propagate (logged as server errors)."""
     from chalicelib.api.http import current_request_id
 
+    if quiet.get():
+        return get_response(event)
     logger, metrics = _tools()
     label, context = _describe(event)
     cold = _state.setdefault("cold", True)

@@ -5,6 +5,7 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.api import deserializers as des
 from chalicelib.api import serializers as ser
+from chalicelib.api.body import request_chunks
 from chalicelib.api.errors import http_errors
 from chalicelib.api.http import request_context
 from chalicelib.wiring import container
@@ -18,7 +19,8 @@ ANY = ["*/*"]
 def upload_image_data(image_id: str) -> Response:
     req = bp.current_request
     ctx = request_context(req)
-    chunks, size = des.image_data(req.headers.get("content-type"), req.headers, req.raw_body)
+    size = des.upload_size(req.headers.get("content-type"), req.headers)
+    chunks = request_chunks(req) or ()
     container().data.upload(ctx, image_id, chunks, size)
     return ser.no_content()
 
@@ -28,7 +30,8 @@ def upload_image_data(image_id: str) -> Response:
 def stage_image_data(image_id: str) -> Response:
     req = bp.current_request
     ctx = request_context(req)
-    chunks, size = des.image_data(req.headers.get("content-type"), req.headers, req.raw_body)
+    size = des.upload_size(req.headers.get("content-type"), req.headers)
+    chunks = request_chunks(req) or ()
     container().data.stage(ctx, image_id, chunks, size)
     return ser.no_content()
 

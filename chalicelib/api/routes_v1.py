@@ -11,6 +11,7 @@ from chalice.app import Blueprint, Response
 from chalicelib.api import v1_headers as hdr
 from chalicelib.api import v1_requests as des
 from chalicelib.api import v1_responses as ser
+from chalicelib.api.body import request_chunks
 from chalicelib.api.errors import http_errors
 from chalicelib.api.http import query_lists, request_context
 from chalicelib.domain.v1 import V1Meta
@@ -47,7 +48,7 @@ def list_images_detail() -> Response:
 @http_errors
 def create_image() -> Response:
     req = bp.current_request
-    meta, chunks = _meta(), des.image_data(req.headers.get("content-type"), req.raw_body)
+    meta, chunks = _meta(), des.image_data(req.headers.get("content-type"), request_chunks(req))
     return ser.image_document(container().v1.create(request_context(req), meta, chunks), 201)
 
 
@@ -67,7 +68,7 @@ def show_image(image_id: str) -> Response:
 @http_errors
 def update_image(image_id: str) -> Response:
     req = bp.current_request
-    meta, chunks, purge = _meta(), des.image_data(req.headers.get("content-type"), req.raw_body), hdr.purge_props(req.headers)
+    meta, chunks, purge = _meta(), des.image_data(req.headers.get("content-type"), request_chunks(req)), hdr.purge_props(req.headers)
     return ser.image_document(container().v1.update(request_context(req), image_id, meta, chunks, purge))
 
 

@@ -7,7 +7,7 @@ first, then captures, then the greedy ``{proxy+}``, with percent-decoded capture
 from __future__ import annotations
 
 from typing import NamedTuple
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 class RouteMatch(NamedTuple):
@@ -28,7 +28,7 @@ class GatewayRouteMatcher:
 
     def match_route(self, url: str) -> RouteMatch:
         """The route ``url`` (path and query) reaches; raises ValueError when none does."""
-        parsed = urlparse(url)
+        parsed = urlsplit(url)  # not urlparse: a ";" stays in the path, as API Gateway keeps it
         query = parse_qs(parsed.query, keep_blank_values=True)
         path = parsed.path
         if path != "/" and path.endswith("/"):

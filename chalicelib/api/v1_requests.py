@@ -17,10 +17,10 @@ gets v2's admin default). ``is_public=true`` lists only public images,
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from chalicelib.api import schemas
-from chalicelib.api.deserializers import CHUNK, Body, as_bytes, iso_param, json_body
+from chalicelib.api.deserializers import Body, iso_param, json_body
 from chalicelib.api.v1_headers import parse_bool, parse_int
 from chalicelib.domain import listing, v1
 from chalicelib.domain.errors import InvalidInput
@@ -70,15 +70,14 @@ def _order(one: Mapping[str, str]) -> listing.Order:
     return listing.Order.build([key], [desc], desc)
 
 
-def image_data(content_type: str | None, raw: Body) -> list[bytes] | None:
-    """The request body as chunks, None when there is none; a body that is not application/octet-stream is 400."""
-    if not raw:
+def image_data(content_type: str | None, chunks: Iterable[bytes] | None) -> Iterable[bytes] | None:
+    """The body's chunks (api/body.request_chunks), None when there is none; a body that is not
+    application/octet-stream is 400."""
+    if chunks is None:
         return None
     if (content_type or "").split(";")[0].strip().lower() != "application/octet-stream":
         raise InvalidInput(f"Image data must be sent as application/octet-stream, not {content_type or 'no Content-Type'}.")
-    body = as_bytes(raw)
-    view = memoryview(body)
-    return [bytes(view[i : i + CHUNK]) for i in range(0, len(body), CHUNK)]
+    return chunks
 
 
 def check_values(meta: v1.V1Meta) -> v1.V1Meta:

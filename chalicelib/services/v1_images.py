@@ -42,7 +42,7 @@ class V1ImageService:
         self._writer = writer
 
     # -- images ---------------------------------------------------------
-    def create(self, ctx: RequestContext, meta: v1.V1Meta, chunks: list[bytes] | None) -> Image:
+    def create(self, ctx: RequestContext, meta: v1.V1Meta, chunks: Iterable[bytes] | None) -> Image:
         """Create from headers, then take the data, the location or ``size: 0``; raises like v2 create/upload.
 
         A refused location removes the new image again (v1 validated the
@@ -62,7 +62,7 @@ class V1ImageService:
         return self._take_data(ctx, image, meta, chunks)
 
     def update(
-        self, ctx: RequestContext, image_id: str, meta: v1.V1Meta, chunks: list[bytes] | None, purge_props: bool
+        self, ctx: RequestContext, image_id: str, meta: v1.V1Meta, chunks: Iterable[bytes] | None, purge_props: bool
     ) -> Image:
         """Update metadata (one conditional write), then take data or a location; 409 for data unless queued.
 
@@ -84,7 +84,7 @@ class V1ImageService:
             return image  # size/checksum sent back for an image with data were judged by check_immutable
         return self._take_data(ctx, image, meta, chunks)
 
-    def _take_data(self, ctx: RequestContext, image: Image, meta: v1.V1Meta, chunks: list[bytes] | None) -> Image:
+    def _take_data(self, ctx: RequestContext, image: Image, meta: v1.V1Meta, chunks: Iterable[bytes] | None) -> Image:
         if chunks is not None:
             terms = UploadTerms.v1(size=meta.size, checksum=meta.checksum)
             return self.data.upload(ctx, image.id, chunks, meta.size, terms)
@@ -160,7 +160,7 @@ class V1ImageService:
         return self.members.shared_with(member_id, _SHARED_PAGE)
 
 
-def _check_sources(meta: v1.V1Meta, chunks: list[bytes] | None) -> None:
+def _check_sources(meta: v1.V1Meta, chunks: Iterable[bytes] | None) -> None:
     if "copy_from" in meta.fields:
         raise InvalidInput("copy_from is not supported; create the image with x-image-meta-location or upload the data.")
     if meta.location is not None and chunks is not None:

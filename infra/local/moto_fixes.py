@@ -1,6 +1,7 @@
-"""Two private moto fixes the long-running local emulator needs (DESIGN.md 5), fenced here like lambda_hook.
+"""Three private moto fixes the long-running local emulator needs (DESIGN.md 5), fenced here like lambda_hook.
 
-Both were measured with bench/concurrency.py (issue 13) against moto 5.2.5:
+The first two were measured with bench/concurrency.py (issue 13), the third with bench/upload.py
+(issue 15), against moto 5.2.5:
 
 * **Every model instance ever made is kept.** ``BaseModel.__new__`` appends each instance to
   its class's ``instances_tracked`` (for moto's dashboard); only ``mock_aws`` teardown or a
@@ -13,8 +14,15 @@ Both were measured with bench/concurrency.py (issue 13) against moto 5.2.5:
   cancellation), so a create costs O(table size): 45 ms per transaction at 1,000 items.
   Here the backup is of the touched items only (deep copies of them, or "absent"), put back
   if the transaction raises; moto's own table-level rollback is left a no-op.
+* **Completing a multipart upload concatenates every part in memory** (``FakeMultipart.complete``
+  builds a ``bytearray`` of the whole object, then ``bytes`` of it: twice the object), before the
+  new object's spooled file takes it, and with no checksum asked for it also builds a CRC64 of a
+  third copy. A 2 GiB upload peaked above 4 GiB resident. Here the parts are copied file to file,
+  1 MiB at a time, into the spooled file the new object then adopts (parts and objects beyond
+  moto's 5 MiB buffer live in temporary files), and the object gets a checksum only when the
+  upload asked for one.
 
-moto is pinned exactly (requirements-dev.txt); ``check()`` fails loudly when either target
+moto is pinned exactly (requirements-dev.txt); ``check()`` fails loudly when any target
 changes shape, and tests/infra/test_moto_fixes.py runs it. Never shipped: only the local
 runner and the tests import this.
 """
@@ -27,6 +35,12 @@ from typing import Any
 
 _state = threading.local()  # inside our transact_write_items (this thread): table copies are skipped
 _installed: list[str] = []
+
+
+def _s3_targets() -> Any:
+    from moto.s3 import models
+
+    return models
 
 
 def _targets() -> tuple[Any, Any, Any]:
@@ -55,6 +69,26 @@ def check() -> None:
     for name in ("items", "get_item", "delete_item", "hash_key_attr", "range_key_attr"):
         if name not in table.__dict__ and name not in inspect.getsource(table.__init__):
             raise RuntimeError(f"moto dynamodb Table.{name} is gone: update infra/local/moto_fixes.py")
+    _check_s3(_s3_targets())
+
+
+def _check_s3(s3: Any) -> None:
+    complete = s3.FakeMultipart.complete
+    source = inspect.getsource(getattr(complete, "_moto_original", complete))
+    for needle in ("total.extend(part.value)", "bytes(total)", "checksum_builder.addPart(part.value)",
+                   "S3_UPLOAD_PART_MIN_SIZE", "md5s.extend(decode_hex(part_etag)[0])"):
+        if needle not in source:
+            raise RuntimeError(f"moto FakeMultipart.complete changed ({needle!r} is gone): update infra/local/moto_fixes.py")
+    value = s3.FakeKey.value
+    setter = inspect.getsource(getattr(value.fset, "_moto_original", value.fset))
+    for needle in ("self._value_buffer.write(new_value)", "self.contentsize = len(new_value)",
+                   "self._value_buffer.truncate()"):
+        if needle not in setter:
+            raise RuntimeError(f"moto FakeKey.value's setter changed ({needle!r} is gone): update infra/local/moto_fixes.py")
+    manager = inspect.getsource(s3.S3Backend.complete_multipart_upload)
+    if "multipart.complete(body)" not in manager or "self.put_object(" not in manager or not hasattr(
+            s3, "get_s3_default_key_buffer_size"):
+        raise RuntimeError("moto S3Backend.complete_multipart_upload changed: update infra/local/moto_fixes.py")
 
 
 def install() -> None:
@@ -65,6 +99,7 @@ def install() -> None:
     base_model, ddb, table = _targets()
     _untrack_instances(base_model)
     _item_level_transactions(ddb, table)
+    _multipart_without_concatenation(_s3_targets())
     _installed.append("done")
 
 
@@ -136,3 +171,67 @@ def _restore(undo: list[tuple[Any, Any, Any, Any]]) -> None:
             found.items[hash_key][range_key] = saved
         else:
             found.items[hash_key] = saved
+
+
+class _Joined:
+    """A completed multipart object's value: the parts already copied into one spooled file, which the
+    new FakeKey adopts as its buffer (moto disposes of the parts before it makes the key)."""
+
+    def __init__(self, file: Any, size: int) -> None:
+        self.file = file
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def _multipart_without_concatenation(s3: Any) -> None:
+    import codecs
+    import shutil
+    import tempfile
+
+    original_complete = s3.FakeMultipart.complete
+    original_setter = s3.FakeKey.value.fset
+
+    def complete(self: Any, body: Any) -> tuple[Any, str, Any]:
+        # moto's own, but the parts are copied file to file instead of concatenated in memory (``total``).
+        decode_hex = codecs.getdecoder("hex_codec")
+        algorithm = self.metadata.get("x-amz-checksum-algorithm")
+        # Without a requested algorithm moto still builds a CRC64 of the whole object, in memory: skipped.
+        checksum_builder = s3.MultipartChecksumBuilder(algorithm, self.metadata.get("x-amz-checksum-type"))
+        parts, md5s, last = [], bytearray(), None
+        for pn, etag in body:
+            part = self.parts.get(pn)
+            if part is None or part.etag.replace('"', "") != etag.replace('"', ""):
+                raise s3.InvalidPart()
+            if last is not None and last.contentsize < s3.S3_UPLOAD_PART_MIN_SIZE:
+                raise s3.EntityTooSmall()
+            md5s.extend(decode_hex(part.etag.replace('"', ""))[0])
+            if algorithm:
+                checksum_builder.addPart(part.value)
+            parts.append(part)
+            last = part
+        if not parts:
+            raise s3.MalformedXML
+        joined = tempfile.SpooledTemporaryFile(s3.get_s3_default_key_buffer_size())
+        for part in parts:
+            with part.lock:
+                part._value_buffer.seek(0)
+                shutil.copyfileobj(part._value_buffer, joined, 1024 * 1024)
+        full_etag = s3.md5_hash()
+        full_etag.update(bytes(md5s))
+        checksum = checksum_builder.build() if algorithm else None
+        return _Joined(joined, sum(int(p.contentsize) for p in parts)), f"{full_etag.hexdigest()}-{len(parts)}", checksum
+
+    def value_setter(self: Any, new_value: Any) -> None:
+        if not isinstance(new_value, _Joined):
+            original_setter(self, new_value)
+            return
+        self._value_buffer.close()
+        self._value_buffer = new_value.file
+        self.contentsize = new_value.size
+
+    complete._moto_original = original_complete  # type: ignore[attr-defined]
+    value_setter._moto_original = original_setter  # type: ignore[attr-defined]
+    s3.FakeMultipart.complete = complete
+    s3.FakeKey.value = property(s3.FakeKey.value.fget, value_setter)

@@ -88,12 +88,11 @@ class LocalService:
     settings: Any = None
     emulator: Any = None  # the embedded one (infra/local/emulator.Emulator); its ``faults`` switch the fault plan
     _server: Any = None
-    _thread: threading.Thread | None = None
     _own_emulator: bool = False
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self._server.server.server_address[1]}"
+        return f"http://{self.host}:{self._server.port}"
 
     def start(self) -> "LocalService":
         """Start the emulator (unless an endpoint was given), create resources, start serving."""
@@ -126,9 +125,9 @@ class LocalService:
         import boto3
 
         from chalicelib import wiring
+        from chalicelib import front
         from chalicelib.config import Settings
         from infra.local.bootstrap import ensure_resources
-        from infra.local.server import make_server
 
         settings = Settings.from_env(self.env)
         session = boto3.Session(
@@ -149,34 +148,61 @@ class LocalService:
 
         load_standard(built)
 
-        self._server = make_server(app, self.host, self.port)
-        self._thread = threading.Thread(target=self._server.server.serve_forever, daemon=True)
-        self._thread.start()
+        # The same entry point as the data plane's container (chalicelib/front), in mode `all`.
+        self._server = front.serve(front.make_application(app, settings), self.host, self.port,
+                                   settings.front.front_threads)
         if self.emulator is not None and self.fault_rate > 0:
             self.emulator.faults.enable()  # only now: creating the resources above must not fail
 
     def stop(self) -> None:
         """Stop serving, then stop the emulator."""
         if self._server is not None:
-            self._server.server.shutdown()
-            self._server.server.server_close()
+            self._server.stop()  # in-flight requests finish or, past a short grace, are cut (uploads abort)
         if self.emulator is not None:
             self.emulator.stop()
 
 
+STOP_SECONDS = 4.0  # SIGTERM to exit: the front's grace for requests in flight, then the emulator
+EXAMPLE_TOKEN = "admin:demo:admin"  # dev mode: X-Auth-Token user:project:role1,role2
+
+
+def banner(service: LocalService, own_emulator: bool) -> str:
+    """What ``make run`` prints once serving: where the API and emulator listen, the state, a command to try."""
+    which = "embedded emulator" if own_emulator else "existing endpoint"
+    state_dir = getattr(service, "state_dir", None)
+    state = f"State directory: {state_dir}" if state_dir else "State: in the emulator's memory (gone when it stops)"
+    return "\n".join([
+        f"Glance API at {service.url}",
+        f"AWS ({which}) at {service.endpoint_url}",
+        state,
+        f"Try: glance --os-image-url {service.url} --os-auth-token {EXAMPLE_TOKEN} image-list",
+        "     (dev mode: any token user:project:role1,role2; roles admin, member or reader)",
+    ])
+
+
+def access_lines() -> None:
+    """One line per request on stdout (chalicelib/front's access log); JSON logs only with LOG_FORMAT=json."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    access = logging.getLogger("glance.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
+
+
 def main() -> int:
-    """Run until interrupted."""
+    """Run until SIGTERM or Ctrl-C; exit within STOP_SECONDS plus a second whatever is in flight."""
     runner = RunnerSettings.from_env(os.environ)
     service = LocalService(host=runner.host, port=runner.port, emulator_port=runner.emulator_port,
                            endpoint_url=runner.endpoint_url, fault_rate=runner.fault_rate, fault_seed=runner.fault_seed)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     own_emulator = service.endpoint_url is None
+    access_lines()
     service.start()
-    which = "embedded emulator" if own_emulator else "existing endpoint"
-    print(f"AWS ({which}) at {service.endpoint_url}", flush=True)
-    print(f"Glance API at {service.url}  (try: glance --os-image-url {service.url} "
-          f"--os-auth-token admin:demo:admin image-list)", flush=True)
+    print(banner(service, own_emulator), flush=True)
     try:
         stop.wait()
     except KeyboardInterrupt:
@@ -184,8 +210,13 @@ def main() -> int:
     print("Stopping...", flush=True)
     if service.emulator is not None and service.emulator.faults.injected:
         print("Faults injected:", dict(sorted(service.emulator.faults.injected.items())), flush=True)
-    service.stop()
-    return 0
+    stopping = threading.Thread(target=service.stop, name="stop", daemon=True)
+    stopping.start()
+    stopping.join(STOP_SECONDS)
+    print("Stopped." if not stopping.is_alive() else "Stopped (gave up waiting on requests in flight).", flush=True)
+    sys.stderr.flush()
+    # Threads the emulator or the import pipeline left running must not hold the exit (issue 18 item 12).
+    os._exit(0)
 
 
 if __name__ == "__main__":

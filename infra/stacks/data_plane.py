@@ -29,6 +29,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from chalicelib import config as app_config
 from chalicelib.domain.data import data_key, staging_key
 from infra.stacks.settings import DeployConfig
 
@@ -41,9 +42,9 @@ class FrontContract:
     """How the container runs the app (chalicelib.front's side of the contract; rename here only)."""
 
     command: tuple[str, ...] = ("python", "-m", "chalicelib.front")
-    mode_env: str = "FRONT_MODE"
+    mode_env: str = app_config.declaration(app_config.FrontSettings, "front_mode").env
     mode: str = "data"
-    port_env: str = "FRONT_PORT"
+    port_env: str = app_config.declaration(app_config.FrontSettings, "front_port").env
     port: int = 8080
     health_path: str = "/healthcheck"
 

@@ -260,22 +260,31 @@ def test_list_images_unknown_sort_key_names_the_allowed_ones() -> None:
     raises(InvalidInput, message, query, sort=["bogus:asc"])
 
 
-# -- image_data ----------------------------------------------------------------------------------
-def test_image_data_chunks_the_body_and_reads_the_declared_size() -> None:
-    body = b"a" * d.CHUNK + b"b"
-    chunks, size = d.image_data("Application/Octet-Stream; x=y", {"x-openstack-image-size": "7"}, body)
-    assert chunks == [b"a" * d.CHUNK, b"b"] and size == 7
-    assert d.image_data("application/octet-stream", {}, None) == ([], None)
-    assert d.image_data("application/octet-stream", {"x-openstack-image-size": "0"}, b"") == ([], 0)
+# -- upload_size / request_chunks ---------------------------------------------------------------
+def test_upload_size_reads_the_declared_size() -> None:
+    assert d.upload_size("Application/Octet-Stream; x=y", {"x-openstack-image-size": "7"}) == 7
+    assert d.upload_size("application/octet-stream", {}) is None
+    assert d.upload_size("application/octet-stream", {"x-openstack-image-size": "0"}) == 0
+
+
+def test_request_chunks_cut_the_event_body_and_are_none_without_one() -> None:
+    from types import SimpleNamespace
+
+    from chalicelib.api import body as b
+
+    whole = b"a" * b.CHUNK + b"b"
+    assert list(b.request_chunks(SimpleNamespace(raw_body=whole)) or []) == [b"a" * b.CHUNK, b"b"]  # type: ignore[arg-type]
+    assert b.request_chunks(SimpleNamespace(raw_body=b"")) is None  # type: ignore[arg-type]
+    assert b.request_chunks(SimpleNamespace(raw_body=None)) is None  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("ctype", [None, "application/json", "application/octet-stream-x"])
-def test_image_data_other_media_types_are_415(ctype: str | None) -> None:
-    raises(UnsupportedMediaType, f"Unsupported Content-Type: {ctype or ''}", d.image_data, ctype, {}, b"x")
+def test_upload_other_media_types_are_415(ctype: str | None) -> None:
+    raises(UnsupportedMediaType, f"Unsupported Content-Type: {ctype or ''}", d.upload_size, ctype, {})
 
 
-def test_image_data_bad_declared_size_is_400() -> None:
+def test_upload_bad_declared_size_is_400() -> None:
     raises(InvalidInput, "x-openstack-image-size must be a non-negative integer, not 'ten'",
-           d.image_data, "application/octet-stream", {"x-openstack-image-size": "ten"}, b"x")
+           d.upload_size, "application/octet-stream", {"x-openstack-image-size": "ten"})
     raises(InvalidInput, "x-openstack-image-size must be a non-negative integer",
-           d.image_data, "application/octet-stream", {"x-openstack-image-size": "-1"}, b"x")
+           d.upload_size, "application/octet-stream", {"x-openstack-image-size": "-1"})

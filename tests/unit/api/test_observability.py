@@ -54,3 +54,23 @@ def test_a_server_error_is_logged_as_an_error_and_counted() -> None:
 def test_importing_app_does_not_import_powertools_jwt_or_cryptography() -> None:
     code = "import sys, app; print(sorted({m.split('.')[0] for m in sys.modules} & {'aws_lambda_powertools', 'jwt', 'cryptography'}))"
     assert _run(code) == ["[]"]
+
+
+_FRONT_REQUEST = """
+import io, json, sys
+from app import app
+from chalicelib.config import Settings
+from chalicelib.front import make_application
+front = make_application(app, Settings.from_env())
+environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/versions", "REQUEST_URI": "/versions", "wsgi.input": io.BytesIO()}
+b"".join(front(environ, lambda status, headers: print("STATUS " + status)))
+"""
+
+
+def test_the_wsgi_front_writes_json_logs_and_metrics_only_with_log_format_json() -> None:
+    quiet = _run(_FRONT_REQUEST, SERVICE_ENV)
+    assert "STATUS 200 OK" in quiet and not [line for line in quiet if line.startswith("{")]
+    loud = _run(_FRONT_REQUEST, {**SERVICE_ENV, "LOG_FORMAT": "json"})
+    records = [json.loads(line) for line in loud if line.startswith("{")]
+    assert [r["status"] for r in records if r.get("message") == "handled"] == [200]
+    assert any("_aws" in r for r in records)

@@ -1,0 +1,109 @@
+"""Issue 18 item 12: after SIGTERM ``make run`` exits within 5 s, requests in flight or not; an upload in
+flight is aborted as a cut-off body is (issue 15: image back to ``queued``, nothing stored)."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import requests
+
+from infra.local.run import EMULATOR_CREDENTIALS, LocalService
+from tests.e2e.test_front_uploads import DATA, SIZE, create_v2, head, status_of, stored_for, usage
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "admin:demo:admin"
+
+
+def slow_upload(url: str, image_id: str, stop: threading.Event) -> None:
+    """A chunked upload that keeps sending 64 KiB pieces until ``stop`` (or the server cuts it)."""
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+            sock.sendall(head("PUT", f"/v2/images/{image_id}/file", {"Transfer-Encoding": "chunked"}))
+            offset = 0
+            while not stop.is_set():
+                piece = DATA[offset % SIZE : offset % SIZE + 65536]
+                sock.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
+                offset += len(piece)
+                time.sleep(0.01)
+    except OSError:
+        pass  # the server went away: what this test is about
+
+
+def test_sigterm_stops_make_run_within_5_s_under_load() -> None:
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": "0", **EMULATOR_CREDENTIALS}
+    env.pop("AWS_ENDPOINT_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "infra.local.run"], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    url = ""
+    for line in proc.stdout:
+        found = re.search(r"Glance API at (http://\S+)", line)
+        if found:
+            url = found.group(1)
+            break
+    assert url, "make run did not start"
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    headers = {"X-Auth-Token": TOKEN}
+    ids = [requests.post(f"{url}/v2/images", headers=headers, json={"name": f"load{n}"}, timeout=30).json()["id"]
+           for n in range(2)]
+    stop = threading.Event()
+
+    def lister() -> None:
+        while not stop.is_set():
+            try:
+                requests.get(f"{url}/v2/images", headers=headers, timeout=10)
+            except requests.RequestException:
+                return
+
+    load = [threading.Thread(target=slow_upload, args=(url, i, stop), daemon=True) for i in ids]
+    load += [threading.Thread(target=lister, daemon=True) for _ in range(4)]
+    for thread in load:
+        thread.start()
+    time.sleep(1.5)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout=15)
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            proc.kill()
+    elapsed = time.monotonic() - started
+    reader.join(timeout=5)
+    assert code == 0 and elapsed < 5, (code, elapsed, output)
+    assert any("Stopping..." in line for line in output) and any(line.startswith("Stopped") for line in output)
+    # Requests were answered until the signal: one access line each, with a request id.
+    assert any(re.search(r"GET /v2/images 200 [\d.]+ms req-", line) for line in output), output[:5]
+
+
+def test_an_upload_in_flight_when_the_front_stops_is_aborted(service: LocalService) -> None:
+    second = LocalService(port=0, endpoint_url=service.endpoint_url,
+                          env={**service.settings.to_env(), **EMULATOR_CREDENTIALS}).start()
+    image_id = create_v2(service)
+    before = usage(service)
+    stop = threading.Event()
+    uploader = threading.Thread(target=slow_upload, args=(second.url, image_id, stop), daemon=True)
+    uploader.start()
+    try:
+        assert status_of(service, image_id, "saving") == "saving"
+        started = time.monotonic()
+        second.stop()
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        uploader.join(timeout=10)
+    assert elapsed < 5, elapsed
+    assert status_of(service, image_id, "queued") == "queued"
+    assert stored_for(service, image_id) == ([], [])
+    assert usage(service) == before

@@ -25,9 +25,9 @@ test: $(STAMP) qemu-img
 	$(BIN)/python -m pytest -q
 
 # The deploy rehearsal alone (it is also part of `make test`): the synthesized stack created by the
-# emulator's CloudFormation, checked against what the code expects, then smoke-tested (tests/infra/rehearsal.py).
+# emulator's CloudFormation, checked against what the code expects, then smoke-tested (tests/infra/rehearsal/).
 rehearse: $(STAMP)
-	$(BIN)/python -m pytest -q tests/infra/test_rehearsal.py
+	$(BIN)/python -m pytest -q tests/infra/rehearsal
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -11,7 +11,7 @@ from chalicelib.config import STATE_MACHINE_ENV, Settings
 from infra.stacks.service_stack import logical_id
 from infra.stacks.tables import table_env_var
 from tests.infra.conftest import Synth
-from tests.infra.rehearsal import expand
+from tests.infra.rehearsal.deploy import expand
 
 STEPS = ("import_begin", "import_fetch", "import_verify", "import_activate", "import_succeed", "import_fail")
 FUNCTIONS = ("api_handler", "authorizer", "scrub_images", "import_trigger", *STEPS)

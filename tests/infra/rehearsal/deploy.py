@@ -9,10 +9,12 @@ that closes one fails the test until the entry goes). Everything else must come 
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import os
 import re
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +127,50 @@ class Deployed:
         config: dict[str, Any] = self.client("lambda").get_function(FunctionName=self.physical(logical))["Configuration"]
         return config
 
+    def env(self, logical: str) -> dict[str, str]:
+        """A function's environment as Lambda gives it: the deployed variables plus the region Lambda sets."""
+        variables = self.function_config(logical).get("Environment", {}).get("Variables", {})
+        return {**variables, "AWS_REGION": self.region}
+
+    def handler(self, logical: str) -> Any:
+        """The callable the function's ``Handler`` (module.attribute) names."""
+        module, name = self.function_config(logical)["Handler"].split(".")
+        return getattr(importlib.import_module(module), name)
+
+    def wait(self, machine: str, execution: str, timeout: float = 20.0) -> dict[str, Any]:
+        """The description of execution ``execution`` of ``machine`` once it stopped running."""
+        sfn = self.client("stepfunctions")
+        arn = machine.replace(":stateMachine:", ":execution:") + ":" + execution
+        deadline = time.monotonic() + timeout
+        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution} still running")
+            time.sleep(0.05)
+        return dict(described)
+
+
+class Gateway:
+    """Requests into the API handler's entry point as API Gateway sends them, after the authorizer allowed them."""
+
+    def __init__(self, handler: Any, app: Any, claims: dict[str, str], stage: str) -> None:
+        from chalice.local import LambdaEventConverter
+
+        from infra.local.server import GatewayRouteMatcher
+
+        self._handler, self._claims, self._stage = handler, claims, stage
+        # API Gateway's route matching, as the local runner has it
+        self._events = LambdaEventConverter(GatewayRouteMatcher(list(app.routes)), app.api.binary_types)
+
+    def __call__(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        from chalice.local import LambdaContext
+        from chalice.test import HTTPResponse
+
+        raw = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else b"")
+        sent = {"Accept": "application/json", "Content-Type": "application/json", **(headers or {})}
+        event = self._events.create_lambda_event(method=method, path=path, headers=sent, body=raw)
+        event["requestContext"].update(authorizer=dict(self._claims), stage=self._stage)
+        return HTTPResponse.create_from_dict(self._handler(event, LambdaContext("api_handler", 1024)))
+
 
 def create_stack(session: Any, name: str, template: dict[str, Any], skipped: dict[str, str]) -> Deployed:
     """Create ``template`` as stack ``name`` (moto creates it within the call); the test judges the outcome."""
@@ -212,7 +258,7 @@ def lambda_targets_in_process(deliver: Deliver) -> Iterator[None]:
     init = inspect.getsource(Rule.__init__)
     if shape[:2] != ["self", "original_event"] or not all(
             f"self.{name} =" in init for name in ("scheduled_expression", "state", "event_pattern", "targets")):
-        raise RuntimeError("moto.events.models.Rule changed shape: update tests/infra/rehearsal.py")
+        raise RuntimeError("moto.events.models.Rule changed shape: update tests/infra/rehearsal/deploy.py")
 
     def send(self: Any, event: dict[str, Any], transform_input: bool = True) -> None:
         if self.scheduled_expression or self.state != "ENABLED" or not self.event_pattern.matches_event(event):

@@ -103,8 +103,8 @@ def test_the_scheduled_scrubber_and_the_metadefs_loader_run_on_the_stack(deploye
                  "region": stack.region, "resources": [schedule["Arn"]], "detail": {}}  # EventBridge's schedule event
     payload, errored, _ = lambda_hook.run_in_process(stack.physical("ScrubImages"), scheduled)
     assert not errored and json.loads(payload) == {"purged": []}, payload
-    # load_metadefs (run once per deployment) fills the metadefs table the API then lists
-    payload, errored, _ = lambda_hook.run_in_process(stack.physical("LoadMetadefs"), {})
+    # The loader the operator invokes after a deploy (named by an output) fills the table the API lists
+    payload, errored, _ = lambda_hook.run_in_process(stack.outputs["LoadMetadefsName"], {})
     created = json.loads(payload)["created"]
     assert not errored and created, payload
     listed = service("GET", "/v2/metadefs/namespaces").json_body["namespaces"]

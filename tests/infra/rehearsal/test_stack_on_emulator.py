@@ -36,6 +36,7 @@ def test_the_stack_comes_up_with_every_resource_but_the_listed_types(deployed: R
         api.create_deployment(restApiId=stack.physical("RestAPI"), stageName="api")
     # The outputs name what was made
     assert stack.outputs["APIHandlerName"] == stack.physical("APIHandler")
+    assert stack.outputs["LoadMetadefsName"] == stack.physical("LoadMetadefs")
     assert stack.outputs["APIHandlerArn"].endswith(":function:" + stack.physical("APIHandler"))
     assert stack.outputs["RestAPIId"] == stack.physical("RestAPI")
     assert stack.outputs["EndpointURL"].startswith(f"https://{stack.physical('RestAPI')}.execute-api.")

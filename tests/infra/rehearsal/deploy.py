@@ -161,14 +161,15 @@ class Gateway:
         # API Gateway's route matching, as the local runner has it
         self._events = LambdaEventConverter(GatewayRouteMatcher(list(app.routes)), app.api.binary_types)
 
-    def __call__(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+    def __call__(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+                 claims: dict[str, str] | None = None) -> Any:
         from chalice.local import LambdaContext
         from chalice.test import HTTPResponse
 
         raw = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else b"")
         sent = {"Accept": "application/json", "Content-Type": "application/json", **(headers or {})}
         event = self._events.create_lambda_event(method=method, path=path, headers=sent, body=raw)
-        event["requestContext"].update(authorizer=dict(self._claims), stage=self._stage)
+        event["requestContext"].update(authorizer=dict(claims or self._claims), stage=self._stage)
         return HTTPResponse.create_from_dict(self._handler(event, LambdaContext("api_handler", 1024)))
 
 

@@ -11,13 +11,17 @@ from chalicelib import config as app_config
 from chalicelib import wiring
 from infra.local import lambda_hook
 from tests.images import qcow2
+from tests.infra.conftest import Synth
 from tests.infra.rehearsal import deploy
-from tests.infra.rehearsal.conftest import Rehearsal
+from tests.infra.rehearsal.conftest import ALICE, Rehearsal
+from tests.webserver import file_server
 
 pytestmark = pytest.mark.moto
+ADMIN = {"user_id": "root", "project_id": "admin-proj", "roles": "admin,member"}
 
 
-def test_smoke_create_upload_ranged_download_imports_and_delete(deployed: Rehearsal, service: deploy.Gateway) -> None:
+def test_smoke_create_upload_ranged_download_imports_and_delete(deployed: Rehearsal, service: deploy.Gateway,
+                                                                synth: Synth) -> None:
     import requests
 
     stack = deployed.stack
@@ -60,6 +64,19 @@ def test_smoke_create_upload_ranged_download_imports_and_delete(deployed: Rehear
     item = ddb.get_item(TableName=settings.resources.tasks_table, Key={"id": {"S": task["id"]}})["Item"]
     assert int(item[ttl_name]["N"]) > time.time()
 
+    # A task import (POST /v2/tasks, admins only): fetched from a mirror the stack's app_env allows
+    with file_server(synth.web_port) as web:
+        web.files["/disk.qcow2"] = data
+        made = service("POST", "/v2/tasks", {"type": "import", "input": {
+            "import_from": web["/disk.qcow2"], "import_from_format": "qcow2",
+            "image_properties": {"name": "task", "disk_format": "qcow2", "container_format": "bare"}}}, claims=ADMIN)
+        assert made.status_code == 201, made.body
+        assert stack.wait(machine, made.json_body["id"])["status"] == "SUCCEEDED"
+    done = service("GET", f"/v2/tasks/{made.json_body['id']}", claims=ADMIN).json_body
+    assert done["status"] == "success" and web.requests == [("GET", "/disk.qcow2")], done
+    task_image = done["result"]["image_id"]
+    assert service("GET", f"/v2/images/{task_image}", claims=ADMIN).json_body["checksum"] == hashlib.md5(data).hexdigest()
+
     # A presigned upload: S3 -> EventBridge (the stack's rule) -> import trigger -> the state machine
     uploaded = service("POST", "/v2/images", {"name": "upload", "disk_format": "qcow2", "container_format": "bare"})
     upload_id = uploaded.json_body["id"]
@@ -77,9 +94,9 @@ def test_smoke_create_upload_ranged_download_imports_and_delete(deployed: Rehear
     assert service("GET", f"/v2/images/{upload_id}").json_body["status"] == "active"
 
     # Delete: the record and its bytes go
-    for image_id in (image["id"], direct_id, upload_id):
-        assert service("DELETE", f"/v2/images/{image_id}").status_code == 204
-        assert service("GET", f"/v2/images/{image_id}").status_code == 404
+    for image_id, who in ((image["id"], ALICE), (direct_id, ALICE), (upload_id, ALICE), (task_image, ADMIN)):
+        assert service("DELETE", f"/v2/images/{image_id}", claims=who).status_code == 204
+        assert service("GET", f"/v2/images/{image_id}", claims=who).status_code == 404
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
 
 

@@ -45,7 +45,9 @@ EMULATED = {
     "AWS::Events::Rule Lambda targets": "moto's EventBridge cannot invoke a Lambda target (and matches a schedule "
                                         "rule to every event): a matching rule's Lambda targets run in-process",
     "AWS::Lambda::Function invocation": "moto runs code in Docker: an invocation runs the function's Handler "
-                                        "(app.<name>) in-process, with the function's own environment",
+                                        "(app.<name>) in-process, in a process holding the deployed environment "
+                                        "(the same for every function, checked)",
+    "AWS::IAM::Role policies": "created, not enforced (moto allows every call): issue 17's IAM check covers them",
 }
 BOOTSTRAP_VERSION = "/cdk-bootstrap/hnb659fds/version"  # the SSM parameter `cdk bootstrap` writes
 _PLACEHOLDER = re.compile(r"(\$\{[A-Za-z0-9_]+\})")

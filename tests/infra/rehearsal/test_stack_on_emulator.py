@@ -1,12 +1,15 @@
 """What the emulator's CloudFormation made of the template: everything but the listed types, wired as the code expects."""
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
 import pytest
 
 from chalicelib import config as app_config
 from chalicelib.adapters.dynamo_models import TABLE_MODELS, table_schema, ttl_attribute
+from tests.infra.conftest import ROOT
 from tests.infra.rehearsal import deploy
 from tests.infra.rehearsal.conftest import FUNCTION_TYPE, Rehearsal
 
@@ -50,6 +53,19 @@ def test_what_the_rehearsal_emulates_is_really_missing_from_the_emulator(deploye
     assert paths == {"/"}  # the REST API came up without the Swagger body's routes
     assert deployed.machines and not set(deployed.machines) & deployed.executor_before
     assert deploy.substitutions_ignored()
+
+
+def test_the_code_asset_holds_every_handler_module_and_every_file_of_the_app(deployed: Rehearsal) -> None:
+    # What Lambda unpacks: the published zip, read back from the bootstrap bucket
+    [location] = [a for a in deployed.assets if a.endswith(".zip")]
+    bucket, key = location[len("s3://"):].split("/", 1)
+    body = deployed.stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    names = set(zipfile.ZipFile(io.BytesIO(body)).namelist())
+    handlers = {deployed.stack.function_config(k)["Handler"] for k in deployed.stack.of_type(FUNCTION_TYPE)}
+    assert {h.split(".")[0] + ".py" for h in handlers} <= names
+    app_files = {str(p.relative_to(ROOT)) for p in (ROOT / "chalicelib").rglob("*")
+                 if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+    assert app_files - names == set()  # data files too (the metadefs JSON the loader reads)
 
 
 # -- what the stack made is what the code expects -------------------------------------------------

@@ -221,11 +221,11 @@ def move_machines_to_executor(stack: Deployed) -> tuple[dict[str, dict[str, Any]
 
     from infra.local import pipeline
 
+    if default_user_config.get("stepfunctions", {}).get("execute_state_machine"):
+        raise RuntimeError("the executor must be off while the stack is created (CloudFormation's backend)")
     sfn = stack.client("stepfunctions")
     machines = {arn: sfn.describe_state_machine(stateMachineArn=arn)
                 for arn in stack.of_type("AWS::StepFunctions::StateMachine").values()}
-    if default_user_config.get("stepfunctions", {}).get("execute_state_machine"):
-        raise RuntimeError("the executor must be off while the stack is created (CloudFormation's backend)")
     pipeline.enable_executor()  # process-wide until mock_aws exits (it restores moto's config)
     listed = {m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
     for arn, described in machines.items():

@@ -11,7 +11,6 @@ from chalicelib.config import STATE_MACHINE_ENV, Settings
 from infra.stacks.service_stack import logical_id
 from infra.stacks.tables import table_env_var
 from tests.infra.conftest import Synth
-from tests.infra.rehearsal.deploy import expand
 
 STEPS = ("import_begin", "import_fetch", "import_verify", "import_activate", "import_succeed", "import_fail")
 FUNCTIONS = ("api_handler", "authorizer", "scrub_images", "import_trigger", *STEPS)
@@ -177,9 +176,9 @@ def test_cloud_mode_puts_the_token_authorizer_on_every_route(synth: Synth) -> No
     assert authorizer["Identity"]["Header"] == "X-Auth-Token"
 
 
-def test_after_the_sam_transform_every_api_method_requires_the_token_authorizer(synth: Synth) -> None:
+def test_after_the_sam_transform_every_api_method_requires_the_token_authorizer(expanded: dict[str, Any]) -> None:
     # SAM, not CDK, expands Chalice's API: run its transform as CloudFormation will.
-    resources = expand(synth.template.to_json())["Resources"]
+    resources = expanded
     [api] = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::RestApi"]
     operations = [(path, method, op) for path, methods in api["Properties"]["Body"]["paths"].items()
                   for method, op in methods.items() if isinstance(op, dict)]

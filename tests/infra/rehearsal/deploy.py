@@ -32,7 +32,8 @@ SKIPPED_TYPES = {
 EMULATED = {
     "AWS::ApiGateway::RestApi.Body": "ignored (moto imports only OpenAPI 3; Chalice writes Swagger 2), and Name "
                                      "is required: the API is created empty, named by the Body's title; the "
-                                     "routes run in-process through the API handler's entry point",
+                                     "routes run in-process through the API handler's entry point (the Body's "
+                                     "authorizer, binary media types and gateway responses: tests/infra/test_*)",
     "AWS::StepFunctions::StateMachine.DefinitionSubstitutions": "ignored: substituted into DefinitionString "
                                                                 "(an Fn::Join) before the stack is created",
     "AWS::StepFunctions::StateMachine backend": "created in moto's non-executing Step Functions backend: "
@@ -157,7 +158,7 @@ class Gateway:
     def __init__(self, handler: Any, app: Any, claims: dict[str, str], stage: str) -> None:
         from chalice.local import LambdaEventConverter
 
-        from infra.local.server import GatewayRouteMatcher
+        from chalicelib.api.routing import GatewayRouteMatcher
 
         self._handler, self._claims, self._stage = handler, claims, stage
         # API Gateway's route matching, as the local runner has it

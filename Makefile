@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-concurrency bench-upload synth clean qemu-img
+.PHONY: run test rehearse bench bench-concurrency bench-upload synth clean qemu-img
 
 $(STAMP): requirements.txt requirements-front.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ qemu-img:
 test: $(STAMP) qemu-img
 	$(BIN)/mypy --strict chalicelib
 	$(BIN)/python -m pytest -q
+
+# The deploy rehearsal alone (it is also part of `make test`): the synthesized stack created by the
+# emulator's CloudFormation, checked against what the code expects, then smoke-tested (tests/infra/rehearsal/).
+rehearse: $(STAMP)
+	$(BIN)/python -m pytest -q tests/infra/rehearsal
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

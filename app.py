@@ -36,7 +36,8 @@ def scrub_images(event: object) -> dict:
 
 @app.lambda_function(name="load_metadefs")
 def load_metadefs(event: object, context: object) -> dict:
-    # Run at deploy (glance-manage db_load_metadefs' role): creates the shipped namespaces that are missing.
+    # Invoked after a deploy (glance-manage db_load_metadefs' role; the stack's LoadMetadefsName output):
+    # creates the shipped namespaces that are missing.
     return {"created": load_standard(container())}
 
 

@@ -1,7 +1,7 @@
 """The standard metadefs namespaces shipped in chalicelib/metadefs/*.json, and loading them.
 
 Called by the local runner after it creates the tables, and by the ``load_metadefs``
-Lambda at deploy (glance-manage db_load_metadefs' role). Existing namespaces are kept.
+Lambda, invoked after a deploy (glance-manage db_load_metadefs' role). Existing namespaces are kept.
 """
 from __future__ import annotations
 

@@ -98,9 +98,10 @@ def _handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def file_server() -> Iterator[FileServer]:
+def file_server(port: int = 0) -> Iterator[FileServer]:
+    """A file server on 127.0.0.1 at ``port`` (0: a free one)."""
     state = FileServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(state))
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     # shutdown() waits for the serve loop's next poll: 0.5 s by default, per test.
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)

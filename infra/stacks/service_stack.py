@@ -32,6 +32,7 @@ AUTHORIZER = "authorizer"  # @app.lambda_function(name=...) in app.py
 # The S3-triggered import: app.py's function of this name gets "Object Created" events under the upload prefix.
 IMPORT_TRIGGER = "import_trigger"
 IMPORT_TRIGGER_PREFIX = UPLOAD_PREFIX
+METADEFS_LOADER = "load_metadefs"  # glance-manage db_load_metadefs' role, run after a deploy
 STAGING_PREFIX = "staging/"
 STAGING_EXPIRY_DAYS = 7
 TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
@@ -106,6 +107,7 @@ class GlanceServiceStack(cdk.Stack):
         self._grant(machine_arns)
         self.machines = {name: self._state_machine(name, text) for name, text in machines.items()}
         self._import_trigger()
+        self._metadefs_loader_output()
         if deploy.auth_mode == "cloud":
             self._authorizer()
         gateway.apply(self.chalice.get_resource("RestAPI"), deploy.api_throttle_rate, deploy.api_throttle_burst)
@@ -243,6 +245,12 @@ class GlanceServiceStack(cdk.Stack):
         trigger = self.functions.get(IMPORT_TRIGGER)
         if trigger is not None:
             import_rule(self, self.bucket.bucket_name, trigger)
+
+    def _metadefs_loader_output(self) -> None:
+        # Nothing in the stack runs load_metadefs: the operator invokes it after a deploy (README, Deploy).
+        if METADEFS_LOADER in self.functions:
+            cdk.CfnOutput(self, "LoadMetadefsName", value=self.chalice.get_resource(logical_id(METADEFS_LOADER)).ref,
+                          description="Invoke once after each deploy to load the standard metadefs namespaces")
 
     # -- identity and alarms ------------------------------------------------------------
     def _authorizer(self) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -37,6 +38,7 @@ class Synth:
     template: Any  # aws_cdk.assertions.Template
     template_path: Path
     outdir: Path
+    web_port: int  # the functions may fetch from 127.0.0.1 at this port (the rehearsal's task import)
 
     def logical_id(self, element: Any) -> str:
         return str(self.stack.resolve(self.stack.get_logical_id(element)))
@@ -45,7 +47,7 @@ class Synth:
         return dict(self.template.find_resources(type_))
 
 
-def _synth(tmp_path_factory: pytest.TempPathFactory, context: dict[str, Any]) -> Synth:
+def _synth(tmp_path_factory: pytest.TempPathFactory, context: dict[str, Any], web_port: int = 0) -> Synth:
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
@@ -61,12 +63,15 @@ def _synth(tmp_path_factory: pytest.TempPathFactory, context: dict[str, Any]) ->
     finally:
         os.chdir(cwd)
     artifact = assembly.get_stack_by_name(stack.stack_name)
-    return Synth(stack, Template.from_stack(stack), Path(artifact.template_full_path), work / "cdk.out")
+    return Synth(stack, Template.from_stack(stack), Path(artifact.template_full_path), work / "cdk.out", web_port)
 
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
-    yield _synth(tmp_path_factory, CLOUD_JWT)
+    port = _free_port()
+    # As an operator allows a private mirror (-c app_env=...): the rehearsal's task import fetches from 127.0.0.1.
+    mirror = {"IMPORT_ALLOWED_HOSTS": "127.0.0.1", "IMPORT_ALLOWED_PORTS": f"80,443,{port}"}
+    yield _synth(tmp_path_factory, {**CLOUD_JWT, "app_env": mirror}, port)
 
 
 @pytest.fixture(scope="session")
@@ -77,12 +82,14 @@ def data_plane_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth
 @pytest.fixture(scope="session")
 def expanded(synth: Synth) -> dict[str, Any]:
     """The default template's resources after SAM's transform, as CloudFormation will create them."""
-    from samtranslator.translator.transform import transform
+    from tests.infra.rehearsal.deploy import expand
 
-    class NoManagedPolicies:
-        def load(self) -> dict[str, str]:
-            return {}
-
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    resources: dict[str, Any] = transform(synth.template.to_json(), {}, NoManagedPolicies())["Resources"]
+    resources: dict[str, Any] = expand(synth.template.to_json())["Resources"]
     return resources
+
+
+def _free_port() -> int:
+    """A port no one listens on now (the rehearsal's file server takes it later)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -176,18 +176,9 @@ def test_cloud_mode_puts_the_token_authorizer_on_every_route(synth: Synth) -> No
     assert authorizer["Identity"]["Header"] == "X-Auth-Token"
 
 
-def test_after_the_sam_transform_every_api_method_requires_the_token_authorizer(synth: Synth) -> None:
+def test_after_the_sam_transform_every_api_method_requires_the_token_authorizer(expanded: dict[str, Any]) -> None:
     # SAM, not CDK, expands Chalice's API: run its transform as CloudFormation will.
-    import os
-
-    from samtranslator.translator.transform import transform
-
-    class NoManagedPolicies:
-        def load(self) -> dict[str, str]:
-            return {}
-
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    resources = transform(synth.template.to_json(), {}, NoManagedPolicies())["Resources"]
+    resources = expanded
     [api] = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::RestApi"]
     operations = [(path, method, op) for path, methods in api["Properties"]["Body"]["paths"].items()
                   for method, op in methods.items() if isinstance(op, dict)]

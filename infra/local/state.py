@@ -1,0 +1,362 @@
+"""``make run``'s data on disk, so a restart finds every image, member, task, metadef and byte (issue 16).
+
+The state directory (``LOCAL_STATE_DIR``, default ``.run/state``) holds:
+
+* ``dynamodb.snapshot``: every item of every table at the last compaction, as BatchWriteItem
+  requests (one per line, after a header line with the snapshot's generation);
+* ``dynamodb.journal.<generation>``: every DynamoDB write the embedded emulator applied since that
+  snapshot, as it was received, appended before the answer leaves the emulator (one ``write``
+  to the OS: a kill -9 loses no answered write; the file is fsynced each second, so a machine
+  crash loses at most the last second);
+* ``objects/<id>``: the bytes of one S3 object. moto's buffer for the object *is* this file
+  (``ObjectFile``), so nothing is copied or held twice; ``objects/<id>.json`` names its bucket,
+  key, ETag, size and metadata and is written before the PUT, copy or multipart completion is
+  answered. Parts of unfinished multipart uploads are not kept.
+
+A restart replays the snapshot and the journal through the emulator's own DynamoDB API, puts
+the objects back in their buckets, deletes what nothing names, then compacts (a new snapshot
+of generation + 1, an empty journal of that generation). It also compacts every
+``COMPACT_EVERY`` journaled writes and at stop. Step Functions executions are not kept: the
+runner re-starts the ones of unfinished tasks (infra/local/run.py). A ``lock`` file keeps a
+second runner off the same directory. Never shipped: only the local runner and tests import it.
+"""
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+FORMAT = "glance-local-state 1"
+COMPACT_EVERY = 5000
+FSYNC_SECONDS = 1.0
+DYNAMO_TARGET = "DynamoDB_20120810."
+BATCH = 25  # BatchWriteItem's limit
+_log = logging.getLogger(__name__)
+WsgiApp = Callable[..., Iterable[bytes]]
+
+
+class StateInUse(RuntimeError):
+    """Another runner holds this state directory."""
+
+
+class ObjectFile(io.BufferedRandom):
+    """A file in ``objects/`` standing in for moto's per-object SpooledTemporaryFile.
+
+    Closed (moto disposes a replaced, deleted or temporary key) it is removed, unless it holds a
+    stored object (``kept``), whose file outlives the process.
+    """
+
+    def __init__(self, path: Path, mode: str = "w+") -> None:
+        super().__init__(io.FileIO(path, mode))
+        self.path = path
+        self.kept = False
+
+    def close(self) -> None:
+        closed = self.closed
+        super().close()
+        if not closed and not self.kept:
+            self.path.unlink(missing_ok=True)
+
+
+class _TempfileShim:
+    """What ``moto.s3.models`` sees as ``tempfile``: object buffers become ObjectFiles while a store is active."""
+
+    def __init__(self) -> None:
+        self.store: ObjectStore | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(tempfile, name)
+
+    def SpooledTemporaryFile(self, max_size: int = 0, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 - tempfile's name
+        store = self.store
+        if store is None:
+            return tempfile.SpooledTemporaryFile(max_size, *args, **kwargs)
+        return ObjectFile(store.root / uuid.uuid4().hex)
+
+
+_SHIM = _TempfileShim()
+
+
+def _s3_backend() -> Any:
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    return s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+
+
+class ObjectStore:
+    """S3 objects as files; ``sync`` records what a request left at one key, ``restore`` puts it all back."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self._index: dict[tuple[str, str], Path] = {}  # (bucket, key) -> data file of the stored object
+        self._lock = threading.Lock()
+
+    def activate(self) -> None:
+        from moto.s3 import models
+
+        if not isinstance(models.tempfile, _TempfileShim):
+            if not hasattr(models.tempfile, "SpooledTemporaryFile"):
+                raise RuntimeError("moto.s3.models no longer uses tempfile.SpooledTemporaryFile: update infra/local/state.py")
+            models.tempfile = _SHIM  # type: ignore[assignment]
+        _SHIM.store = self
+
+    def deactivate(self) -> None:
+        if _SHIM.store is self:
+            _SHIM.store = None
+
+    def sync(self, bucket_name: str, key_name: str) -> None:
+        """Make the files say what the emulator now holds at bucket/key (called before the request is answered)."""
+        bucket = _s3_backend().buckets.get(bucket_name)
+        current = bucket.keys.get(key_name) if bucket is not None else None
+        buffer = getattr(current, "_value_buffer", None)
+        with self._lock:
+            old = self._index.get((bucket_name, key_name))
+            if isinstance(buffer, ObjectFile):
+                if old == buffer.path:
+                    return
+                buffer.flush()
+                self._write_sidecar(buffer.path, bucket_name, current)
+                buffer.kept = True
+                self._index[(bucket_name, key_name)] = buffer.path
+            else:
+                self._index.pop((bucket_name, key_name), None)
+            if old is not None:
+                _remove(old)
+
+    def sync_bucket(self, bucket_name: str) -> None:
+        """``sync`` every key the bucket holds or the files hold (after a multi-object delete)."""
+        bucket = _s3_backend().buckets.get(bucket_name)
+        names = set(bucket.keys.keys()) if bucket is not None else set()
+        with self._lock:
+            names |= {key for (b, key) in self._index if b == bucket_name}
+        for name in names:
+            self.sync(bucket_name, name)
+
+    @staticmethod
+    def _write_sidecar(path: Path, bucket: str, key: Any) -> None:
+        record = {"bucket": bucket, "key": key.name, "etag": key.etag.strip('"'), "size": key.size,
+                  "last_modified": key.last_modified.isoformat(), "metadata": dict(key.metadata),
+                  "checksum": [key.checksum_algorithm, key.checksum_value, key.checksum_type]}
+        temp = path.with_suffix(".tmp")
+        temp.write_text(json.dumps(record))
+        os.replace(temp, path.with_suffix(".json"))
+
+    def restore(self) -> int:
+        """Put every recorded object back in its bucket (which must exist); remove unrecorded files. Returns the count."""
+        backend = _s3_backend()
+        restored = 0
+        records = {p.with_suffix(""): p for p in self.root.glob("*.json")}
+        for data in [p for p in self.root.iterdir() if p.suffix != ".json"]:
+            if data not in records:
+                data.unlink()  # a part, a temporary key, or bytes whose PUT was never answered
+        for data, sidecar in records.items():
+            record = json.loads(sidecar.read_text())
+            if not data.exists() or record["bucket"] not in backend.buckets:
+                _remove(data)
+                continue
+            key = backend.put_object(record["bucket"], record["key"], b"", etag=record["etag"], disable_notification=True)
+            key._value_buffer.close()  # its fresh, empty file (removed); the stored one replaces it
+            stored = ObjectFile(data, "r+")
+            stored.kept = True
+            key._value_buffer = stored
+            key.contentsize = record["size"]
+            key.last_modified = datetime.fromisoformat(record["last_modified"])
+            key.set_metadata(dict(record["metadata"]), replace=True)
+            key.checksum_algorithm, key.checksum_value, key.checksum_type = record["checksum"]
+            self._index[(record["bucket"], record["key"])] = data
+            restored += 1
+        return restored
+
+
+def _remove(data: Path) -> None:
+    data.with_suffix(".json").unlink(missing_ok=True)
+    data.unlink(missing_ok=True)
+
+
+class DynamoJournal:
+    """Applied DynamoDB writes appended to a journal; snapshots compact it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.snapshot = root / "dynamodb.snapshot"
+        self.generation = self._snapshot_generation()
+        self._fd: int | None = None
+        self._count = 0
+        self._dirty = threading.Event()
+        self._closing = threading.Event()
+        self._syncer: threading.Thread | None = None
+
+    def _snapshot_generation(self) -> int:
+        if not self.snapshot.exists():
+            return 0
+        with self.snapshot.open("rb") as f:
+            return int(json.loads(f.readline())["generation"])
+
+    def _journal(self, generation: int) -> Path:
+        return self.root / f"dynamodb.journal.{generation}"
+
+    def lines(self) -> Iterator[bytes]:
+        """The requests to replay: the snapshot's, then the journal's since it."""
+        if self.snapshot.exists():
+            with self.snapshot.open("rb") as f:
+                f.readline()
+                yield from f
+        journal = self._journal(self.generation)
+        if journal.exists():
+            with journal.open("rb") as f:
+                for line in f:
+                    if line.endswith(b"\n"):  # a line cut by a crash was never answered
+                        yield line
+
+    def open(self) -> None:
+        """Start journaling (after the replay) into the current generation's journal; fsync it each second."""
+        self._fd = os.open(self._journal(self.generation), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._syncer = threading.Thread(target=self._fsync_loop, name="state-fsync", daemon=True)
+        self._syncer.start()
+
+    def record(self, region: str, operation: str, body: bytes) -> bool:
+        """Append one applied write (caller holds the DynamoDB lock); True when a compaction is due."""
+        if self._fd is None:
+            return False
+        if b"\n" in body:
+            body = json.dumps(json.loads(body), separators=(",", ":")).encode()
+        os.write(self._fd, b"%s\t%s\t%s\n" % (region.encode(), operation.encode(), body))
+        self._dirty.set()
+        self._count += 1
+        return self._count >= COMPACT_EVERY
+
+    def compact(self) -> None:
+        """Write every table's items as the snapshot of the next generation; start its empty journal.
+
+        The caller holds the DynamoDB lock (nothing changes meanwhile). A crash before the rename keeps
+        the old snapshot and journal; after it, the new snapshot alone (the old journal is ignored).
+        """
+        generation = self.generation + 1
+        temp = self.snapshot.with_suffix(".tmp")
+        with temp.open("wb") as f:
+            f.write(json.dumps({"format": FORMAT, "generation": generation}).encode() + b"\n")
+            for region, name, items in _tables():
+                for start in range(0, len(items), BATCH):
+                    puts = [{"PutRequest": {"Item": item.to_json()["Attributes"]}} for item in items[start:start + BATCH]]
+                    body = json.dumps({"RequestItems": {name: puts}}, separators=(",", ":"))
+                    f.write(f"{region}\tBatchWriteItem\t{body}\n".encode())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, self.snapshot)
+        old, self.generation = self.generation, generation
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = os.open(self._journal(generation), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._journal(old).unlink(missing_ok=True)
+        self._count = 0
+
+    def _fsync_loop(self) -> None:
+        while not self._closing.is_set():
+            if self._dirty.wait(FSYNC_SECONDS) and not self._closing.wait(FSYNC_SECONDS):
+                self._dirty.clear()
+                fd = self._fd
+                if fd is not None:
+                    try:
+                        os.fsync(fd)
+                    except OSError:
+                        pass  # closed by a compaction meanwhile: the snapshot was fsynced
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._syncer is not None:
+            self._syncer.join()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _tables() -> Iterator[tuple[str, str, list[Any]]]:
+    from moto.dynamodb.models import dynamodb_backends
+
+    for regions in list(dynamodb_backends.values()):
+        for region, backend in list(regions.items()):
+            for name, table in list(backend.tables.items()):
+                yield region, name, table.all_items()
+
+
+def replay(app: WsgiApp, lines: Iterable[bytes]) -> tuple[int, int]:
+    """Send each journaled request to the moto app; (applied, refused). A refusal means the state diverged."""
+    from werkzeug.test import EnvironBuilder
+
+    applied = refused = 0
+    for line in lines:
+        region, operation, body = line.rstrip(b"\n").split(b"\t", 2)
+        headers = {"X-Amz-Target": DYNAMO_TARGET + operation.decode(), "Content-Type": "application/x-amz-json-1.0",
+                   "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20260101/{region.decode()}/dynamodb/"
+                                    "aws4_request, SignedHeaders=host, Signature=0"}
+        environ = EnvironBuilder(method="POST", path="/", headers=headers, data=body).get_environ()
+        status: list[str] = []
+        answer = app(environ, lambda s, h, *_: status.append(s))
+        reply = b"".join(answer)
+        if status and status[0].startswith("200"):
+            applied += 1
+        else:
+            refused += 1
+            _log.warning("replaying %s was refused: %s %s", operation.decode(), status, reply[:300])
+    return applied, refused
+
+
+class LocalState:
+    """The state directory of one runner: locked, optionally emptied, restored, journaled, compacted at close."""
+
+    def __init__(self, root: Path, *, reset: bool = False) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self._lock_file = (root / "lock").open("a+")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise StateInUse(f"{root} is in use by another `make run` (or pick another LOCAL_STATE_DIR)") from None
+        if reset:
+            for entry in root.iterdir():
+                if entry.name != "lock":
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        stamp = root / "FORMAT"
+        if stamp.exists() and stamp.read_text().strip() != FORMAT:
+            raise RuntimeError(f"{root} holds state of another format ({stamp.read_text().strip()!r}): "
+                               "start with RESET=1 or another LOCAL_STATE_DIR")
+        stamp.write_text(FORMAT + "\n")
+        self.objects = ObjectStore(root / "objects")
+        self.dynamo = DynamoJournal(root)
+        self.objects.activate()  # before any object exists: moto's buffers are files here from now on
+
+    def restore(self, moto_app: WsgiApp, dynamo_lock: threading.Lock) -> dict[str, int]:
+        """Replay DynamoDB, put the objects back (tables and bucket exist by now), compact, start journaling."""
+        with dynamo_lock:
+            applied, refused = replay(moto_app, self.dynamo.lines())
+            objects = self.objects.restore()
+            self.dynamo.compact()
+            self.dynamo.open()
+        return {"dynamodb_requests": applied, "refused": refused, "objects": objects}
+
+    def dynamo_applied(self, region: str, operation: str, body: bytes) -> None:
+        """One DynamoDB write the emulator applied (the caller holds the DynamoDB lock)."""
+        if self.dynamo.record(region, operation, body):
+            self.dynamo.compact()
+
+    def close(self, dynamo_lock: threading.Lock) -> None:
+        """Compact (so the next start replays no journal), stop journaling, release the directory."""
+        with dynamo_lock:
+            if self.dynamo._fd is not None:  # noqa: SLF001 - restored and journaling
+                self.dynamo.compact()
+            self.dynamo.close()
+        self.objects.deactivate()
+        fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        self._lock_file.close()

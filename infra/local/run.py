@@ -213,6 +213,9 @@ class LocalService:
             from infra.local import pipeline
 
             settings = settings.with_values(import_state_machine_arn=pipeline.deploy(settings, session, app))
+            if self.emulator is not None and self.emulator.state is not None:
+                machine = settings.resources.import_state_machine_arn or ""
+                self.restored["resumed_tasks"] = len(pipeline.resume(settings, session, machine))
         self.settings = settings
         built = wiring.build(settings)
         wiring.override(built)
@@ -263,4 +266,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is stopped and on disk (infra/local/state.py writes unbuffered or flushed): skip the ~5 s
+    # the interpreter spends collecting and tearing down moto's modules, so Ctrl-C ends at once.
+    os._exit(code)

@@ -262,18 +262,21 @@ class DynamoJournal:
         self._count = 0
 
     def _fsync_loop(self) -> None:
-        while not self._closing.is_set():
-            if self._dirty.wait(FSYNC_SECONDS) and not self._closing.wait(FSYNC_SECONDS):
-                self._dirty.clear()
-                fd = self._fd
-                if fd is not None:
-                    try:
-                        os.fsync(fd)
-                    except OSError:
-                        pass  # closed by a compaction meanwhile: the snapshot was fsynced
+        while True:
+            self._dirty.wait()
+            if self._closing.wait(FSYNC_SECONDS):
+                return  # close() compacted, or the process is going away
+            self._dirty.clear()
+            fd = self._fd
+            if fd is not None:
+                try:
+                    os.fsync(fd)
+                except OSError:
+                    pass  # closed by a compaction meanwhile: the snapshot was fsynced
 
     def close(self) -> None:
         self._closing.set()
+        self._dirty.set()
         if self._syncer is not None:
             self._syncer.join()
         if self._fd is not None:

@@ -248,7 +248,6 @@ class Emulator:
         self.public_host = public_host  # the address clients are given when ``host`` is a wildcard
         self.also_loopback = also_loopback  # a second listener on 127.0.0.1, same port
         self.dynamo_lock = threading.Lock()
-        self.moto_app: Any = None  # moto's own app, unguarded (the state's replay goes straight to it)
         self._servers: list[Any] = []
         self._threads: list[threading.Thread] = []
 
@@ -269,8 +268,7 @@ class Emulator:
         from infra.local import moto_fixes
 
         moto_fixes.install()
-        self.moto_app = DomainDispatcherApplication(create_backend_app)
-        app = guarded(self.moto_app, self.faults, self.dynamo_lock, self.state)
+        app = guarded(DomainDispatcherApplication(create_backend_app), self.faults, self.dynamo_lock, self.state)
         self._servers = [make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)]
         if self.also_loopback:
             port = self._servers[0].server_address[1]

@@ -78,7 +78,8 @@ class RunnerSettings:
             try:
                 values[f.name] = kind(raw)
             except ValueError:
-                raise app_config.ConfigError(f"{f.metadata['setting'].env} must be a {kind.__name__}, not {raw!r}") from None
+                what = "flag (1/0, true/false)" if kind is _flag else kind.__name__
+                raise app_config.ConfigError(f"{f.metadata['setting'].env} must be a {what}, not {raw!r}") from None
         if not 0.0 <= values.get("fault_rate", 0.0) <= 1.0:
             raise app_config.ConfigError("LOCAL_FAULT_RATE must be between 0 and 1")
         return cls(**values)
@@ -206,7 +207,7 @@ class LocalService:
         )
         ensure_resources(settings, session)
         if self.emulator is not None and self.emulator.state is not None:
-            self.restored = self.emulator.state.restore(self.emulator.moto_app, self.emulator.dynamo_lock)
+            self.restored = self.emulator.state.restore(self.emulator.dynamo_lock)
         from app import app
 
         if self._own_emulator:

@@ -9,9 +9,9 @@ Each phase runs the local service (infra/local/run.LocalService) in a child proc
    run's clean stop compacted it, from the snapshot; each prints the restore's own time and the
    child's time to serving;
 3. ``latency`` with ``LOCAL_STATE_DIR=none`` and with a state directory, alternately (3 rounds each):
-   200 cycles of create, upload (64 KiB), show, PATCH, download, delete; the mean and p95 per request.
+   100 cycles of create, upload (64 KiB), show, PATCH, download, delete; the mean and p95 per request.
 
-    python bench/local_state.py [--images 1000] [--cycles 200]
+    python bench/local_state.py [--images 1000] [--cycles 100]
 """
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def _child(*args: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=1000)
-    parser.add_argument("--cycles", type=int, default=200)
+    parser.add_argument("--cycles", type=int, default=100)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="glance-state-bench-") as state:
         fill = _child("fill", state, str(args.images))

@@ -24,7 +24,6 @@ second runner off the same directory. Never shipped: only the local runner and t
 from __future__ import annotations
 
 import fcntl
-import io
 import json
 import logging
 import os
@@ -47,23 +46,63 @@ class StateInUse(RuntimeError):
     """Another runner holds this state directory."""
 
 
-class ObjectFile(io.BufferedRandom):
+class ObjectFile:
     """A file in ``objects/`` standing in for moto's per-object SpooledTemporaryFile.
 
-    Closed (moto disposes a replaced, deleted or temporary key) it is removed, unless it holds a
-    stored object (``kept``), whose file outlives the process.
+    It holds no file descriptor between calls (a service with 10,000 objects must not need 10,000),
+    and writes go straight to the OS (a kill -9 loses none). Closed (moto disposes a replaced,
+    deleted or temporary key) it is removed, unless it holds a stored object (``kept``).
     """
 
-    def __init__(self, path: Path, mode: str = "w+") -> None:
-        super().__init__(io.FileIO(path, mode))
+    def __init__(self, path: Path, create: bool = True) -> None:
         self.path = path
         self.kept = False
+        self.closed = False
+        self._pos = 0
+        if create:
+            path.open("xb").close()
+
+    def _open(self, mode: str) -> Any:
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+        return self.path.open(mode)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos}.get(whence)
+        self._pos = (self.path.stat().st_size if base is None else base) + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        with self._open("rb") as f:
+            f.seek(self._pos)
+            data: bytes = f.read(-1 if size is None else size)
+        self._pos += len(data)
+        return data
+
+    def write(self, data: bytes) -> int:
+        with self._open("r+b") as f:
+            f.seek(self._pos)
+            f.write(data)
+        self._pos += len(data)
+        return len(data)
+
+    def truncate(self, size: int | None = None) -> int:
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+        os.truncate(self.path, self._pos if size is None else size)
+        return self._pos if size is None else size
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
 
     def close(self) -> None:
-        closed = self.closed
-        super().close()
-        if not closed and not self.kept:
-            self.path.unlink(missing_ok=True)
+        if not self.closed:
+            self.closed = True
+            if not self.kept:
+                self.path.unlink(missing_ok=True)
 
 
 class _TempfileShim:
@@ -124,7 +163,6 @@ class ObjectStore:
             if isinstance(buffer, ObjectFile):
                 if old == buffer.path:
                     return
-                buffer.flush()
                 self._write_sidecar(buffer.path, bucket_name, current)
                 buffer.kept = True
                 self._index[(bucket_name, key_name)] = buffer.path
@@ -144,7 +182,7 @@ class ObjectStore:
 
     @staticmethod
     def _write_sidecar(path: Path, bucket: str, key: Any) -> None:
-        record = {"bucket": bucket, "key": key.name, "etag": key.etag.strip('"'), "size": key.size,
+        record = {"bucket": bucket, "key": key.name, "written": time.time_ns(), "etag": key.etag.strip('"'), "size": key.size,
                   "last_modified": key.last_modified.isoformat(), "metadata": dict(key.metadata),
                   "checksum": [key.checksum_algorithm, key.checksum_value, key.checksum_type]}
         temp = path.with_suffix(".tmp")
@@ -159,14 +197,19 @@ class ObjectStore:
         for data in [p for p in self.root.iterdir() if p.suffix != ".json"]:
             if data not in records:
                 data.unlink()  # a part, a temporary key, or bytes whose PUT was never answered
-        for data, sidecar in records.items():
-            record = json.loads(sidecar.read_text())
+        loaded = sorted(((json.loads(sidecar.read_text()), data) for data, sidecar in records.items()),
+                        key=lambda pair: int(pair[0]["written"]))
+        for record, data in loaded:  # oldest first: a crash between two writes of one key leaves the newer
             if not data.exists() or record["bucket"] not in backend.buckets:
                 _remove(data)
                 continue
+            older = self._index.get((record["bucket"], record["key"]))
+            if older is not None:
+                _remove(older)
+                restored -= 1
             key = backend.put_object(record["bucket"], record["key"], b"", etag=record["etag"], disable_notification=True)
             key._value_buffer.close()  # its fresh, empty file (removed); the stored one replaces it
-            stored = ObjectFile(data, "r+")
+            stored = ObjectFile(data, create=False)
             stored.kept = True
             key._value_buffer = stored
             key.contentsize = record["size"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import boto3
@@ -104,6 +105,11 @@ def test_moto_buffers_are_object_files_only_while_a_store_is_active(tmp_path: Pa
         assert [p.read_bytes() for p in tmp_path.iterdir()] == [b"value"]
         key.dispose()
         assert list(tmp_path.iterdir()) == []
+        fds = len(os.listdir("/proc/self/fd"))
+        keys = [FakeKey(f"k{i}", b"v", account_id="123456789012", region_name="us-east-1") for i in range(50)]
+        assert len(list(tmp_path.iterdir())) == 50 and len(os.listdir("/proc/self/fd")) == fds  # no descriptor each
+        for each in keys:
+            each.dispose()
     finally:
         store.deactivate()
     assert not isinstance(FakeKey("k", b"v", account_id="123456789012", region_name="us-east-1")._value_buffer,  # noqa: SLF001

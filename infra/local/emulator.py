@@ -182,7 +182,7 @@ def guarded(app: WsgiApp, faults: FaultPlan, dynamo_lock: threading.Lock | None 
             operation = target[len(DYNAMO_TARGET):]
             kind = faults.dynamo(operation)
             if state is not None and operation in DYNAMO_WRITES:
-                _read_body(environ)  # the journal keeps the request as moto read it
+                _read_body(environ)  # kept in memory: the journal looks up the items it names once moto applied it
             if kind is not None:
                 request = _read_body(environ)  # kept: the landed kind hands it on to moto first
                 if kind == "landed":

@@ -41,6 +41,8 @@ def _populate(run: RunProcess, web: FileServer, tag: str, task: bool = True) -> 
     small, large = os.urandom(1 << 20), os.urandom(9 << 20)  # 9 MiB: a multipart upload (8 MiB parts)
     shared = _image(run, f"{tag}-shared", small, visibility="shared", tags=["t1"], os_distro="cirros")
     ids = {"shared": shared, "large": _image(run, f"{tag}-large", large), "queued": _image(run, f"{tag}-queued", None)}
+    doomed = _image(run, f"{tag}-deleted", small)
+    assert run.call("DELETE", f"/v2/images/{doomed}")[0] == 204  # its object goes, on disk too
     assert run.call("POST", f"/v2/images/{shared}/members", {"member": "consumer"})[0] == 200
     assert run.call("PUT", f"/v2/images/{shared}/members/consumer", {"status": "accepted"}, token=CONSUMER)[0] == 200
     namespace = f"Issue16::{tag}"
@@ -111,3 +113,7 @@ def test_a_restart_after_sigterm_or_kill_9_finds_everything_with_identical_bytes
         assert {"term": _read_back(third, ids), "kill": _read_back(third, more)} == before_kill
     finally:
         assert third.stop() == 0
+    # One object per image with data (term: shared, large, the task's; kill: shared, large); deleted images'
+    # objects and the import's staged bytes are gone, and nothing else is left behind.
+    objects = sorted(p.suffix for p in (tmp_path / "state" / "objects").iterdir())
+    assert objects == [""] * 5 + [".json"] * 5, objects

@@ -27,7 +27,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, MutableMapping
+from typing import Any, Callable, Mapping, MutableMapping
 
 from chalicelib import config as app_config
 
@@ -74,11 +74,10 @@ class RunnerSettings:
             raw = env.get(f.metadata["setting"].env) or None
             if raw is None:
                 continue
-            kind = {"str": str, "int": int, "float": float, "int | None": int, "str | None": str, "bool": _flag}[str(f.type)]
+            kind, what = _KINDS[str(f.type)]
             try:
                 values[f.name] = kind(raw)
             except ValueError:
-                what = "flag (1/0, true/false)" if kind is _flag else kind.__name__
                 raise app_config.ConfigError(f"{f.metadata['setting'].env} must be a {what}, not {raw!r}") from None
         if not 0.0 <= values.get("fault_rate", 0.0) <= 1.0:
             raise app_config.ConfigError("LOCAL_FAULT_RATE must be between 0 and 1")
@@ -97,6 +96,11 @@ def _flag(raw: str) -> bool:
     if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
         raise ValueError(raw)
     return value in ("1", "true", "yes", "on")
+
+
+_KINDS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "str": (str, "str"), "str | None": (str, "str"), "int": (int, "int"), "int | None": (int, "int"),
+    "float": (float, "float"), "bool": (_flag, "flag (1/0, true/false)")}
 
 
 def _is_wildcard(host: str) -> bool:

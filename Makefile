@@ -12,8 +12,9 @@ $(STAMP): requirements.txt requirements-front.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+# Data lives in .run/state (LOCAL_STATE_DIR moves it); `make run RESET=1` starts empty.
 run: $(STAMP)
-	$(BIN)/python -m infra.local.run
+	$(if $(RESET),LOCAL_RESET=$(RESET) )$(BIN)/python -m infra.local.run
 
 # The data tests build real images with qemu-img (Debian's qemu-utils).
 qemu-img:

@@ -21,6 +21,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -264,8 +265,10 @@ class ChildService:
 
     def __init__(self, env: dict[str, str], root: Path = ROOT) -> None:
         self.root = root
+        # The default persistent mode, in a directory of its own (not the user's .run/state).
         self.env = {**os.environ, "HOST": "127.0.0.1", "PORT": "0", "POWERTOOLS_LOG_LEVEL": "WARNING",
-                    "POWERTOOLS_METRICS_DISABLED": "true", **env}
+                    "POWERTOOLS_METRICS_DISABLED": "true", "LOCAL_STATE_DIR": tempfile.mkdtemp(prefix="glance-bench-"),
+                    **env}
         self.env.pop("AWS_ENDPOINT_URL", None)
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""

@@ -16,6 +16,9 @@
   may be (the client's own retry then meets its own write).
 * **Request bodies freed when answered**, not when the cyclic collector gets to them (``_Released``,
   and Flask's debug mode off in moto's backend apps).
+* **State on disk** (``state``: infra/local/state.py): each DynamoDB write moto applied is
+  journaled, and each S3 object a request created or removed is recorded, before the answer
+  leaves the emulator.
 
 moto's server pieces (DomainDispatcherApplication, create_backend_app, MotoRequestHandler)
 are the ones ``moto.server`` exports for its own ``moto_server`` command.
@@ -29,7 +32,11 @@ import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from urllib.parse import parse_qs
+
+if TYPE_CHECKING:
+    from infra.local.state import LocalState
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -139,22 +146,54 @@ def _read_body(environ: Environ) -> bytes:
     return body
 
 
-def guarded(app: WsgiApp, faults: FaultPlan) -> WsgiApp:
-    """``app`` with DynamoDB requests serialised and ``faults`` answered in front of it."""
-    dynamo_lock = threading.Lock()
+def _region(environ: Environ) -> str:
+    """The region of a SigV4 request's credential scope (``Credential=key/date/region/service/aws4_request``)."""
+    try:
+        return str(environ.get("HTTP_AUTHORIZATION", "").split("Credential=", 1)[1].split("/")[2])
+    except IndexError:
+        return "us-east-1"
+
+
+def _record_s3(state: "LocalState", environ: Environ) -> None:
+    """After an answered S3 write: record what it left at the key it named (path-style addressing)."""
+    method = environ.get("REQUEST_METHOD")
+    if method not in ("PUT", "POST", "DELETE"):
+        return
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+    bucket, _, key = path.lstrip("/").partition("/")
+    if "delete" in query and method == "POST":
+        state.objects.sync_bucket(bucket)
+    elif key and "uploads" not in query and not (method == "PUT" and "uploadId" in query):
+        state.objects.sync(bucket, key)  # a PUT, copy, multipart completion or delete of bucket/key
+
+
+def guarded(app: WsgiApp, faults: FaultPlan, dynamo_lock: threading.Lock | None = None,
+            state: "LocalState | None" = None) -> WsgiApp:
+    """``app`` with DynamoDB requests serialised, ``faults`` answered in front of it, and ``state`` recorded."""
+    dynamo_lock = dynamo_lock or threading.Lock()
+
+    def applied(environ: Environ, operation: str, statuses: list[str]) -> None:
+        if state is not None and operation in DYNAMO_WRITES and statuses and statuses[0].startswith("200"):
+            state.dynamo_applied(_region(environ), operation, environ["wsgi.input"].getvalue())
 
     def serve(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith(DYNAMO_TARGET):
             operation = target[len(DYNAMO_TARGET):]
             kind = faults.dynamo(operation)
+            if state is not None and operation in DYNAMO_WRITES:
+                _read_body(environ)  # kept in memory: the journal looks up the items it names once moto applied it
             if kind is not None:
                 request = _read_body(environ)  # kept: the landed kind hands it on to moto first
                 if kind == "landed":
                     with dynamo_lock:
-                        answer = app(environ, lambda *_: None)
+                        statuses: list[str] = []
+                        answer = app(environ, lambda status, *_: statuses.append(status))
                         b"".join(answer)
                         getattr(answer, "close", lambda: None)()
+                        environ["wsgi.input"].seek(0)
+                        applied(environ, operation, statuses)
                 status, payload = _dynamo_error(kind, operation, request)
                 body = json.dumps(payload).encode()
                 start_response(status, [("Content-Type", "application/x-amz-json-1.0"),
@@ -162,11 +201,19 @@ def guarded(app: WsgiApp, faults: FaultPlan) -> WsgiApp:
                 return [body]
             with dynamo_lock:
                 # The whole answer is produced under the lock: moto builds it from live objects.
-                answer = app(environ, start_response)
+                seen: list[str] = []
+
+                def started(status: str, headers: Any, *exc_info: Any) -> Any:
+                    seen.append(status)
+                    return start_response(status, headers, *exc_info)
+
+                answer = app(environ, started)
                 try:
-                    return [b"".join(answer)]
+                    body = b"".join(answer)
                 finally:
                     getattr(answer, "close", lambda: None)()
+                applied(environ, operation, seen)
+                return [body]
         if _is_s3(environ) and faults.s3_slowdown():
             body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
                     b"<Message>Please reduce your request rate. (injected)</Message>"
@@ -175,7 +222,18 @@ def guarded(app: WsgiApp, faults: FaultPlan) -> WsgiApp:
                 body = b""
             start_response("503 Slow Down", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
             return [body]
-        return _Released(app(environ, start_response), environ)
+        if state is None or not _is_s3(environ):
+            return _Released(app(environ, start_response), environ)
+        codes: list[str] = []
+
+        def s3_started(status: str, headers: Any, *exc_info: Any) -> Any:
+            codes.append(status)
+            return start_response(status, headers, *exc_info)
+
+        answer = app(environ, s3_started)  # moto has applied the request once its app returns
+        if codes and codes[0][:1] == "2":
+            _record_s3(state, environ)
+        return _Released(answer, environ)
 
     return serve
 
@@ -204,16 +262,25 @@ class _Released:
 class Emulator:
     """moto's server on host:port (0: a free one) in a daemon thread, guarded as above."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, faults: FaultPlan | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, faults: FaultPlan | None = None,
+                 state: "LocalState | None" = None, public_host: str | None = None, also_loopback: bool = False) -> None:
         self.host, self.port = host, port
         self.faults = faults or FaultPlan()
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self.state = state
+        self.public_host = public_host  # the address clients are given when ``host`` is a wildcard
+        self.also_loopback = also_loopback  # a second listener on 127.0.0.1, same port
+        self.dynamo_lock = threading.Lock()
+        self._servers: list[Any] = []
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def _server(self) -> Any:
+        return self._servers[0]
 
     @property
     def endpoint_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.public_host or host}:{port}"
 
     def start(self) -> "Emulator":
         """Serve until ``stop``; the moto fixes (infra/local/moto_fixes.py) are installed first."""
@@ -231,16 +298,20 @@ class Emulator:
             made.debug = False
             return made
 
-        app = guarded(DomainDispatcherApplication(backend), self.faults)
-        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        app = guarded(DomainDispatcherApplication(backend), self.faults, self.dynamo_lock, self.state)
+        self._servers = [make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)]
+        if self.also_loopback:
+            port = self._servers[0].server_address[1]
+            self._servers.append(make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler))
+        self._threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in self._servers]
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
         """Stop serving (moto's state stays in this process)."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join()

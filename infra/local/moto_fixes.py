@@ -188,7 +188,6 @@ class _Joined:
 def _multipart_without_concatenation(s3: Any) -> None:
     import codecs
     import shutil
-    import tempfile
 
     original_complete = s3.FakeMultipart.complete
     original_setter = s3.FakeKey.value.fset
@@ -213,7 +212,8 @@ def _multipart_without_concatenation(s3: Any) -> None:
             last = part
         if not parts:
             raise s3.MalformedXML
-        joined = tempfile.SpooledTemporaryFile(s3.get_s3_default_key_buffer_size())
+        # moto's own ``tempfile`` (looked up now): the local state's shim swaps it for files on disk (state_objects).
+        joined = s3.tempfile.SpooledTemporaryFile(s3.get_s3_default_key_buffer_size())
         for part in parts:
             with part.lock:
                 part._value_buffer.seek(0)

@@ -96,3 +96,25 @@ def _trigger(session: Any, settings: Settings, function_arn: str) -> None:
             "Id": "import-trigger", "LambdaFunctionArn": function_arn, "Events": ["s3:ObjectCreated:*"],
             "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}},
         }]})
+
+
+def resume(settings: Settings, session: Any, machine_arn: str) -> list[str]:
+    """Start again the executions of the tasks a stop left unfinished; returns their ids.
+
+    moto keeps no executions across a restart (infra/local/state.py keeps the tables only), so a task
+    that was ``pending`` or ``processing`` would wait forever. Its execution, named by the task id,
+    runs the same idempotent steps again and ends the task either way. A Scan, once, at start-up.
+    """
+    kw = dict(region_name=settings.resources.region, endpoint_url=settings.resources.endpoint_url)
+    dynamodb, sfn = session.client("dynamodb", **kw), session.client("stepfunctions", **kw)
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=settings.resources.table_names()["tasks"], ProjectionExpression="id",
+        FilterExpression="#s IN (:pending, :processing)", ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":pending": {"S": "pending"}, ":processing": {"S": "processing"}})
+    resumed = []
+    for page in pages:
+        for item in page["Items"]:
+            task_id = item["id"]["S"]
+            sfn.start_execution(stateMachineArn=machine_arn, name=task_id, input=json.dumps({"task_id": task_id}))
+            resumed.append(task_id)
+    return resumed

@@ -6,6 +6,12 @@ bucket from the code's own definitions (and, on its own emulator, the import
 pipeline: infra/local/pipeline.py), and serves the Chalice app in-process
 (``HOST``/``PORT`` override the address). Ctrl-C or SIGTERM stops everything.
 
+The embedded emulator keeps its data in ``LOCAL_STATE_DIR`` (infra/local/state.py; default
+``.run/state`` in the project), so a restart finds it again; ``LOCAL_RESET=1`` (``make run
+RESET=1``) starts empty. With a ``HOST`` other than loopback the emulator listens there too
+(and on loopback, where moto's Step Functions executor calls it), and the URLs handed to
+clients (302 downloads, presigned uploads) name an address they can reach, never ``0.0.0.0``.
+
 The runner's own settings are declared once, in ``RunnerSettings`` below (the app's are in
 chalicelib/config.py); ``LOCAL_FAULT_RATE`` makes the embedded emulator fail requests the
 way AWS does under contention (infra/local/emulator.py).
@@ -13,12 +19,15 @@ way AWS does under contention (infra/local/emulator.py).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import signal
+import socket
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Mapping, MutableMapping
+from pathlib import Path
+from typing import Any, Callable, Mapping, MutableMapping
 
 from chalicelib import config as app_config
 
@@ -33,6 +42,8 @@ LOCAL_ENV = {
     # Glance's legacy location PATCH API (issue 4); IMPORT_ALLOWED_HOSTS passes through from the environment.
     app_config.declaration(app_config.LocationSettings, "show_multiple_locations").env: "true",
 }
+ROOT = Path(__file__).resolve().parents[2]
+IN_MEMORY = "none"  # LOCAL_STATE_DIR=none: nothing on disk, as before issue 16
 
 
 def _runner(env: str, default: Any, doc: str) -> Any:
@@ -51,6 +62,9 @@ class RunnerSettings:
                                 "share of the emulator's DynamoDB/S3 data requests answered with a fault "
                                 "(TransactionConflict, ThrottlingException, 500; S3 503 SlowDown)")
     fault_seed: int | None = _runner("LOCAL_FAULT_SEED", None, "seed of the fault draws (repeatable runs)")
+    state_dir: str = _runner("LOCAL_STATE_DIR", ".run/state", "where the embedded emulator keeps its data "
+                             "(relative: to the project; `none`: in memory only)")
+    reset: bool = _runner("LOCAL_RESET", False, "start with an empty state directory (`make run RESET=1`)")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "RunnerSettings":
@@ -60,14 +74,61 @@ class RunnerSettings:
             raw = env.get(f.metadata["setting"].env) or None
             if raw is None:
                 continue
-            kind = {"str": str, "int": int, "float": float, "int | None": int, "str | None": str}[str(f.type)]
+            kind, what = _KINDS[str(f.type)]
             try:
                 values[f.name] = kind(raw)
             except ValueError:
-                raise app_config.ConfigError(f"{f.metadata['setting'].env} must be a {kind.__name__}, not {raw!r}") from None
+                raise app_config.ConfigError(f"{f.metadata['setting'].env} must be a {what}, not {raw!r}") from None
         if not 0.0 <= values.get("fault_rate", 0.0) <= 1.0:
             raise app_config.ConfigError("LOCAL_FAULT_RATE must be between 0 and 1")
         return cls(**values)
+
+    def state_path(self) -> Path | None:
+        """The state directory to use (None: keep everything in memory)."""
+        if self.state_dir.strip().lower() == IN_MEMORY:
+            return None
+        path = Path(self.state_dir).expanduser()
+        return path if path.is_absolute() else ROOT / path
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(raw)
+    return value in ("1", "true", "yes", "on")
+
+
+_KINDS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "str": (str, "str"), "str | None": (str, "str"), "int": (int, "int"), "int | None": (int, "int"),
+    "float": (float, "float"), "bool": (_flag, "flag (1/0, true/false)")}
+
+
+def _is_wildcard(host: str) -> bool:
+    return host in ("", "0.0.0.0", "::")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def reachable_host(host: str) -> str:
+    """The address to give clients for a server bound to ``host``: a wildcard becomes this machine's address."""
+    if not _is_wildcard(host):
+        return host
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # a UDP "connect" sends nothing: it picks the outgoing interface
+        address = str(probe.getsockname()[0])
+    except OSError:
+        address = "127.0.0.1"
+    finally:
+        probe.close()
+    return address
 
 
 # Only for the embedded emulator, which accepts any credentials.
@@ -84,15 +145,19 @@ class LocalService:
     endpoint_url: str | None = None
     fault_rate: float = 0.0
     fault_seed: int | None = None
+    state_dir: Path | None = None  # the embedded emulator's data on disk (infra/local/state.py); None: in memory
+    reset: bool = False  # empty state_dir first
     env: MutableMapping[str, str] = field(default_factory=lambda: os.environ)
     settings: Any = None
     emulator: Any = None  # the embedded one (infra/local/emulator.Emulator); its ``faults`` switch the fault plan
     _server: Any = None
     _own_emulator: bool = False
+    restored: dict[str, int] = field(default_factory=dict)  # what the state directory gave back at start
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self._server.port}"
+        """The API's URL as a client uses it (this machine's address when bound to a wildcard)."""
+        return f"http://{reachable_host(self.host)}:{self._server.port}"
 
     def start(self) -> "LocalService":
         """Start the emulator (unless an endpoint was given), create resources, start serving."""
@@ -106,7 +171,16 @@ class LocalService:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the emulator's access log is noise
 
             faults = FaultPlan(rate=self.fault_rate, seed=self.fault_seed)
-            self.emulator = Emulator("127.0.0.1", self.emulator_port, faults).start()
+            state = None
+            if self.state_dir is not None:
+                from infra.local.state import LocalState
+
+                state = LocalState(self.state_dir, reset=self.reset)
+            # Where the API listens, the emulator listens too (its URLs go to the same clients); a
+            # specific address also gets a loopback listener for moto's own calls to localhost.
+            bind = "127.0.0.1" if _is_loopback(self.host) else self.host
+            self.emulator = Emulator(bind, self.emulator_port, faults, state=state, public_host=reachable_host(bind),
+                                     also_loopback=not _is_loopback(bind) and not _is_wildcard(bind)).start()
             self.endpoint_url = self.emulator.endpoint_url
             port = self.emulator.endpoint_url.rsplit(":", 1)[1]
             self._own_emulator = True
@@ -135,12 +209,17 @@ class LocalService:
             aws_secret_access_key=self.env.get("AWS_SECRET_ACCESS_KEY"),
         )
         ensure_resources(settings, session)
+        if self.emulator is not None and self.emulator.state is not None:
+            self.restored = self.emulator.state.restore(self.emulator.dynamo_lock)
         from app import app
 
         if self._own_emulator:
             from infra.local import pipeline
 
             settings = settings.with_values(import_state_machine_arn=pipeline.deploy(settings, session, app))
+            if self.emulator is not None and self.emulator.state is not None:
+                machine = settings.resources.import_state_machine_arn or ""
+                self.restored["resumed_tasks"] = len(pipeline.resume(settings, session, machine))
         self.settings = settings
         built = wiring.build(settings)
         wiring.override(built)
@@ -160,6 +239,8 @@ class LocalService:
             self._server.stop()  # in-flight requests finish or, past a short grace, are cut (uploads abort)
         if self.emulator is not None:
             self.emulator.stop()
+            if self.emulator.state is not None:
+                self.emulator.state.close(self.emulator.dynamo_lock)
 
 
 STOP_SECONDS = 4.0  # SIGTERM to exit: the front's grace for requests in flight, then the emulator
@@ -171,6 +252,8 @@ def banner(service: LocalService, own_emulator: bool) -> str:
     which = "embedded emulator" if own_emulator else "existing endpoint"
     state_dir = getattr(service, "state_dir", None)
     state = f"State directory: {state_dir}" if state_dir else "State: in the emulator's memory (gone when it stops)"
+    if state_dir and service.restored:
+        state += " (restored: " + ", ".join(f"{k} {v}" for k, v in service.restored.items()) + ")"
     return "\n".join([
         f"Glance API at {service.url}",
         f"AWS ({which}) at {service.endpoint_url}",
@@ -196,7 +279,8 @@ def main() -> int:
     """Run until SIGTERM or Ctrl-C; exit within STOP_SECONDS plus a second whatever is in flight."""
     runner = RunnerSettings.from_env(os.environ)
     service = LocalService(host=runner.host, port=runner.port, emulator_port=runner.emulator_port,
-                           endpoint_url=runner.endpoint_url, fault_rate=runner.fault_rate, fault_seed=runner.fault_seed)
+                           endpoint_url=runner.endpoint_url, fault_rate=runner.fault_rate, fault_seed=runner.fault_seed,
+                           state_dir=runner.state_path(), reset=runner.reset)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     own_emulator = service.endpoint_url is None
@@ -220,4 +304,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is stopped and on disk (infra/local/state.py writes unbuffered or flushed): skip the ~5 s
+    # the interpreter spends collecting and tearing down moto's modules, so Ctrl-C ends at once.
+    os._exit(code)

@@ -23,7 +23,8 @@ def test_values_are_parsed_by_type() -> None:
     assert (read.port, read.fault_rate, read.fault_seed, read.endpoint_url) == (0, 0.1, 13, "http://127.0.0.1:4566")
 
 
-@pytest.mark.parametrize("env", [{"LOCAL_FAULT_RATE": "often"}, {"LOCAL_FAULT_RATE": "1.5"}, {"PORT": "http"}])
+@pytest.mark.parametrize("env", [{"LOCAL_FAULT_RATE": "often"}, {"LOCAL_FAULT_RATE": "1.5"}, {"PORT": "http"},
+                                 {"LOCAL_RESET": "maybe"}])
 def test_a_malformed_value_is_refused(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         RunnerSettings.from_env(env)

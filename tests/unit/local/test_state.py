@@ -1,0 +1,127 @@
+"""The state directory's own rules (infra/local/state.py); restarts end to end are tests/e2e/test_local_state.py."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import boto3
+import pytest
+
+from infra.local import state
+from infra.local.run import RunnerSettings
+
+
+def _snapshot(root: Path, generation: int, *lines: str) -> None:
+    header = json.dumps({"format": state.FORMAT, "generation": generation})
+    (root / "dynamodb.snapshot").write_text("".join(f"{line}\n" for line in (header, *lines)))
+
+
+def test_replay_reads_the_snapshot_then_its_own_generations_journal_without_a_torn_last_line(tmp_path: Path) -> None:
+    _snapshot(tmp_path, 4, '{"r":"us-east-1","t":"t","i":{}}')
+    (tmp_path / "dynamodb.journal.3").write_text('{"old":1}\n')  # before the snapshot: ignored
+    (tmp_path / "dynamodb.journal.4").write_bytes(b'{"a":1}\n{"b":')
+    journal = state.DynamoJournal(tmp_path)
+    assert journal.generation == 4
+    assert list(journal.lines()) == [b'{"r":"us-east-1","t":"t","i":{}}\n', b'{"a":1}\n']
+
+
+def test_a_fresh_directory_has_nothing_to_replay(tmp_path: Path) -> None:
+    journal = state.DynamoJournal(tmp_path)
+    assert journal.generation == 0 and list(journal.lines()) == []
+
+
+@pytest.mark.moto
+def test_a_journal_line_is_each_item_a_write_touched_as_the_table_holds_it_after(tmp_path: Path) -> None:
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-1")
+        client.create_table(TableName="t", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                            BillingMode="PAY_PER_REQUEST")
+        client.put_item(TableName="t", Item={"id": {"S": "a"}, "n": {"N": "1"}})
+        update = {"TransactItems": [
+            {"Update": {"TableName": "t", "Key": {"id": {"S": "a"}}, "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            {"Put": {"TableName": "t", "Item": {"id": {"S": "b\nc"}}}},
+            {"Delete": {"TableName": "t", "Key": {"id": {"S": "gone"}}}},
+            {"ConditionCheck": {"TableName": "t", "Key": {"id": {"S": "other"}},
+                                "ConditionExpression": "attribute_not_exists(id)"}}]}
+        client.transact_write_items(**update)
+        lines = state.after_write("eu-west-1", "TransactWriteItems", json.dumps(update).encode())
+        records = [json.loads(line) for line in lines.splitlines()]
+        assert lines.count(b"\n") == 3 and [r["i"] for r in records] == [
+            {"id": {"S": "a"}, "n": {"N": "2"}}, {"id": {"S": "b\nc"}}, None]
+        assert records[2] == {"r": "eu-west-1", "t": "t", "k": {"id": {"S": "gone"}}, "i": None}
+        client.delete_item(TableName="t", Key={"id": {"S": "a"}})
+        assert state.replay([json.dumps(records[0]).encode(), json.dumps({**records[1], "i": None}).encode()]) == (2, 0)
+        assert client.get_item(TableName="t", Key={"id": {"S": "a"}})["Item"]["n"] == {"N": "2"}
+        assert "Item" not in client.get_item(TableName="t", Key={"id": {"S": "b\nc"}})
+
+
+def test_a_second_runner_on_the_directory_is_refused_and_reset_empties_it(tmp_path: Path) -> None:
+    first = state.LocalState(tmp_path)
+    try:
+        with pytest.raises(state.StateInUse):
+            state.LocalState(tmp_path)
+    finally:
+        first.objects.deactivate()
+        first._lock_file.close()  # noqa: SLF001 - releases the flock as a process exit would
+    (tmp_path / "objects" / "abc").write_bytes(b"data")
+    _snapshot(tmp_path, 2)
+    again = state.LocalState(tmp_path, reset=True)
+    try:
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["FORMAT", "lock", "objects"]
+        assert list((tmp_path / "objects").iterdir()) == [] and again.dynamo.generation == 0
+    finally:
+        again.objects.deactivate()
+        again._lock_file.close()  # noqa: SLF001
+
+
+def test_state_of_another_format_is_refused_not_misread(tmp_path: Path) -> None:
+    (tmp_path / "FORMAT").write_text("glance-local-state 0\n")
+    with pytest.raises(RuntimeError, match="RESET=1"):
+        state.LocalState(tmp_path)
+
+
+def test_an_object_file_is_removed_when_closed_unless_it_holds_a_stored_object(tmp_path: Path) -> None:
+    temporary, stored = state.ObjectFile(tmp_path / "t"), state.ObjectFile(tmp_path / "s")
+    stored.kept = True
+    for f in (temporary, stored):
+        f.write(b"bytes")
+        f.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]
+
+
+def test_moto_buffers_are_object_files_only_while_a_store_is_active(tmp_path: Path) -> None:
+    from moto.s3.models import FakeKey
+
+    store = state.ObjectStore(tmp_path)
+    store.activate()
+    try:
+        key = FakeKey("k", b"value", account_id="123456789012", region_name="us-east-1")
+        assert isinstance(key._value_buffer, state.ObjectFile) and key.value == b"value"  # noqa: SLF001
+        assert [p.read_bytes() for p in tmp_path.iterdir()] == [b"value"]
+        key.dispose()
+        assert list(tmp_path.iterdir()) == []
+        fds = len(os.listdir("/proc/self/fd"))
+        keys = [FakeKey(f"k{i}", b"v", account_id="123456789012", region_name="us-east-1") for i in range(50)]
+        assert len(list(tmp_path.iterdir())) == 50 and len(os.listdir("/proc/self/fd")) == fds  # no descriptor each
+        for each in keys:
+            each.dispose()
+    finally:
+        store.deactivate()
+    assert not isinstance(FakeKey("k", b"v", account_id="123456789012", region_name="us-east-1")._value_buffer,  # noqa: SLF001
+                          state.ObjectFile)
+
+
+def test_the_runner_keeps_state_under_the_project_unless_told() -> None:
+    assert RunnerSettings.from_env({}).state_path() == state_root() / ".run" / "state"
+    assert RunnerSettings.from_env({"LOCAL_STATE_DIR": "/srv/glance"}).state_path() == Path("/srv/glance")
+    assert RunnerSettings.from_env({"LOCAL_STATE_DIR": "none"}).state_path() is None
+    assert RunnerSettings.from_env({"LOCAL_RESET": "1"}).reset and not RunnerSettings.from_env({"LOCAL_RESET": "0"}).reset
+
+
+def state_root() -> Path:
+    return Path(__file__).resolve().parents[3]

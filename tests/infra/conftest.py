@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -39,14 +39,18 @@ class Synth:
         return dict(self.template.find_resources(type_))
 
 
-@pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+_SYNTHS: list[Synth] = []
+
+
+def synthesize(work: Path) -> Synth:
+    """The stack synthesized under ``work`` (the CLOUD_JWT context); once per process, then the same one."""
+    if _SYNTHS:
+        return _SYNTHS[0]
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
     from infra.cdk_app import build
 
-    work = tmp_path_factory.mktemp("cdk")
     cwd = os.getcwd()
     os.chdir(work)  # chalice's construct writes chalice.out/ into the working directory
     try:
@@ -56,4 +60,11 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     finally:
         os.chdir(cwd)
     artifact = assembly.get_stack_by_name(stack.stack_name)
-    yield Synth(stack, Template.from_stack(stack), Path(artifact.template_full_path), work / "cdk.out")
+    _SYNTHS.append(Synth(stack, Template.from_stack(stack), Path(artifact.template_full_path), work / "cdk.out"))
+    return _SYNTHS[0]
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """One synth per run, shared with the IAM check at the session's end (tests/iam/plugin.py)."""
+    return synthesize(tmp_path_factory.mktemp("cdk"))

@@ -213,3 +213,22 @@ def test_alarms_cover_function_errors_and_failed_executions(synth: Synth) -> Non
     for name in ("api_handler", "scrub_images"):
         assert ("Errors", json.dumps([{"Name": "FunctionName", "Value": {"Ref": logical_id(name)}}])) in watched
     assert any(metric == "ExecutionsFailed" for metric, _ in watched)
+
+
+def test_the_code_asset_ships_every_module_with_bytecode_lambda_will_use(synth: Synth) -> None:
+    import importlib.util
+    import zipfile
+
+    [asset] = [p for p in synth.outdir.glob("asset.*.zip")]
+    with zipfile.ZipFile(asset) as archive:
+        names = set(archive.namelist())
+        sources = [n for n in names if n.endswith(".py")]
+        assert "app.py" in sources and "chalicelib/wiring.py" in sources
+        tag = importlib.util.cache_from_source("x.py").split("/")[-1][len("x."):]  # cpython-311.pyc
+        for source in sources:
+            folder, _, file = source.rpartition("/")
+            compiled = f"{folder}/__pycache__/{file[:-3]}.{tag}".lstrip("/")
+            assert compiled in names, source
+            header = archive.read(compiled)[:8]
+            # PEP 552: the magic of this interpreter, flags 0b01 (hash-based, not checked against the source)
+            assert header[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(header[4:8], "little") == 1, source

@@ -66,6 +66,7 @@ def check(policies: StackPolicies, calls: Counter[Call], functions: Mapping[str,
     resources as ``${VARIABLE}/rest``) known to be unexercised, with the reason; they are not reported.
     """
     report = Report()
+    granted: set[str] = set()
     used: dict[str, set[tuple[str, str]]] = {name: set() for name in functions}
     for call in calls:
         if call.function not in used:
@@ -89,10 +90,13 @@ def check(policies: StackPolicies, calls: Counter[Call], functions: Mapping[str,
                 for resource in s.resources:
                     one = type(s)(s.effect, (action,), (resource,), s.where)
                     grant = f"{name}: {action} on {named(resource)}"
+                    granted.add(grant)
                     if action in RUNTIME_ACTIONS or grant in (untested or {}):
                         continue
                     if not any(one.matches(a, r) for a, r in pairs):
                         report.unexercised.append(grant)
+    report.unexercised += [f"{grant} is named in UNTESTED but not granted: remove it" for grant in untested or {}
+                           if grant not in granted]
     report.needs = sorted(set(report.needs))
     return report
 

@@ -43,6 +43,16 @@ def test_the_api_role_allows_reading_an_image_and_starting_an_import(synth: Synt
     assert report.denied == [] and report.checked == 2
 
 
+def test_a_grant_no_call_used_is_listed_and_fails_a_whole_run(synth: Synth) -> None:
+    report = check(_policies(synth), Counter([GET_IMAGE]), stack_functions())
+    assert "api_handler: states:StartExecution on ${IMAGES_IMPORT_IMAGE_STATE_MACHINE_ARN}" in report.unexercised
+    assert "import_succeed: dynamodb:PutItem on ${IMAGES_TASKS_TABLE}" in report.unexercised
+    assert not report.failed(completeness=False) and report.failed(completeness=True)
+    # A reason given for a grant that does not exist is stale, and listed too
+    stale = check(_policies(synth), Counter([GET_IMAGE]), stack_functions(), {"api_handler: s3:PutBucketAcl on x": "?"})
+    assert "api_handler: s3:PutBucketAcl on x is named in UNTESTED but not granted: remove it" in stale.unexercised
+
+
 def test_removing_one_action_from_a_role_denies_the_call_that_needs_it(synth: Synth) -> None:
     # Given the API handler's role without dynamodb:GetItem
     policies = _policies(synth)

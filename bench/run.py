@@ -1,7 +1,8 @@
 """Benchmarks that print figures (no pass/fail).
 
 Run with ``make bench``. Targets: importing ``app`` costs at most 1.5x
-importing boto3 alone; per operation at 300 and 3,000 images (calls, rows
+importing boto3 alone; ``import app`` plus the first ``GET /v2/images/{id}`` through the handler at
+most 1.3x ``import boto3`` plus one ``GetItem`` (bench/first_request.py, which also sizes the package); per operation at 300 and 3,000 images (calls, rows
 read, write units, latency; ``BENCH_SIZES`` to change): show = 1 call, writes
 cost the same at both sizes, a PATCH of a property <= 4 index write units, a
 list page reads <= 2 x sources x (limit + 1) rows for every filter; a
@@ -176,7 +177,11 @@ def _verify_step_seconds(chunks, expected_sha: str) -> float:
 
 
 if __name__ == "__main__":
+    from first_request import bench_first_request, package_size
+
     bench_imports()
+    bench_first_request()
+    package_size()
     bench_calls()
     bench_download_bytes()
     bench_upload_pass(int(os.environ.get("BENCH_UPLOAD_MIB", "512")))

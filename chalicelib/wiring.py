@@ -5,6 +5,7 @@ so importing ``app`` stays cheap. Tests swap the container with ``override``.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,8 @@ class Container:
 
 
 _state: dict[str, Container] = {}
+_clients: dict[str, Any] = {}  # the boto3 Session the clients are made from (built on first use)
+_session_lock = threading.Lock()
 S3_ATTEMPTS = 8  # tries per S3 call (botocore's standard retry mode: throttling, 5xx, connection faults)
 
 
@@ -142,25 +145,31 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
                      imports=imports, import_steps=steps, uploads=uploads, v1=v1, ports=ports)
 
 
-def _client(service: str, resources: ResourceSettings) -> object:
-    import boto3  # type: ignore[import-untyped]  # boto3 ships no type hints and boto3-stubs is not a dependency
+def _session() -> Any:
+    """One boto3 Session per process for every client built here (its loader caches the endpoint and
+    service data once); creating clients from a session is not thread-safe, so callers hold ``_session_lock``."""
+    if "session" not in _clients:
+        import boto3  # type: ignore[import-untyped]  # boto3 ships no type hints and boto3-stubs is not a dependency
 
-    return boto3.session.Session().client(service, region_name=resources.region, endpoint_url=resources.endpoint_url)
+        _clients["session"] = boto3.session.Session()
+    return _clients["session"]
+
+
+def _client(service: str, resources: ResourceSettings, config: Any = None) -> object:
+    with _session_lock:
+        return _session().client(service, region_name=resources.region, endpoint_url=resources.endpoint_url,
+                                 config=config)
 
 
 def _s3_client(resources: ResourceSettings) -> object:
-    import boto3  # untyped too: mypy reports (and _client ignores) only the first import of boto3 here
     from botocore.config import Config  # type: ignore[import-untyped]  # botocore ships no type hints and botocore-stubs is not a dependency
 
     # Path-style only against an emulator endpoint (its host cannot take bucket subdomains).
     style = "path" if resources.endpoint_url else "virtual"
-    return boto3.session.Session().client(
-        "s3", region_name=resources.region, endpoint_url=resources.endpoint_url,
-        # S3 answers 503 SlowDown under load; the SDK retries those with backoff. Deletes after a record
-        # already says deleted have no other retry, so they get a generous budget.
-        config=Config(signature_version="s3v4", s3={"addressing_style": style},
-                      retries={"mode": "standard", "max_attempts": S3_ATTEMPTS}),
-    )
+    # S3 answers 503 SlowDown under load; the SDK retries those with backoff. Deletes after a record
+    # already says deleted have no other retry, so they get a generous budget.
+    return _client("s3", resources, Config(signature_version="s3v4", s3={"addressing_style": style},
+                                           retries={"mode": "standard", "max_attempts": S3_ATTEMPTS}))
 
 
 def container() -> Container:

@@ -19,6 +19,8 @@ import pytest
 from chalicelib import wiring
 from chalicelib.config import Settings
 
+pytest_plugins = ["tests.iam.plugin"]  # records the code's AWS calls and checks them against the stack's roles
+
 TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

@@ -22,12 +22,14 @@ def suppress_justified(stack: Stack) -> None:
         Validations.of(stack).acknowledge(Acknowledgment(id=finding, reason=reason))
 
 
-def acknowledge_scoped_wildcards(stack: Stack, table_ids: list[str], bucket_id: str) -> None:
-    """Acknowledge the per-resource wildcards: all GSIs of each table, all objects of the bucket."""
+def acknowledge_scoped_wildcards(stack: Stack, table_ids: list[str], bucket_id: str, prefixes: list[str]) -> None:
+    """Acknowledge the per-resource wildcards: all GSIs of each table, the objects under each key prefix."""
     for table in table_ids:
         Validations.of(stack).acknowledge(Acknowledgment(
             id=f"AwsSolutions-IAM5[Resource::<{table}.Arn>/index/*]",
             reason="Query on every GSI of this one table: the listing indexes are generated from the model"))
-    Validations.of(stack).acknowledge(Acknowledgment(
-        id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
-        reason="Objects of this one bucket; keys are image ids (images/<id>, staging/<id>) not known at deploy"))
+    for prefix in prefixes:
+        Validations.of(stack).acknowledge(Acknowledgment(
+            id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}*]",
+            reason=f"Objects under {prefix or 'every prefix'} of this one bucket; keys end in image ids, "
+                   "not known at deploy"))

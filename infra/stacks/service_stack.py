@@ -19,7 +19,7 @@ from pynamodb.models import Model
 
 from chalicelib import config as app_config
 from chalicelib.domain.data import UPLOAD_PREFIX
-from infra.stacks import gateway, workflows
+from infra.stacks import gateway, grants, workflows
 from infra.stacks.data_plane import DataPlane
 from infra.stacks.chalice_app import ChaliceApp
 from infra.stacks.security import acknowledge_scoped_wildcards, suppress_justified
@@ -86,14 +86,17 @@ class GlanceServiceStack(cdk.Stack):
         removal = cdk.RemovalPolicy.RETAIN if deploy.production else cdk.RemovalPolicy.DESTROY
         self.tables = ServiceTables(self, "Tables", table_models, deploy.production)
         self.bucket, self.access_logs = self._buckets(removal)
-        self.role = self._lambda_role()
+        names = chalice_function_names(chalice_app)
+        self.roles = self._function_roles(names)
+        self.role = self.roles[API_HANDLER]  # the API's: Chalice's stage-wide role, each function's set below
         machines = workflows.load_definitions(ROOT / deploy.stepfunctions_dir)
         machine_arns = {name: self._machine_arn(name) for name in machines}
         self.function_env = self._environment(machine_arns)
         self.chalice = ChaliceApp(self, "App", source_dir=str(ROOT), app_only=deploy.app_only_package,
                                   stage_config=self._stage_config())
-        self.functions = {name: self.chalice.get_function(logical_id(name))
-                          for name in chalice_function_names(chalice_app)}
+        self.functions = {name: self.chalice.get_function(logical_id(name)) for name in names}
+        for name, role in self.roles.items():
+            self.chalice.get_resource(logical_id(name)).add_property_override("Role", role.role_arn)
         self._log_groups()
         if AUTHORIZER in self.functions:
             # Per-function settings in stage_config lose to the stage-wide ones Chalice is given here.
@@ -119,7 +122,8 @@ class GlanceServiceStack(cdk.Stack):
         suppress_justified(self)
         acknowledge_scoped_wildcards(
             self, [self.resolve(self.get_logical_id(t)) for t in self.tables.tables.values()],
-            self.resolve(self.get_logical_id(self.bucket.node.default_child)))
+            self.resolve(self.get_logical_id(self.bucket.node.default_child)),
+            sorted({"", *(prefix for g in grants.GRANTS.values() for prefix in g.objects)}))
 
     # -- data ---------------------------------------------------------------------------
     def _buckets(self, removal: cdk.RemovalPolicy) -> tuple[s3.Bucket, s3.Bucket]:
@@ -149,14 +153,15 @@ class GlanceServiceStack(cdk.Stack):
         return bucket, access_logs
 
     # -- functions ----------------------------------------------------------------------
-    def _lambda_role(self) -> iam.Role:
-        return iam.Role(
-            self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Every function of the Chalice app (manage_iam_role: false)",
+    def _function_roles(self, names: list[str]) -> dict[str, iam.Role]:
+        # One role per function, so each gets only what its code calls (infra/stacks/grants.py).
+        return {name: iam.Role(
+            self, f"{logical_id(name)}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"The {name} function of the Chalice app (manage_iam_role: false)",
             inline_policies={"traces": iam.PolicyDocument(statements=[
                 iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]),
             ])},
-        )
+        ) for name in names}
 
     def _log_groups(self) -> None:
         # Made here, not by Chalice's log_retention_in_days: chalice 1.34 spells the API
@@ -165,7 +170,7 @@ class GlanceServiceStack(cdk.Stack):
             fn_name = self.chalice.get_resource(logical_id(name)).ref
             group = logs.LogGroup(self, f"{logical_id(name)}Logs", log_group_name=f"/aws/lambda/{fn_name}",
                                   retention=LOG_RETENTION, removal_policy=cdk.RemovalPolicy.DESTROY)
-            self.role.add_to_principal_policy(iam.PolicyStatement(
+            self.roles[name].add_to_principal_policy(iam.PolicyStatement(
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[group.log_group_arn]))
 
     def _machine_arn(self, name: str) -> str:
@@ -198,22 +203,29 @@ class GlanceServiceStack(cdk.Stack):
         }
 
     def _grant(self, machine_arns: Mapping[str, str]) -> None:
-        # Named actions on named resources (no prefix wildcards such as CDK's grant_read_write):
-        # what the repositories, the object store and the launcher call, nothing else.
-        for table in self.tables.tables.values():
-            self.role.add_to_principal_policy(iam.PolicyStatement(actions=TABLE_ACTIONS, resources=[table.attr_arn]))
-            self.role.add_to_principal_policy(iam.PolicyStatement(
-                actions=["dynamodb:Query"], resources=[f"{table.attr_arn}/index/*"]))
-        self.role.add_to_principal_policy(iam.PolicyStatement(
-            actions=OBJECT_ACTIONS, resources=[self.bucket.arn_for_objects("*")]))
-        self.role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["s3:ListBucket", "s3:ListBucketMultipartUploads"], resources=[self.bucket.bucket_arn]))
-        if machine_arns:
-            self.role.add_to_principal_policy(iam.PolicyStatement(
-                actions=["states:StartExecution"], resources=list(machine_arns.values())))
-        if self.deploy.auth_mode == "cloud" and self.deploy.keystone_service_secret_arn:
-            self.role.add_to_principal_policy(iam.PolicyStatement(
-                actions=["secretsmanager:GetSecretValue"], resources=[self.deploy.keystone_service_secret_arn]))
+        # Named actions on named resources (no prefix wildcards such as CDK's grant_read_write), per
+        # function: what its code calls (grants.GRANTS, proven by the test suite's IAM check).
+        for name, role in self.roles.items():
+            for statement in self._statements(grants.GRANTS.get(name, grants.Grant()), machine_arns):
+                role.add_to_principal_policy(statement)
+
+    def _statements(self, grant: grants.Grant, machine_arns: Mapping[str, str]) -> list[iam.PolicyStatement]:
+        tables = self.tables.tables
+        out = [iam.PolicyStatement(actions=list(actions), resources=[tables[role].attr_arn])
+               for role, actions in grant.tables.items()]
+        out += [iam.PolicyStatement(actions=["dynamodb:Query"], resources=[f"{tables[role].attr_arn}/index/*"])
+                for role in grant.indexes]
+        out += [iam.PolicyStatement(actions=list(actions), resources=[self.bucket.arn_for_objects(f"{prefix}*")])
+                for prefix, actions in grant.objects.items()]
+        if grant.bucket:
+            out.append(iam.PolicyStatement(actions=list(grant.bucket), resources=[self.bucket.bucket_arn]))
+        started = [machine_arns[m] for m in grant.machines if m in machine_arns]
+        if started:
+            out.append(iam.PolicyStatement(actions=["states:StartExecution"], resources=started))
+        if grant.keystone_secret and self.deploy.auth_mode == "cloud" and self.deploy.keystone_service_secret_arn:
+            out.append(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"],
+                                           resources=[self.deploy.keystone_service_secret_arn]))
+        return out
 
     # -- pipeline -----------------------------------------------------------------------
     def _state_machine(self, name: str, definition: str) -> sfn.StateMachine:

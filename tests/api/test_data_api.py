@@ -51,6 +51,24 @@ def test_large_upload_goes_multipart_and_round_trips(api: Any, aws: Any) -> None
     assert stored == data
 
 
+def test_a_multipart_upload_over_the_cap_is_413_and_aborted(api: Any, aws: Any) -> None:
+    """On moto: the cap is passed after a part went up; the upload is aborted, no part is left in S3."""
+    store = aws.data.store
+    store.part_size = 5 * 1024 * 1024
+    reconfigure(aws, image_size_cap=6 * 1024 * 1024)
+    image = create(api, ALICE, disk_format="raw", container_format="bare")
+    started = []
+    create_upload = store.client.create_multipart_upload
+    store.client.create_multipart_upload = lambda **kw: started.append(kw["Key"]) or create_upload(**kw)
+    try:
+        assert put_file(api, ALICE, image["id"], fx.raw(7 * 1024 * 1024)).status_code == 413
+    finally:
+        del store.client.create_multipart_upload
+    assert started == [f"images/{image['id']}"]
+    assert store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
+    assert show(api, ALICE, image["id"])["status"] == "queued"
+
+
 @pytest.mark.parametrize(
     "name,data,disk",
     [
@@ -272,14 +290,20 @@ def test_image_deleted_during_upload_is_410_and_leaves_no_bytes(api: Any, contai
     assert api.http.get(f"/v2/images/{qcow['id']}", headers=ADMIN).status_code == 404
 
 
+# What EventBridge's schedule rule sends the scrub_images function.
+SCHEDULED = {"version": "0", "id": "e", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+             "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}}
+
+
+@pytest.mark.moto  # through the scheduled scrub_images function (app.py), on DynamoDB and S3
 def test_delayed_delete_keeps_bytes_until_the_scrubber_runs(api: Any, container: Any, active: tuple[str, bytes]) -> None:
-    from chalicelib.pipeline.scrubber import scrub_images
+    from app import scrub_images
 
     reconfigure(container, delayed_delete=True)
     assert api.http.delete(f"/v2/images/{active[0]}", headers=ALICE).status_code == 204
     assert api.http.get(f"/v2/images/{active[0]}", headers=ALICE).status_code == 404
     assert objects(container) == [f"images/{active[0]}"]
-    assert scrub_images(container) == {"purged": [active[0]]}
+    assert scrub_images(SCHEDULED, None) == {"purged": [active[0]]}
     assert objects(container) == []
 
 

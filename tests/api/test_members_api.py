@@ -4,6 +4,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
+import pytest
+
 from tests.api.helpers import ADMIN, ALICE, BOB, body, create, patch, token, reconfigure
 
 CAROL = token("carol", "proj-c", "member,reader")
@@ -61,6 +64,7 @@ def test_member_body_errors_are_400(api: Any) -> None:
     assert api.http.put(f"{url}/proj-b", headers=BOB, body=json.dumps({})).status_code == 400
 
 
+@pytest.mark.moto  # a member's delete, as DynamoDB takes it
 def test_duplicate_member_409_and_only_owner_adds_or_deletes(api: Any) -> None:
     image = create(api, ALICE, name="s", visibility="shared")
     assert add(api, ALICE, image["id"], "proj-b").status_code == 200
@@ -111,6 +115,7 @@ def test_member_sees_only_its_own_row_and_show_hides_as_404(api: Any) -> None:
     assert api.http.get(f"/v2/images/{image['id']}/members/proj-b", headers=ALICE).status_code == 404
 
 
+@pytest.mark.moto  # the members' listing copies updated with the image
 def test_visibility_away_from_shared_cuts_access_but_keeps_rows(api: Any) -> None:
     image = create(api, ALICE, name="s", visibility="shared")
     add(api, ALICE, image["id"], "proj-b")
@@ -137,3 +142,24 @@ def test_member_routes_405_with_allow(api: Any) -> None:
     image = create(api, ALICE, name="s", visibility="shared")
     resp = api.http.patch(f"/v2/images/{image['id']}/members", headers=ALICE, body=b"{}")
     assert resp.status_code == 405 and resp.headers["Allow"] == "GET, POST"
+
+
+@pytest.mark.moto  # more tag rows than one transaction holds: the rest go by BatchWriteItem, in both tables
+def test_an_image_with_105_tags_shares_lists_by_tag_and_deletes_every_row(api: Any, aws: Any) -> None:
+    from infra.local import moto_fixes
+
+    moto_fixes.install()  # item-level transaction rollback (as e2e runs it): moto's table copies cost ~10 s here
+    tags = [f"t{i:03d}" for i in range(105)]
+    image = create(api, ALICE, name="many", visibility="shared", tags=tags[:90])  # one change indexes at most 96
+    assert patch(api, ALICE, image["id"], [{"op": "replace", "path": "/tags", "value": tags}]).status_code == 200
+    assert add(api, ALICE, image["id"], "proj-b").status_code == 200
+    assert set_status(api, BOB, image["id"], "proj-b", "accepted").status_code == 200
+    assert listed_ids(api, BOB, "?tag=t104") == [image["id"]]
+    assert api.http.delete(f"/v2/images/{image['id']}/members/proj-b", headers=ALICE).status_code == 204
+    assert listed_ids(api, BOB, "?tag=t104") == []
+    assert api.http.delete(f"/v2/images/{image['id']}", headers=ALICE).status_code == 204
+    assert listed_ids(api, ALICE, "?tag=t000") == []
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    for table in (aws.settings.resources.images_table, aws.settings.resources.members_table):
+        rows = dynamodb.scan(TableName=table)["Items"]  # the test's own look at every row left
+        assert [r for r in rows if image["id"] in json.dumps(r) and "deleted" not in json.dumps(r)] == []

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.metadefs_loader import load_standard, standard_documents
+from chalicelib.metadefs_loader import standard_documents
 from tests.api.helpers import ADMIN, ALICE, BOB, body, token
 
 NS = "/v2/metadefs/namespaces"
@@ -29,6 +29,7 @@ def ns(api: Any) -> str:
     return "Test::Ns"
 
 
+@pytest.mark.moto  # the metadefs table's writes, as the API's role makes them
 def test_namespace_crud_codes(api: Any, ns: str) -> None:
     shown = body(api.http.get(f"{NS}/{ns}", headers=ALICE))
     assert shown["owner"] == "proj-a" and shown["properties"]["cpu"]["enum"] == ["a", "b"]
@@ -72,6 +73,7 @@ def test_protected_namespace_refuses_deletes_403(api: Any) -> None:
     assert api.http.delete(f"{NS}/Prot", headers=ADMIN).status_code == 204
 
 
+@pytest.mark.moto  # the metadefs table's writes, as the API's role makes them
 def test_properties_routes(api: Any, ns: str) -> None:
     new = post(api, f"{NS}/{ns}/properties", ADMIN, {"name": "ram", "title": "RAM", "type": "integer", "minimum": 0})
     assert new.status_code == 201 and body(new)["name"] == "ram"
@@ -88,6 +90,7 @@ def test_properties_routes(api: Any, ns: str) -> None:
     assert body(api.http.get(f"{NS}/{ns}/properties", headers=ALICE))["properties"] == {}
 
 
+@pytest.mark.moto  # the metadefs table's writes, as the API's role makes them
 def test_objects_routes(api: Any, ns: str) -> None:
     made = post(api, f"{NS}/{ns}/objects", ADMIN, {"name": "O2", "description": "d"})
     assert made.status_code == 201 and body(made)["created_at"].endswith("Z")
@@ -100,6 +103,7 @@ def test_objects_routes(api: Any, ns: str) -> None:
     assert api.http.delete(f"{NS}/{ns}/objects", headers=ADMIN).status_code == 204
 
 
+@pytest.mark.moto  # the metadefs table's writes, as the API's role makes them
 def test_tags_routes(api: Any, ns: str) -> None:
     replaced = post(api, f"{NS}/{ns}/tags", ADMIN, {"tags": [{"name": "a"}, {"name": "b"}]})
     assert replaced.status_code == 201
@@ -119,6 +123,7 @@ def test_tags_routes(api: Any, ns: str) -> None:
     assert body(api.http.get(f"{NS}/{ns}/tags", headers=ALICE))["tags"] == []
 
 
+@pytest.mark.moto  # the metadefs table's writes, as the API's role makes them
 def test_resource_types_and_associations(api: Any, ns: str) -> None:
     assert "OS::Glance::Image" in [r["name"] for r in body(api.http.get("/v2/metadefs/resource_types", headers=ALICE))["resource_types"]]
     made = post(api, f"{NS}/{ns}/resource_types", ADMIN, {"name": "OS::Nova::Flavor", "prefix": "hw:"})
@@ -155,13 +160,16 @@ def test_list_filters_paging_and_bad_visibility(api: Any, ns: str) -> None:
     assert [n["namespace"] for n in by_rt] == [ns]
 
 
+@pytest.mark.moto  # through the load_metadefs function (app.py), on DynamoDB
 def test_standard_namespaces_load_once_and_are_valid(api: Any, container: Any) -> None:
+    from app import load_metadefs
+
     docs = standard_documents()
     names = {d["namespace"] for d in docs}
     assert {"OS::Compute::Hypervisor", "OS::Glance::CommonImageProperties", "OS::OperatingSystem",
             "OS::Compute::LibvirtImage", "OS::Compute::Libvirt", "OS::Glance::Signatures"} <= names
-    assert set(load_standard(container)) == names
-    assert load_standard(container) == []  # idempotent
+    assert set(load_metadefs({}, None)["created"]) == names
+    assert load_metadefs({}, None) == {"created": []}  # idempotent
     hv = body(api.http.get(f"{NS}/OS::Compute::Hypervisor", headers=BOB))
     assert hv["protected"] is True and hv["resource_type_associations"][0]["name"] == "OS::Glance::Image"
     assert "vz" in hv["properties"]["hypervisor_type"]["enum"] and "ploop" not in hv["properties"]["hypervisor_type"]["enum"]

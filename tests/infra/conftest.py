@@ -47,13 +47,26 @@ class Synth:
         return dict(self.template.find_resources(type_))
 
 
-def _synth(tmp_path_factory: pytest.TempPathFactory, context: dict[str, Any], web_port: int = 0) -> Synth:
+_SYNTHS: list[Synth] = []
+
+
+def synthesize(work: Path) -> Synth:
+    """The default stack (CLOUD_JWT, a private mirror allowed) synthesized under ``work``; once per process, then the
+    same one: the infra tests and the IAM check at the session's end (tests/iam/plugin.py) share it."""
+    if not _SYNTHS:
+        port = _free_port()
+        # As an operator allows a private mirror (-c app_env=...): the rehearsal's task import fetches from 127.0.0.1.
+        mirror = {"IMPORT_ALLOWED_HOSTS": "127.0.0.1", "IMPORT_ALLOWED_PORTS": f"80,443,{port}"}
+        _SYNTHS.append(_synth(work, {**CLOUD_JWT, "app_env": mirror}, port))
+    return _SYNTHS[0]
+
+
+def _synth(work: Path, context: dict[str, Any], web_port: int = 0) -> Synth:
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
     from infra.cdk_app import build
 
-    work = tmp_path_factory.mktemp("cdk")
     cwd = os.getcwd()
     os.chdir(work)  # chalice's construct writes chalice.out/ into the working directory
     try:
@@ -67,16 +80,14 @@ def _synth(tmp_path_factory: pytest.TempPathFactory, context: dict[str, Any], we
 
 
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
-    port = _free_port()
-    # As an operator allows a private mirror (-c app_env=...): the rehearsal's task import fetches from 127.0.0.1.
-    mirror = {"IMPORT_ALLOWED_HOSTS": "127.0.0.1", "IMPORT_ALLOWED_PORTS": f"80,443,{port}"}
-    yield _synth(tmp_path_factory, {**CLOUD_JWT, "app_env": mirror}, port)
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """One synth per run, shared with the IAM check at the session's end (tests/iam/plugin.py)."""
+    return synthesize(tmp_path_factory.mktemp("cdk"))
 
 
 @pytest.fixture(scope="session")
 def data_plane_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
-    yield _synth(tmp_path_factory, DATA_PLANE)
+    yield _synth(tmp_path_factory.mktemp("cdk"), DATA_PLANE)
 
 
 @pytest.fixture(scope="session")

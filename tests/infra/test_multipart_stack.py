@@ -1,31 +1,23 @@
 """What presigned multipart uploads need from the stack: the API role's S3 actions, the rule, the lifecycle rule."""
 from __future__ import annotations
 
-from typing import Any
-
+from chalicelib.domain.data import upload_key
 from tests.infra.conftest import Synth
 
 # CreateMultipartUpload, UploadPart (signed for the client) and CompleteMultipartUpload are s3:PutObject.
 MULTIPART_OBJECT_ACTIONS = {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
 
 
-def _actions_on(statements: list[dict[str, Any]], resource: Any) -> set[str]:
-    found: set[str] = set()
-    for s in statements:
-        resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
-        if s["Effect"] == "Allow" and resource in resources:
-            found |= set(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
-    return found
-
-
 def test_the_api_role_may_run_a_multipart_upload_of_the_bucket(synth: Synth) -> None:
-    resources = synth.template.to_json()["Resources"]
-    role_id = resources["APIHandler"]["Properties"]["Role"]["Fn::GetAtt"][0]
-    statements = [s for p in synth.resources("AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
-                  for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    bucket_id = synth.logical_id(synth.stack.bucket.node.default_child)
-    objects = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/*"]]}
-    assert MULTIPART_OBJECT_ACTIONS <= _actions_on(statements, objects)
+    """Judged by the IAM check's evaluator (tests/iam): the API function's role on an upload's key in staging/."""
+    from tests.iam.policy import StackPolicies, allowed
+
+    template = synth.template.to_json()
+    policies = StackPolicies(template)
+    statements = policies.statements(policies.role_of("APIHandler"))
+    bucket = policies.arn({"Ref": synth.logical_id(synth.stack.bucket.node.default_child)})
+    upload = f"arn:aws:s3:::{bucket.rsplit(':', 1)[-1]}/{upload_key('5b3c6f5e-1f7b-4a59-8f5f-0d7f9f3f2a11')}"
+    assert all(allowed(statements, action, upload) for action in MULTIPART_OBJECT_ACTIONS), upload
 
 
 def test_incomplete_multipart_uploads_are_aborted_by_the_bucket(synth: Synth) -> None:

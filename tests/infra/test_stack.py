@@ -76,9 +76,9 @@ def test_every_function_environment_names_the_real_resources(synth: Synth, name:
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_every_function_uses_the_stack_role_and_lambda_tracing(synth: Synth, name: str) -> None:
+def test_every_function_uses_its_own_role_and_lambda_tracing(synth: Synth, name: str) -> None:
     props = _props(synth, logical_id(name))
-    assert props["Role"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.role.node.default_child), "Arn"]}
+    assert props["Role"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.roles[name].node.default_child), "Arn"]}
     assert props["Tracing"] == "Active"
 
 
@@ -140,14 +140,23 @@ def test_no_iam_statement_allows_every_action_or_a_nameable_resource_as_star(syn
             assert set(actions) <= UNNAMEABLE, s
 
 
-def test_function_role_reads_and_writes_only_its_tables_and_bucket(synth: Synth) -> None:
-    role_id = synth.logical_id(synth.stack.role.node.default_child)
-    [policy] = [p for p in synth.resources("AWS::IAM::Policy").values()
-                if {"Ref": role_id} in p["Properties"]["Roles"]]
-    text = json.dumps(policy)
+def _role_policy(synth: Synth, name: str) -> str:
+    role_id = synth.logical_id(synth.stack.roles[name].node.default_child)
+    return json.dumps([p for p in synth.resources("AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]])
+
+
+def test_the_api_role_reads_and_writes_only_its_tables_and_bucket(synth: Synth) -> None:
+    text = _role_policy(synth, "api_handler")
     for table in synth.stack.tables.tables.values():
         assert synth.logical_id(table) in text
     assert "dynamodb:Scan" not in text and "s3:PutBucketPolicy" not in text
+
+
+@pytest.mark.parametrize("name", STEPS)
+def test_no_import_step_may_start_an_import_or_touch_metadefs(synth: Synth, name: str) -> None:
+    text = _role_policy(synth, name)
+    assert "states:StartExecution" not in text
+    assert synth.logical_id(synth.stack.tables.tables["metadefs"]) not in text
 
 
 def test_buckets_block_public_access_and_require_tls(synth: Synth) -> None:
@@ -195,3 +204,22 @@ def test_alarms_cover_function_errors_and_failed_executions(synth: Synth) -> Non
     for name in ("api_handler", "scrub_images"):
         assert ("Errors", json.dumps([{"Name": "FunctionName", "Value": {"Ref": logical_id(name)}}])) in watched
     assert any(metric == "ExecutionsFailed" for metric, _ in watched)
+
+
+def test_the_code_asset_ships_every_module_with_bytecode_lambda_will_use(synth: Synth) -> None:
+    import importlib.util
+    import zipfile
+
+    [asset] = [p for p in synth.outdir.glob("asset.*.zip")]
+    with zipfile.ZipFile(asset) as archive:
+        names = set(archive.namelist())
+        sources = [n for n in names if n.endswith(".py")]
+        assert "app.py" in sources and "chalicelib/wiring.py" in sources
+        tag = importlib.util.cache_from_source("x.py").split("/")[-1][len("x."):]  # cpython-311.pyc
+        for source in sources:
+            folder, _, file = source.rpartition("/")
+            compiled = f"{folder}/__pycache__/{file[:-3]}.{tag}".lstrip("/")
+            assert compiled in names, source
+            header = archive.read(compiled)[:8]
+            # PEP 552: the magic of this interpreter, flags 0b01 (hash-based, not checked against the source)
+            assert header[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(header[4:8], "little") == 1, source

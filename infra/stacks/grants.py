@@ -1,0 +1,68 @@
+"""What each Lambda function's code calls, and so all its role allows (each function has a role of its own).
+
+The IAM check of the test suite (tests/iam) records every AWS call the code makes, per function, and
+judges it against these roles in the synthesized template: a call not granted here fails the suite,
+and so does a grant that no test's call uses. A function not listed gets no data access at all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# DynamoDB actions by what the repositories call (a TransactWriteItems needs the action of each item in it).
+GET, BATCH_GET, QUERY = "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"
+PUT, UPDATE, DELETE, BATCH_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                                    "dynamodb:BatchWriteItem")
+# S3 object actions: HeadObject/GetObject; PutObject covers a multipart upload, which aborts on a failure.
+S3_GET, S3_PUT, S3_ABORT, S3_DELETE = "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"
+S3_LIST_PARTS = "s3:ListMultipartUploadParts"  # a presigned multipart upload's completion checks its parts
+DATA, STAGING = "images/", "staging/"  # chalicelib.domain.data's key prefixes (uploads land in staging/imports/)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One function's needs: item actions per table, GSIs queried, object actions per key prefix, machines started."""
+
+    tables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # persistence role -> actions on its table
+    indexes: tuple[str, ...] = ()  # persistence roles whose GSIs are queried
+    objects: dict[str, tuple[str, ...]] = field(default_factory=dict)  # key prefix ("images/") -> object actions
+    bucket: tuple[str, ...] = ()  # actions on the bucket itself (listing)
+    machines: tuple[str, ...] = ()  # state machines (stepfunctions/<name>.asl.json) it starts
+    keystone_secret: bool = False  # reads the Keystone service user's secret (cloud mode, keystone provider)
+
+
+# The import steps judge and move one image: its record, the owner's usage, the members (visibility), the task.
+_STEP_RECORDS = {"images": (GET, UPDATE), "members": (QUERY,), "usage": (UPDATE,), "tasks": (GET, PUT)}
+
+GRANTS: dict[str, Grant] = {
+    "api_handler": Grant(
+        tables={"images": (GET, BATCH_GET, PUT, UPDATE, DELETE, BATCH_WRITE),  # queried by its indexes only
+                "members": (GET, QUERY, PUT, UPDATE, DELETE, BATCH_WRITE),
+                "usage": (BATCH_GET, UPDATE),
+                "metadefs": (QUERY, PUT, DELETE, BATCH_WRITE),
+                "tasks": (GET, PUT)},
+        indexes=("images", "members", "metadefs", "tasks"),
+        # Data in and out; staging/ for the stage and upload-then-import methods (presigned PUTs, single or
+        # multipart, included).
+        objects={DATA: (S3_GET, S3_PUT, S3_ABORT, S3_DELETE), STAGING: (S3_PUT, S3_ABORT, S3_DELETE, S3_LIST_PARTS)},
+        machines=("import_image",),
+    ),
+    "authorizer": Grant(keystone_secret=True),
+    "import_trigger": Grant(  # an upload landed: claim the image, start its import, drop what is not claimed
+        tables={"images": (GET, UPDATE), "members": (QUERY,), "tasks": (GET, PUT)},
+        objects={STAGING: (S3_DELETE,)}, machines=("import_image",),
+    ),
+    "import_begin": Grant(tables={**_STEP_RECORDS, "images": (GET, PUT, UPDATE)}),
+    "import_fetch": Grant(objects={STAGING: (S3_GET, S3_PUT, S3_ABORT)}),  # web -> staging/
+    "import_verify": Grant(tables={"images": (GET,), "tasks": (GET,)}, objects={STAGING: (S3_GET,)}),
+    "import_activate": Grant(  # staging/ -> images/ (a server-side copy), then the image goes active
+        tables={"images": (GET, UPDATE), "members": (QUERY,), "usage": (UPDATE,)},
+        objects={STAGING: (S3_GET, S3_DELETE), DATA: (S3_PUT, S3_ABORT)},
+    ),
+    "import_succeed": Grant(tables={"tasks": (GET, PUT)}),
+    "import_fail": Grant(tables=_STEP_RECORDS, objects={STAGING: (S3_DELETE,), DATA: (S3_DELETE,)}),
+    "scrub_images": Grant(  # pending_delete images past the delay: their data (and any staged), then the records
+        tables={"images": (GET, PUT), "members": (QUERY,)}, indexes=("images",),
+        objects={DATA: (S3_DELETE,), STAGING: (S3_DELETE,)},
+    ),
+    "load_metadefs": Grant(tables={"metadefs": (QUERY, PUT)}),
+}

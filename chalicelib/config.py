@@ -149,7 +149,8 @@ class LocationSettings:
     image_location_quota: int = setting("IMAGES_LOCATION_QUOTA", 10, "locations per image")
     allowed_hosts: frozenset[str] = setting("IMPORT_ALLOWED_HOSTS", frozenset(),
                                             "hosts fetched even on private addresses")
-    allowed_ports: frozenset[int] = setting("IMPORT_ALLOWED_PORTS", frozenset({80, 443}), "ports fetched")
+    allowed_ports: frozenset[int] = setting("IMPORT_ALLOWED_PORTS", frozenset({80, 443}),
+                                            "ports fetched, on any host (allowed hosts included)")
     probe_deadline_ms: int = setting("IMAGES_LOCATION_PROBE_DEADLINE_MS", 5000,
                                      "total time for an http(s) location's HEAD, redirects included (400 beyond)")
     fetch_deadline_ms: int = setting("IMAGES_IMPORT_FETCH_DEADLINE_MS", 600_000,

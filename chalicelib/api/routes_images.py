@@ -24,7 +24,8 @@ def _shown(ctx: RequestContext) -> ser.LocationDisplay:
 def create_image() -> Response:
     ctx = request_context(bp.current_request)
     image = container().images.create(ctx, des.create_image(bp.current_request.raw_body))
-    return ser.json_response(ser.image_view(image, _shown(ctx)), 201, {"Location": f"/v2/images/{image.id}"})
+    headers = {"Location": f"/v2/images/{image.id}", **ser.discovery_headers(container().settings)}
+    return ser.json_response(ser.image_view(image, _shown(ctx)), 201, headers)
 
 
 @bp.route("/v2/images", methods=["GET"], content_types=ANY)

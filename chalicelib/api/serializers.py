@@ -16,6 +16,7 @@ from chalicelib.domain.rules import HIDDEN_PROPERTIES
 from chalicelib.domain.tasks import Task
 
 if TYPE_CHECKING:
+    from chalicelib.config import Settings
     from chalicelib.services.image_data import Download
 
 JSON = {"Content-Type": "application/json; charset=UTF-8"}
@@ -117,6 +118,13 @@ def versions_view(base_url: str) -> dict[str, Any]:
     }
 
 
+def discovery_headers(settings: "Settings") -> dict[str, str]:
+    """What Glance's create answer advertises: the enabled import methods (openstacksdk's
+    ``create --import`` reads them); a header is left out when its list is empty (RFC 7230)."""
+    methods = ",".join(settings.imports.import_methods)
+    return {"OpenStack-image-import-methods": methods} if methods else {}
+
+
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """A JSON response with Glance's content type."""
     return Response(body=json.dumps(body), status_code=status, headers={**JSON, **(headers or {})})
@@ -150,12 +158,12 @@ def download_response(plan: "Download") -> Response:
     return Response(body=plan.body, status_code=200, headers=headers)
 
 
-# Listed tasks leave these out (Glance's tasks ResponseSerializer.index).
+# Listed tasks leave these out, and image_id/request_id/user_id too (Glance's _format_task_stub).
 _TASK_DETAIL_ONLY = ("input", "result", "message")
 
 
 def task_view(task: Task, *, detail: bool = True) -> dict[str, Any]:
-    """A task as Glance shows it; image_id, request_id and user_id only when set."""
+    """A task as Glance shows it; image_id, request_id, user_id (detail only) and expires_at only when set."""
     doc: dict[str, Any] = {
         "id": task.id,
         "type": task.type,
@@ -164,18 +172,20 @@ def task_view(task: Task, *, detail: bool = True) -> dict[str, Any]:
         "input": dict(task.input) if task.input is not None else None,
         "result": dict(task.result) if task.result is not None else None,
         "message": task.message,
-        "expires_at": isotime(task.expires_at) if task.expires_at is not None else None,
         "created_at": isotime(task.created_at),
         "updated_at": isotime(task.updated_at),
         "self": f"/v2/tasks/{task.id}",
         "schema": "/v2/schemas/task",
     }
-    for key in ("image_id", "request_id", "user_id"):
-        if getattr(task, key) is not None:
-            doc[key] = getattr(task, key)
-    if not detail:
+    if detail:
+        for key in ("image_id", "request_id", "user_id"):
+            if getattr(task, key) is not None:
+                doc[key] = getattr(task, key)
+    else:
         for key in _TASK_DETAIL_ONLY:
             doc.pop(key)
+    if task.expires_at is not None:  # Glance adds it only once set (_format_task, _format_task_stub)
+        doc["expires_at"] = isotime(task.expires_at)
     return doc
 
 

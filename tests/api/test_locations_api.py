@@ -11,9 +11,9 @@ import pytest
 
 from chalicelib.domain.images import ImageStatus, Location
 from tests.api.helpers import ADMIN, ALICE, BOB, PATCH20, body, create, patch, reconfigure, token
-from tests.webserver import FileServer, file_server
+from tests.webserver import ALLOWED_PORTS, FileServer, file_server
 
-pytestmark = pytest.mark.settings(show_multiple_locations=True, allowed_hosts=frozenset({"127.0.0.1"}))
+pytestmark = pytest.mark.settings(show_multiple_locations=True, allowed_hosts=frozenset({"127.0.0.1"}), allowed_ports=ALLOWED_PORTS)
 SERVICE = token("nova", "service-proj", "service")
 DATA = b"x" * 1000
 

@@ -19,7 +19,7 @@ def upload_image_data(image_id: str) -> Response:
     req = bp.current_request
     ctx = request_context(req)
     chunks, size = des.image_data(req.headers.get("content-type"), req.headers, req.raw_body)
-    container().data.upload(ctx, image_id, chunks, size)
+    container().data.upload(ctx, image_id, chunks, size, store_id=req.headers.get("x-image-meta-store"))
     return ser.no_content()
 
 

@@ -13,7 +13,8 @@ from infra.stacks.service_stack import logical_id
 from tests.infra.conftest import ROOT, Synth
 
 GROUPS = (config.ResourceSettings, config.IdentitySettings, config.ApiSettings, config.LimitSettings,
-          config.DataSettings, config.LocationSettings, config.ImportSettings, config.AuthSettings)
+          config.DataSettings, config.LocationSettings, config.ImportSettings, config.StoreSettings,
+          config.AuthSettings)
 # Lambda sets AWS_REGION itself; an endpoint override exists only for emulators.
 SET_BY_LAMBDA_OR_LOCAL = {"AWS_REGION", "AWS_ENDPOINT_URL"}
 # What the stack sets for a cloud deployment with a JWT authorizer (tests/infra/conftest.CLOUD_JWT).

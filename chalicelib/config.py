@@ -187,8 +187,8 @@ class StoreSettings:
     stores: tuple[Store, ...] = setting(
         "IMAGES_STORES", (),
         "JSON list of S3 stores: `{\"id\", \"bucket\", \"region\", \"prefix\", \"storage_class\", "
-        "\"description\", \"read_only\", \"weight\"}` (only id and bucket required); empty: one store `s3` "
-        "on `IMAGES_BUCKET`")
+        "\"description\", \"read_only\", \"weight\"}` (only id and bucket required; the default store's bucket "
+        "is `IMAGES_BUCKET`); empty: one store `s3` on `IMAGES_BUCKET`")
     default_store: str | None = setting("IMAGES_DEFAULT_STORE", None, "the default store's id (default: the first)")
     http_store_id: str = setting("IMAGES_HTTP_STORE_ID", HTTP, "the id of the read-only store of http(s) locations")
 
@@ -203,6 +203,10 @@ class StoreSettings:
         chosen = [s for s in s3 if s.id == default]
         if not chosen or chosen[0].read_only:
             raise ConfigError(f"IMAGES_DEFAULT_STORE={default} must name a writable S3 store of IMAGES_STORES")
+        if chosen[0].bucket != resources.bucket:
+            # Staging, presigned uploads and their S3 trigger live in the default store: IMAGES_BUCKET names it.
+            raise ConfigError(f"IMAGES_BUCKET={resources.bucket} must be the default store's bucket "
+                              f"({chosen[0].bucket})")
         return StoreCatalog(stores, default)
 
 

@@ -114,3 +114,14 @@ def test_web_download_of_an_allowed_host_on_another_port_is_400(api: Any) -> Non
     assert resp.status_code == 400
     assert "Port 4566" in body(resp)["message"] and "IMPORT_ALLOWED_PORTS" in body(resp)["message"]
     assert body(api.http.get(f"/v2/images/{image['id']}", headers=ALICE))["status"] == "queued"
+
+
+def test_versions_list_multi_store_and_image_tasks_in_glances_order(api: Any) -> None:
+    # glance/api/versions.py with enabled_backends and no cache: glanceclient's `image-tasks` needs v2.12,
+    # `stores-delete` v2.10; the cache versions (2.14, 2.16, 2.18) stay out, as no cache API exists.
+    versions = body(api.http.get("/versions"))["versions"]
+    assert [(v["id"], v["status"]) for v in versions] == [
+        ("v2.15", "SUPPORTED"), ("v2.13", "SUPPORTED"), ("v2.12", "SUPPORTED"), ("v2.11", "SUPPORTED"),
+        ("v2.10", "SUPPORTED"), ("v2.9", "SUPPORTED"), ("v2.8", "SUPPORTED"), ("v2.17", "CURRENT"),
+        ("v2.7", "SUPPORTED"), ("v2.6", "SUPPORTED"), ("v2.5", "SUPPORTED"), ("v2.4", "SUPPORTED"),
+        ("v2.3", "SUPPORTED"), ("v2.2", "SUPPORTED"), ("v2.1", "SUPPORTED"), ("v2.0", "SUPPORTED")]

@@ -13,6 +13,7 @@ way AWS does under contention (infra/local/emulator.py).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import sys
@@ -25,6 +26,7 @@ from chalicelib import config as app_config
 # Local defaults; the cloud gets the same variables from the CDK stack. Names from the one declaration map.
 LOCAL_TABLES = {"images": "glance-images", "members": "glance-image-members", "usage": "glance-image-usage",
                 "metadefs": "glance-metadefs", "tasks": "glance-tasks"}
+ENV_STORES = app_config.declaration(app_config.StoreSettings, "stores").env
 LOCAL_ENV = {
     app_config.declaration(app_config.ResourceSettings, "region").env: "us-east-1",
     **{app_config.TABLE_ENV[role]: name for role, name in LOCAL_TABLES.items()},
@@ -33,6 +35,17 @@ LOCAL_ENV = {
     # Glance's legacy location PATCH API (issue 4); IMPORT_ALLOWED_HOSTS passes through from the environment.
     app_config.declaration(app_config.LocationSettings, "show_multiple_locations").env: "true",
 }
+
+
+def local_stores(bucket: str) -> str:
+    """Two stores, so every multi-store path runs locally (glance stores-info, image-import --stores, copy-image,
+    stores-delete): ``local``, the default, on the image bucket; ``replica`` on a second bucket "in another
+    region", under a prefix."""
+    return json.dumps([
+        {"id": "local", "bucket": bucket, "description": "Local store (default)"},
+        {"id": "replica", "bucket": f"{bucket}-replica", "region": "eu-west-1", "prefix": "glance/",
+         "description": "Local replica store in eu-west-1"},
+    ])
 
 
 def _runner(env: str, default: Any, doc: str) -> Any:
@@ -99,6 +112,7 @@ class LocalService:
         """Start the emulator (unless an endpoint was given), create resources, start serving."""
         for key, value in LOCAL_ENV.items():
             self.env.setdefault(key, value)
+        self.env.setdefault(ENV_STORES, local_stores(self.env[app_config.ENV_BUCKET]))
         if self.endpoint_url is None:
             import logging
 

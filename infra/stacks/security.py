@@ -31,3 +31,14 @@ def acknowledge_scoped_wildcards(stack: Stack, table_ids: list[str], bucket_id: 
     Validations.of(stack).acknowledge(Acknowledgment(
         id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
         reason="Objects of this one bucket; keys are image ids (images/<id>, staging/<id>) not known at deploy"))
+
+
+def acknowledge_store_wildcards(stack: Stack, bucket_ids: list[str], bucket_names: list[str]) -> None:
+    """The same for each further store's bucket: made by the stack (logical ids) or existing (names)."""
+    reason = "Objects of this one store bucket; keys are image ids (images/<id>) not known at deploy"
+    for bucket in bucket_ids:
+        Validations.of(stack).acknowledge(Acknowledgment(id=f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*]",
+                                                         reason=reason))
+    for name in bucket_names:
+        Validations.of(stack).acknowledge(Acknowledgment(
+            id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{name}/*]", reason=reason))

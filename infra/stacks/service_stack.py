@@ -21,7 +21,7 @@ from chalicelib import config as app_config
 from chalicelib.domain.data import UPLOAD_PREFIX
 from infra.stacks import workflows
 from infra.stacks.chalice_app import ChaliceApp
-from infra.stacks.security import acknowledge_scoped_wildcards, suppress_justified
+from infra.stacks.security import acknowledge_scoped_wildcards, acknowledge_store_wildcards, suppress_justified
 from infra.stacks.settings import DeployConfig
 from infra.stacks.tables import ServiceTables, table_env_var
 
@@ -84,6 +84,7 @@ class GlanceServiceStack(cdk.Stack):
         removal = cdk.RemovalPolicy.RETAIN if deploy.production else cdk.RemovalPolicy.DESTROY
         self.tables = ServiceTables(self, "Tables", table_models, deploy.production)
         self.bucket = self._buckets(removal)
+        self.store_buckets = self._store_buckets(removal)
         self.role = self._lambda_role()
         machines = workflows.load_definitions(ROOT / deploy.stepfunctions_dir)
         machine_arns = {name: self._machine_arn(name) for name in machines}
@@ -112,6 +113,9 @@ class GlanceServiceStack(cdk.Stack):
         acknowledge_scoped_wildcards(
             self, [self.resolve(self.get_logical_id(t)) for t in self.tables.tables.values()],
             self.resolve(self.get_logical_id(self.bucket.node.default_child)))
+        made = [b for b in self.store_buckets.values() if isinstance(b, s3.Bucket) and b is not self.bucket]
+        acknowledge_store_wildcards(self, [self.resolve(self.get_logical_id(b.node.default_child)) for b in made],
+                                    [s["bucket"] for s in deploy.stores if "bucket" in s])
 
     # -- data ---------------------------------------------------------------------------
     def _buckets(self, removal: cdk.RemovalPolicy) -> s3.Bucket:
@@ -120,25 +124,50 @@ class GlanceServiceStack(cdk.Stack):
             encryption=s3.BucketEncryption.S3_MANAGED, removal_policy=removal,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         )
-        access_logs = s3.Bucket(self, "AccessLogs", **common,
-                                lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))])
-        bucket = s3.Bucket(
-            self, "Images", **common,
-            # Versioning guards production data against overwrites and deletes; other stages skip its cost.
-            versioned=self.deploy.production,
-            server_access_logs_bucket=access_logs, server_access_logs_prefix="images/",
-            lifecycle_rules=[
-                s3.LifecycleRule(id="staging", prefix=STAGING_PREFIX, expiration=cdk.Duration.days(STAGING_EXPIRY_DAYS)),
-                s3.LifecycleRule(id="multipart", abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
-                                 noncurrent_version_expiration=cdk.Duration.days(30)),
-            ],
-        )
+        self._common = common
+        self.access_logs = s3.Bucket(self, "AccessLogs", **common,
+                                     lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))])
+        bucket = self._data_bucket("Images", "images/", s3.LifecycleRule(
+            id="staging", prefix=STAGING_PREFIX, expiration=cdk.Duration.days(STAGING_EXPIRY_DAYS)))
         # S3 -> EventBridge in CloudFormation itself; event_bridge_enabled=True would add a
         # custom-resource Lambda (with a managed policy) only to set this one property.
         cfn_bucket = bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)
         cfn_bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
         return bucket
+
+    def _data_bucket(self, construct_id: str, log_prefix: str, *rules: s3.LifecycleRule) -> s3.Bucket:
+        """An image data bucket: blocked public access, TLS only, encrypted, access-logged, versioned in production."""
+        return s3.Bucket(
+            self, construct_id, **self._common,
+            # Versioning guards production data against overwrites and deletes; other stages skip its cost.
+            versioned=self.deploy.production,
+            server_access_logs_bucket=self.access_logs, server_access_logs_prefix=log_prefix,
+            lifecycle_rules=[*rules, s3.LifecycleRule(
+                id="multipart", abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                noncurrent_version_expiration=cdk.Duration.days(30))],
+        )
+
+    def _store_buckets(self, removal: cdk.RemovalPolicy) -> dict[str, s3.IBucket]:
+        """Each configured store's bucket (the first store's is the image bucket): made here in the stack's
+        region with the image bucket's settings, or an existing one by name (another region)."""
+        buckets: dict[str, s3.IBucket] = {}
+        for index, store in enumerate(self.deploy.stores):
+            if index == 0:
+                buckets[store["id"]] = self.bucket
+            elif "bucket" in store:
+                buckets[store["id"]] = s3.Bucket.from_bucket_name(self, f"Store{index}", store["bucket"])
+            else:
+                buckets[store["id"]] = self._data_bucket(f"Store{index}", f"stores/{store['id']}/")
+        return buckets
+
+    def _stores_env(self) -> dict[str, str]:
+        """IMAGES_STORES with each store's bucket name (tokens CloudFormation resolves)."""
+        if not self.deploy.stores:
+            return {}
+        listed = [{**{k: v for k, v in store.items() if k != "bucket"},
+                   "bucket": self.store_buckets[store["id"]].bucket_name} for store in self.deploy.stores]
+        return {app_config.declaration(app_config.StoreSettings, "stores").env: cdk.Stack.of(self).to_json_string(listed)}
 
     # -- functions ----------------------------------------------------------------------
     def _lambda_role(self) -> iam.Role:
@@ -172,6 +201,7 @@ class GlanceServiceStack(cdk.Stack):
     def _environment(self, machine_arns: Mapping[str, str]) -> dict[str, str]:
         env = {table_env_var(role): table.ref for role, table in self.tables.tables.items()}
         env[app_config.ENV_BUCKET] = self.bucket.bucket_name
+        env.update(self._stores_env())
         env[app_config.ENV_AUTH_MODE] = self.deploy.auth_mode
         env[app_config.ENV_STAGE] = self.deploy.stage
         env.update({workflows.env_var(name): arn for name, arn in machine_arns.items()})
@@ -196,10 +226,11 @@ class GlanceServiceStack(cdk.Stack):
             self.role.add_to_principal_policy(iam.PolicyStatement(actions=TABLE_ACTIONS, resources=[table.attr_arn]))
             self.role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["dynamodb:Query"], resources=[f"{table.attr_arn}/index/*"]))
+        data = [self.bucket, *(b for b in self.store_buckets.values() if b is not self.bucket)]
         self.role.add_to_principal_policy(iam.PolicyStatement(
-            actions=OBJECT_ACTIONS, resources=[self.bucket.arn_for_objects("*")]))
+            actions=OBJECT_ACTIONS, resources=[b.arn_for_objects("*") for b in data]))
         self.role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["s3:ListBucket", "s3:ListBucketMultipartUploads"], resources=[self.bucket.bucket_arn]))
+            actions=["s3:ListBucket", "s3:ListBucketMultipartUploads"], resources=[b.bucket_arn for b in data]))
         if machine_arns:
             self.role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["states:StartExecution"], resources=list(machine_arns.values())))

@@ -203,6 +203,9 @@ class StoreSettings:
         chosen = [s for s in s3 if s.id == default]
         if not chosen or chosen[0].read_only:
             raise ConfigError(f"IMAGES_DEFAULT_STORE={default} must name a writable S3 store of IMAGES_STORES")
+        if chosen[0].prefix:
+            raise ConfigError(f"IMAGES_DEFAULT_STORE={default}: the default store takes no prefix (staging and "
+                              "presigned uploads sit at its bucket's root, where the S3 import trigger looks)")
         if chosen[0].bucket != resources.bucket:
             # Staging, presigned uploads and their S3 trigger live in the default store: IMAGES_BUCKET names it.
             raise ConfigError(f"IMAGES_BUCKET={resources.bucket} must be the default store's bucket "

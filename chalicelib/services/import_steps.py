@@ -97,7 +97,7 @@ class ImportStepService:
     def fetch(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Stream an http(s) source into staging behind the SSRF guard; staged methods have their data;
         copy-image reads the image's first readable store object."""
-        if state["method"] == store_copy.COPY:
+        if state.get("method") == store_copy.COPY:
             return {**state, "source": store_copy.source_of(self._registry(), self.writer.get(state["image_id"]))}
         if state["method"] not in ("web-download", LEGACY):
             if self.store.size(state["staged_key"]) is None:
@@ -131,7 +131,7 @@ class ImportStepService:
         """One pass over the staged data: MD5 + SHA-512, size cap, format inspection; raises UnsafeImage/mismatch.
         copy-image's data was verified when the image was made active: nothing to read."""
         image = self.writer.get(state["image_id"])
-        if state["method"] == store_copy.COPY:
+        if state.get("method") == store_copy.COPY:
             return dict(state)
         task = self.tasks.find(state["task_id"])
         found = scan(self.store.iter_object(state["staged_key"]), _drain, inspector=self.inspector,

@@ -88,8 +88,9 @@ class DeployConfig:
         ids = [s.get("id") for s in self.stores]
         if not all(isinstance(i, str) and i for i in ids) or len(set(ids)) != len(ids):
             raise app_config.ConfigError(f"stores: every store needs a unique string 'id': {ids}")
-        if self.stores and "bucket" in self.stores[0]:
-            raise app_config.ConfigError("stores: the first store is the stack's image bucket; give it no 'bucket'")
+        if self.stores and ("bucket" in self.stores[0] or self.stores[0].get("prefix")):
+            raise app_config.ConfigError("stores: the first store is the stack's image bucket; give it no 'bucket' "
+                                         "and no 'prefix'")
         for store in self.stores[1:]:
             if store.get("region") and "bucket" not in store:
                 raise app_config.ConfigError(

@@ -76,6 +76,7 @@ def test_every_setting_reads_back_what_it_renders() -> None:
     ({"IMAGES_STORES": '[{"id": "a", "bucket": "b"}]', "IMAGES_DEFAULT_STORE": "z"}, "IMAGES_DEFAULT_STORE=z"),
     ({"IMAGES_STORES": '[{"id": "a", "bucket": "b", "read_only": true}]'}, "IMAGES_DEFAULT_STORE=a must name a writable"),
     ({"IMAGES_STORES": '[{"id": "a", "bucket": "other"}]'}, "IMAGES_BUCKET=b must be the default store's bucket"),
+    ({"IMAGES_STORES": '[{"id": "a", "bucket": "b", "prefix": "p"}]'}, "the default store takes no prefix"),
 ])
 def test_a_malformed_or_missing_setting_fails_fast_naming_it(env: dict[str, str], detail: str) -> None:
     base = config.Settings.of(region="r", images_table="i", members_table="m", usage_table="u", metadefs_table="d",

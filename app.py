@@ -1,17 +1,18 @@
 """Chalice app: route and middleware registrations only; views live in chalicelib/api/routes_*."""
-from chalice import Chalice, Rate
+from chalice import Rate
 
 from chalicelib.api import (
     authorizer, routes_data, routes_discovery, routes_images, routes_import, routes_info, routes_members,
     routes_metadefs, routes_tasks, routes_v1, routes_v1_members,
 )
+from chalicelib.api.entry import ServiceApp
 from chalicelib.api.http import reject_other_methods, request_id_middleware, serve_unversioned
 from chalicelib.api.observability import observe
 from chalicelib.metadefs_loader import load_standard
 from chalicelib.pipeline import scrubber, steps
 from chalicelib.wiring import container
 
-app = Chalice(app_name="glance-serverless")
+app = ServiceApp(app_name="glance-serverless")
 app.register_blueprint(routes_images.bp)
 app.register_blueprint(routes_data.bp)
 app.register_blueprint(routes_import.bp)

@@ -9,6 +9,7 @@ from chalicelib.domain.images import Image
 from chalicelib.domain.listing import Source
 from chalicelib.domain.listing_keys import KeyRow, Scan
 from chalicelib.domain.members import Member
+from chalicelib.domain.multipart import UploadedPart
 from chalicelib.domain.tasks import Task
 
 
@@ -167,6 +168,22 @@ class ObjectStore(Protocol):
 
     def presigned_put(self, key: str, expires_in: int) -> str:
         """A short-lived URL that PUTs the object."""
+
+    def start_multipart(self, key: str) -> str:
+        """Begin a multipart upload of ``key`` (CreateMultipartUpload); returns its upload id."""
+
+    def presigned_part(self, key: str, upload_id: str, number: int, expires_in: int) -> str:
+        """A short-lived URL that PUTs part ``number`` of the upload (no AWS call)."""
+
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        """The parts the upload holds, by number (ListParts, every page); raises NotFound when it is gone."""
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        """Join the (number, ETag) parts into the object; raises InvalidInput when the store refuses the parts,
+        NotFound when the upload is gone."""
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Abort the upload and drop its parts; nothing happens when it is already gone."""
 
 
 class WebProbe(Protocol):

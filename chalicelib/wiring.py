@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.services.import_steps import ImportStepService
     from chalicelib.services.imports import ImportService
     from chalicelib.services.tasks import TaskService
+    from chalicelib.services.uploads import PresignedUploads
     from chalicelib.services.v1_images import V1ImageService
 
 
@@ -36,6 +37,7 @@ class Container:
     tasks: "TaskService"
     imports: "ImportService"
     import_steps: "ImportStepService"
+    uploads: "PresignedUploads"
     v1: "V1ImageService"
     ports: "Adapters"
     stores: "Stores"
@@ -132,6 +134,7 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
     from chalicelib.services.import_steps import ImportStepService
     from chalicelib.services.imports import ImportService
     from chalicelib.services.tasks import TaskService
+    from chalicelib.services.uploads import PresignedUploads
     from chalicelib.services.v1_images import V1ImageService
     from chalicelib.services.writer import ImageWriter
 
@@ -157,9 +160,10 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
                             where.fetch_policy(), stores=stores)
     steps = ImportStepService(images, writer, tasks, store, ports.web, ports.inspector, settings.data.image_size_cap,
                               stores)
+    uploads = PresignedUploads(imports, writer, store, settings.data.image_size_cap, settings.data.upload_min_part_size)
     v1 = V1ImageService(images, data, members, writer)
     return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs, tasks=tasks,
-                     imports=imports, import_steps=steps, v1=v1, ports=ports, stores=stores)
+                     imports=imports, import_steps=steps, uploads=uploads, v1=v1, ports=ports, stores=stores)
 
 
 def _client(service: str, resources: ResourceSettings) -> object:

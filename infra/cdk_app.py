@@ -6,8 +6,10 @@ Not ``infra/app.py``: Chalice imports the module named ``app``. Settings come fr
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -30,9 +32,21 @@ def build(app: cdk.App) -> cdk.Stack:
     app.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
     deploy = DeployConfig.from_context(app.node.try_get_context)
     stack = GlanceServiceStack(app, f"{STACK_PREFIX}-{deploy.stage}", deploy=deploy, chalice_app=chalice_app,
-                               table_models=TABLE_MODELS)
+                               table_models=TABLE_MODELS, env=stack_env(deploy))
     add_checks(app)
     return stack
+
+
+def stack_env(deploy: Any) -> cdk.Environment | None:
+    """Region-bound with the data plane (ELB access logs are delivered per region), else environment-agnostic."""
+    if not deploy.data_plane:
+        return None
+    region = deploy.region or os.environ.get("CDK_DEFAULT_REGION")
+    if not region:
+        from chalicelib.config import ConfigError
+
+        raise ConfigError("data_plane needs the stack's region: -c region=... or the CLI's default region")
+    return cdk.Environment(region=region)
 
 
 def add_checks(app: cdk.App) -> None:

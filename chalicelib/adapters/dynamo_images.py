@@ -102,6 +102,7 @@ def _to_record(image: Image) -> Any:
         created_at=image.created_at,
         updated_at=image.updated_at,
         version=image.version,
+        holder=image.holder,
         lo=partition(image.os_hidden, image.owner) if listed and image.owner else None,
         lv=partition(image.os_hidden, image.visibility) if listed else None,
     )
@@ -139,6 +140,7 @@ def _to_domain(record: Any) -> Image:
         extra_properties={str(k): (None if v is None else str(v)) for k, v in props.items()},
         locations=tuple(Location(loc["url"], loc.get("metadata") or {}) for loc in record.locations or ()),
         version=int(record.version),
+        holder=record.holder,
     )
 
 

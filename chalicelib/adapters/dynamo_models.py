@@ -91,6 +91,8 @@ def _image_attributes() -> dict[str, Any]:
         "created_at": UTCDateTimeAttribute(),
         "updated_at": UTCDateTimeAttribute(),
         "version": NumberAttribute(default=0),
+        # The token of the upload or stage holding a saving/uploading image (domain Image.holder).
+        "holder": UnicodeAttribute(null=True),
         "lo": UnicodeAttribute(null=True),
         "lv": UnicodeAttribute(null=True),
         "pd": UnicodeAttribute(null=True),

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from chalicelib.adapters import aws_errors
 from chalicelib.adapters.aws_errors import translated
+from chalicelib.adapters.s3_multipart import CONTENT_TYPE, WHAT, S3Multipart
 from chalicelib.domain.errors import NotFound
 
 PART_SIZE = 8 * 1024 * 1024
@@ -18,12 +19,9 @@ PART_SIZE = 8 * 1024 * 1024
 COPY_LIMIT = 5 * 1024 ** 3
 COPY_PART_SIZE = 512 * 1024 * 1024
 MAX_PARTS = 10_000
-# python-glanceclient streams a download only when the final response says exactly this.
-CONTENT_TYPE = "application/octet-stream"
 
 
 SCHEME = "s3://"
-WHAT = "The image data"  # names the object in a refusal
 
 
 def _missing(exc: Exception) -> bool:
@@ -44,10 +42,11 @@ def location_key(bucket: str, url: str) -> str | None:
     return url[len(prefix):] or None
 
 
-class S3ObjectStore:
+class S3ObjectStore(S3Multipart):
     """One store: a bucket (in its own region, through its own client), keys under an optional prefix,
     objects written in an optional storage class. The client comes in from wiring as a factory, built
     on first use, so metadata-only requests (most of them) never pay for loading the S3 model.
+    (Presigned multipart uploads, S3Multipart, go to the default store, which has no prefix.)
     """
 
     def __init__(self, client_factory: Callable[[], Any], bucket: str, part_size: int = PART_SIZE, *,

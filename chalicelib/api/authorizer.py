@@ -24,27 +24,32 @@ class Unauthorized(Exception):
 
 def authorize(event: Mapping[str, Any], validator: Any = None) -> dict[str, Any]:
     """An Allow policy naming the token's identity; raises Unauthorized for a missing or bad token."""
+    context = claims_of(str(event.get("authorizationToken") or ""), validator)
+    api, stage = str(event["methodArn"]).split("/")[:2]
+    return {
+        "principalId": context["user_id"] or "anonymous",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"{api}/{stage}/*"}],
+        },
+        "context": context,
+    }
+
+
+def claims_of(token: str, validator: Any = None) -> dict[str, str]:
+    """The authorizer context a token stands for (what identity.from_authorizer reads); raises Unauthorized."""
     from chalicelib.adapters.token_validators import InvalidToken
 
-    token = str(event.get("authorizationToken") or "")
     if not token:
         raise Unauthorized()
     try:
         identity, _ = (validator or _validator()).validate(token)
     except InvalidToken:
         raise Unauthorized() from None
-    api, stage = str(event["methodArn"]).split("/")[:2]
     return {
-        "principalId": identity.user_id or "anonymous",
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"{api}/{stage}/*"}],
-        },
-        "context": {
-            "user_id": identity.user_id or "",
-            "project_id": identity.project_id or "",
-            "roles": ",".join(identity.roles),
-        },
+        "user_id": identity.user_id or "",
+        "project_id": identity.project_id or "",
+        "roles": ",".join(identity.roles),
     }
 
 

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from chalicelib.domain.stores import Store
     from chalicelib.services.stores import Stores
     from chalicelib.services.image_data import Download
+    from chalicelib.services.imports import UploadTicket
+    from chalicelib.services.uploads import MultipartTicket
 
 JSON = {"Content-Type": "application/json; charset=UTF-8"}
 # Glance's version list with multi-store (enabled_backends) and without the cache API, in Glance's own order
@@ -242,3 +244,17 @@ def task_view(task: Task, *, detail: bool = True) -> dict[str, Any]:
 def tasks_view(tasks: Iterable[Task], params: Mapping[str, list[str]], next_marker: str | None) -> dict[str, Any]:
     """A task listing page with Glance's ``first`` and ``next`` links."""
     return page_view("tasks", [task_view(t, detail=False) for t in tasks], params, next_marker)
+
+
+def upload_view(ticket: "UploadTicket | MultipartTicket") -> dict[str, Any]:
+    """The upload-url extension's answer: one presigned PUT, or a multipart upload and a page of part URLs."""
+    from chalicelib.services.imports import UploadTicket
+
+    if isinstance(ticket, UploadTicket):
+        return {"url": ticket.url, "method": "PUT", "headers": dict(ticket.headers), "expires_in": ticket.expires_in}
+    return {
+        "multipart": True, "method": "PUT", "upload_id": ticket.upload_id, "size": ticket.plan.size,
+        "part_size": ticket.plan.part_size, "part_count": ticket.plan.part_count,
+        "parts": [{"part_number": p.number, "url": p.url, "size": p.size} for p in ticket.parts],
+        "next_part": ticket.next_part, "headers": dict(ticket.headers), "expires_in": ticket.expires_in,
+    }

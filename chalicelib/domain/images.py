@@ -93,6 +93,9 @@ class Image:
     extra_properties: Mapping[str, str | None] = field(default_factory=dict)
     locations: tuple[Location, ...] = ()
     version: int = 0
+    # The token of the upload or stage that holds a saving/uploading image (never shown): only that upload
+    # finishes or gives it back, and a write that set it is recognised as landed whatever came after.
+    holder: str | None = None
 
     @property
     def listed(self) -> bool:
@@ -184,7 +187,7 @@ def transition(image: Image, target: ImageStatus) -> Image:
         raise InvalidTransition(image_id=image.id, current=image.status.value, target=target.value)
     if image.status in _PRE_DATA and target in _DATA_TARGETS:
         rules.require_formats(image.disk_format, image.container_format)
-    moved = replace(image, status=target)
+    moved = replace(image, status=target, holder=None)  # a hold ends with the status it held
     if target is S.QUEUED:
         # Glance clears size and virtual_size when an image goes back to queued.
         moved = replace(moved, size=None, virtual_size=None)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from chalicelib.domain import rules
+from chalicelib.domain import multipart, rules
 from chalicelib.domain.errors import Conflict, DomainError, InvalidInput
 from chalicelib.domain.images import Image, ImageStatus, Location
 
@@ -119,7 +119,14 @@ def reverted_by(image: Image, task_id: str, *, legacy: bool) -> bool:
 
 
 def require_unlocked(image: Image) -> None:
-    """Data may not be uploaded, staged or located while an import holds the image; raises Conflict."""
+    """Data may not be uploaded, staged or located while an import holds the image or a multipart upload of
+    it is in progress; raises Conflict."""
+    require_no_import(image)
+    multipart.require_none_pending(image)
+
+
+def require_no_import(image: Image) -> None:
+    """Raise Conflict while an import holds the image's lock."""
     holder = lock_holder(image)
     if holder is not None:
         raise Conflict(f"Image {image.id} is locked by import task {holder}.")

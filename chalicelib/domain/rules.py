@@ -24,8 +24,10 @@ CORE = frozenset(
         "locations", "direct_url", "self", "file", "schema", "stores",
     }
 )
+# The presigned multipart upload in progress (domain/multipart.py): the uploader's, never shown.
+MULTIPART_UPLOAD = "os_glance_multipart_upload"
 # Internal properties Glance never returns.
-HIDDEN_PROPERTIES = frozenset({"os_glance_stage_host", "os_glance_hash_op_host"})
+HIDDEN_PROPERTIES = frozenset({"os_glance_stage_host", "os_glance_hash_op_host", MULTIPART_UPLOAD})
 MAX_KEY_LENGTH = 255
 MAX_INT = 2**31 - 1
 # DynamoDB items hold at most 400 KB; the listing index copies need room too.

@@ -9,6 +9,7 @@ under v1's terms (``UploadTerms.v1``), leaves it ``killed``.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator, Mapping
@@ -117,6 +118,18 @@ def scan(
     return Scanned(size, virtual_size, digests.md5.hexdigest(), digests.sha.hexdigest())
 
 
+@dataclass(frozen=True)
+class Hold:
+    """What one upload or stage owns: the status its begin moved the image to, with its own token. Only a
+    write that finds both finishes or gives the image back, so a later upload's hold is never taken over."""
+
+    status: ImageStatus
+    token: str | None
+
+    def kept_by(self, image: Image) -> bool:
+        return domain.in_status(image, self.status) and image.holder == self.token
+
+
 class ImageDataService:
     """Upload, stage and download over an ObjectStore."""
 
@@ -143,6 +156,7 @@ class ImageDataService:
         store = self._target(store_id)
         saving = self._begin(ctx, image_id, domain.begin_upload, "upload_image")
         key = data.data_key(image_id)
+        hold = Hold(saving.status, saving.holder)
 
         def write() -> Image:
             self._check_declared(declared_size)
@@ -154,9 +168,9 @@ class ImageDataService:
             fields = dict(size=found.size, virtual_size=found.virtual_size, checksum=found.checksum,
                           os_hash_algo=HASH_ALGO, os_hash_value=found.os_hash_value,
                           locations=(Location(store.url_of(key), {}),))
-            return self._finish(ctx, image_id, saving.status, fields, key, store=store)
+            return self._finish(ctx, image_id, hold, fields, key, store=store)
 
-        return self._guarded(image_id, key, saving.status, write, terms.on_failure, store)
+        return self._guarded(image_id, key, hold, write, terms.on_failure, store)
 
     def _target(self, store_id: str | None) -> ObjectStore:
         """The store an upload writes to (the default one without ``store_id``)."""
@@ -168,16 +182,17 @@ class ImageDataService:
         """queued -> uploading with the data in the staging area and ``size`` set."""
         uploading = self._begin(ctx, image_id, domain.begin_stage, "upload_image")
         key = data.staging_key(image_id)
+        hold = Hold(uploading.status, uploading.holder)
 
         def write() -> Image:
             self._check_declared(declared_size)
             size = self.store.put_stream(key, capped(chunks, self.limits.image_size_cap, None))
-            return self._finish(ctx, image_id, uploading.status, {"size": size}, key, activate=False)
+            return self._finish(ctx, image_id, hold, {"size": size}, key, activate=False)
 
-        return self._guarded(image_id, key, uploading.status, write)
+        return self._guarded(image_id, key, hold, write)
 
     def _guarded(
-        self, image_id: str, key: str, expected: ImageStatus, write: Callable[[], Image],
+        self, image_id: str, key: str, hold: Hold, write: Callable[[], Image],
         on_failure: "domain.Transition" = domain.requeue, store: ObjectStore | None = None,
     ) -> Image:
         """Run ``write``; on any failure but Gone (already cleaned) remove the bytes and move the image on."""
@@ -186,7 +201,7 @@ class ImageDataService:
         except Gone:
             raise
         except BaseException:
-            self._abandon(image_id, key, expected, on_failure, store or self.store)
+            self._abandon(image_id, key, hold, on_failure, store)
             raise
 
     def _begin(self, ctx: RequestContext, image_id: str, move: "domain.Transition", action: str) -> Image:
@@ -194,7 +209,7 @@ class ImageDataService:
             policy.require_modify(image, ctx, action)
             moved = move(image)
             imports.require_unlocked(image)  # after the status rule: a wrong status is the answer first
-            return moved
+            return replace(moved, holder=uuid.uuid4().hex)  # this upload's own hold (see Hold)
 
         return self._writer.change(ctx, image_id, change, guard=STATUS).after
 
@@ -203,16 +218,16 @@ class ImageDataService:
             raise QuotaExceeded(what="image size", limit=self.limits.image_size_cap)
 
     def _finish(
-        self, ctx: RequestContext, image_id: str, expected: ImageStatus, fields: Mapping[str, object], key: str,
+        self, ctx: RequestContext, image_id: str, hold: Hold, fields: Mapping[str, object], key: str,
         activate: bool = True, store: ObjectStore | None = None,
     ) -> Image:
         def change(image: Image) -> Image:
             if domain.holds(image, fields, active=activate):
                 return image  # this finish already landed (its answer was lost, then another write came)
-            if not domain.in_status(image, expected):
+            if not hold.kept_by(image):
                 raise Gone(image_id=image_id)
             moved = domain.activate(image) if activate else image
-            return replace(moved, **fields)  # type: ignore[arg-type]  # fields are Image's own, typed by the caller
+            return replace(moved, **fields, holder=None)  # type: ignore[arg-type]  # fields are Image's own
 
         try:
             return self._writer.change(ctx, image_id, change, persistent=True, guard=STATUS).after
@@ -221,14 +236,15 @@ class ImageDataService:
             (store or self.store).delete(key)
             raise Gone(image_id=image_id) from None
 
-    def _abandon(self, image_id: str, key: str, expected: ImageStatus, move: "domain.Transition",
-                 store: ObjectStore) -> None:
-        """Remove written data and ``move`` the image (back to queued, or killed), if it is still ours to move."""
-        store.delete(key)
+    def _abandon(self, image_id: str, key: str, hold: Hold, move: "domain.Transition",
+                 store: ObjectStore | None = None) -> None:
+        """Remove written data (in ``store``, else the default one) and ``move`` the image (back to queued, or
+        killed), if it is still ours to move."""
+        (store or self.store).delete(key)
 
         def give_back(image: Image) -> Image:
-            # Still in the status our upload put it in: ours to move (the move releases the "uploading" count).
-            return move(image) if domain.in_status(image, expected) else image
+            # Still held by our upload: ours to move (the move releases the "uploading" count and the hold).
+            return move(image) if hold.kept_by(image) else image
 
         try:
             self._writer.change_stored(image_id, give_back, persistent=True, guard=STATUS)

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 
 from chalicelib.config import LimitSettings
 from chalicelib.domain import images as domain
-from chalicelib.domain import listing, listing_keys, policy, rules, usage
+from chalicelib.domain import listing, listing_keys, multipart, policy, rules, usage
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import BadTransition, Forbidden, InvalidInput, InvalidTransition, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image
@@ -266,6 +266,9 @@ class ImageService:
         self._store.delete(data_key(image.id))
         self._store.delete(staging_key(image.id))
         self._store.delete(upload_key(image.id))  # a presigned upload not yet imported
+        upload = multipart.pending(image)
+        if upload is not None:  # a multipart upload in progress: its parts go too
+            self._store.abort_multipart(upload_key(image.id), upload.upload_id)
 
     def scrub(self, now: datetime, delay: timedelta) -> list[str]:
         """Purge pending_delete images deleted more than ``delay`` ago: deleted first, then their data.

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from chalicelib.domain import data, imports, policy, urls
+from chalicelib.domain import data, imports, multipart, policy, urls
 from chalicelib.domain import stores as store_rules
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Conflict, DomainError, Duplicate, InvalidInput, NotFound
@@ -89,6 +89,10 @@ class ImportService:
 
         def lock(image: Image) -> Image:
             imports.check_can_import(image, method)
+            if method == UPLOAD_METHOD:
+                image = multipart.forget(image)  # its data landed: no multipart upload is in progress any more
+            else:
+                multipart.require_none_pending(image)
             holder = imports.lock_holder(image)
             stale = holder is not None and holder != task_id and self._stale(holder)
             return imports.take_lock(image, task_id, holder_stale=stale, stores=targets)
@@ -135,6 +139,7 @@ class ImportService:
         image = self.images.show(ctx, image_id)
         policy.require_modify(image, ctx, "upload_image")
         imports.check_can_import(image, UPLOAD_METHOD)
+        multipart.require_none_pending(image)
         url = self.store.presigned_put(data.upload_key(image_id), self.upload_url_seconds)
         return UploadTicket(url, self.upload_url_seconds, {"Content-Type": "application/octet-stream"})
 

@@ -210,8 +210,13 @@ class ImageWriter:
 
 def _carries(stored: Image, before: Image, candidate: Image) -> bool:
     """True when ``stored`` is past ``before`` and holds every field ``candidate`` changed, its own
-    ``updated_at`` (a microsecond stamp no other write shares) included: that write landed."""
+    ``updated_at`` (a microsecond stamp no other write shares) included, or the hold token it set: that write
+    landed."""
     if stored.version <= before.version:
         return False
+    if candidate.holder is not None and candidate.holder != before.holder:
+        # A fresh hold token (an upload's begin) is unique to this write: finding it is proof enough,
+        # whatever edits landed since (their updated_at hides our stamp).
+        return stored.holder == candidate.holder
     changed = [f.name for f in fields(Image) if f.name != "version" and getattr(before, f.name) != getattr(candidate, f.name)]
     return all(getattr(stored, name) == getattr(candidate, name) for name in changed)

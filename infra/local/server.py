@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import socket
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
 
 from chalice.config import Config
 from chalice.local import (
@@ -22,47 +21,9 @@ from chalice.local import (
     LocalChalice,
     LocalDevServer,
     LocalGateway,
-    MatchResult,
 )
 
-
-class GatewayRouteMatcher:
-    """API Gateway's matching: literal routes first, then captures, then ``{proxy+}``."""
-
-    def __init__(self, route_urls: list[str]) -> None:
-        greedy = [r for r in route_urls if r.endswith("+}")]
-        self.routes = sorted(r for r in route_urls if r not in greedy)
-        self.greedy = sorted(greedy, key=len, reverse=True)
-
-    def match_route(self, url: str) -> MatchResult:
-        parsed = urlparse(url)
-        query = parse_qs(parsed.query, keep_blank_values=True)
-        path = parsed.path
-        if path != "/" and path.endswith("/"):
-            path = path[:-1]
-        parts = path.split("/")
-        for route in self.routes:
-            captured = self._match(parts, route.split("/"))
-            if captured is not None:
-                return MatchResult(route, captured, query)
-        for route in self.greedy:
-            prefix = route.split("/")[:-1]
-            if len(parts) > len(prefix) and self._match(parts[: len(prefix)], prefix) is not None:
-                name = route.split("/")[-1][1:-2]
-                return MatchResult(route, {name: unquote("/".join(parts[len(prefix):]))}, query)
-        raise ValueError(f"No matching route found for: {url}")
-
-    @staticmethod
-    def _match(parts: list[str], route_parts: list[str]) -> dict[str, str] | None:
-        if len(parts) != len(route_parts):
-            return None
-        captured = {}
-        for value, pattern in zip(parts, route_parts):
-            if pattern.startswith("{") and pattern.endswith("}"):
-                captured[pattern[1:-1]] = unquote(value)
-            elif value != pattern:
-                return None
-        return captured
+from chalicelib.api.routing import GatewayRouteMatcher
 
 
 class GatewayRequestHandler(ChaliceRequestHandler):

@@ -19,7 +19,8 @@ from pynamodb.models import Model
 
 from chalicelib import config as app_config
 from chalicelib.domain.data import UPLOAD_PREFIX
-from infra.stacks import workflows
+from infra.stacks import gateway, workflows
+from infra.stacks.data_plane import DataPlane
 from infra.stacks.chalice_app import ChaliceApp
 from infra.stacks.security import acknowledge_scoped_wildcards, acknowledge_store_wildcards, suppress_justified
 from infra.stacks.settings import DeployConfig
@@ -83,7 +84,7 @@ class GlanceServiceStack(cdk.Stack):
         self.deploy = deploy
         removal = cdk.RemovalPolicy.RETAIN if deploy.production else cdk.RemovalPolicy.DESTROY
         self.tables = ServiceTables(self, "Tables", table_models, deploy.production)
-        self.bucket = self._buckets(removal)
+        self.bucket, self.access_logs = self._buckets(removal)
         self.store_buckets = self._store_buckets(removal)
         self.role = self._lambda_role()
         machines = workflows.load_definitions(ROOT / deploy.stepfunctions_dir)
@@ -108,6 +109,11 @@ class GlanceServiceStack(cdk.Stack):
         self._import_trigger()
         if deploy.auth_mode == "cloud":
             self._authorizer()
+        gateway.apply(self.chalice.get_resource("RestAPI"), deploy.api_throttle_rate, deploy.api_throttle_burst)
+        self.data_plane = DataPlane(
+            self, "DataPlane", deploy=deploy, tables=self.tables.tables, bucket=self.bucket,
+            access_logs=self.access_logs, environment=self.function_env, api_function=self.functions[API_HANDLER],
+            log_retention=LOG_RETENTION) if deploy.data_plane else None
         self._alarms()
         suppress_justified(self)
         acknowledge_scoped_wildcards(
@@ -118,31 +124,32 @@ class GlanceServiceStack(cdk.Stack):
                                     [s["bucket"] for s in deploy.stores if "bucket" in s])
 
     # -- data ---------------------------------------------------------------------------
-    def _buckets(self, removal: cdk.RemovalPolicy) -> s3.Bucket:
+    def _buckets(self, removal: cdk.RemovalPolicy) -> tuple[s3.Bucket, s3.Bucket]:
         common: dict[str, Any] = dict(
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True,
             encryption=s3.BucketEncryption.S3_MANAGED, removal_policy=removal,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         )
         self._common = common
-        self.access_logs = s3.Bucket(self, "AccessLogs", **common,
-                                     lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))])
-        bucket = self._data_bucket("Images", "images/", s3.LifecycleRule(
+        access_logs = s3.Bucket(self, "AccessLogs", **common,
+                                lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))])
+        bucket = self._data_bucket(access_logs, "Images", "images/", s3.LifecycleRule(
             id="staging", prefix=STAGING_PREFIX, expiration=cdk.Duration.days(STAGING_EXPIRY_DAYS)))
         # S3 -> EventBridge in CloudFormation itself; event_bridge_enabled=True would add a
         # custom-resource Lambda (with a managed policy) only to set this one property.
         cfn_bucket = bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)
         cfn_bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
-        return bucket
+        return bucket, access_logs
 
-    def _data_bucket(self, construct_id: str, log_prefix: str, *rules: s3.LifecycleRule) -> s3.Bucket:
+    def _data_bucket(self, access_logs: s3.Bucket, construct_id: str, log_prefix: str,
+                     *rules: s3.LifecycleRule) -> s3.Bucket:
         """An image data bucket: blocked public access, TLS only, encrypted, access-logged, versioned in production."""
         return s3.Bucket(
             self, construct_id, **self._common,
             # Versioning guards production data against overwrites and deletes; other stages skip its cost.
             versioned=self.deploy.production,
-            server_access_logs_bucket=self.access_logs, server_access_logs_prefix=log_prefix,
+            server_access_logs_bucket=access_logs, server_access_logs_prefix=log_prefix,
             lifecycle_rules=[*rules, s3.LifecycleRule(
                 id="multipart", abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
                 noncurrent_version_expiration=cdk.Duration.days(30))],
@@ -158,7 +165,7 @@ class GlanceServiceStack(cdk.Stack):
             elif "bucket" in store:
                 buckets[store["id"]] = s3.Bucket.from_bucket_name(self, f"Store{index}", store["bucket"])
             else:
-                buckets[store["id"]] = self._data_bucket(f"Store{index}", f"stores/{store['id']}/")
+                buckets[store["id"]] = self._data_bucket(self.access_logs, f"Store{index}", f"stores/{store['id']}/")
         return buckets
 
     def _stores_env(self) -> dict[str, str]:

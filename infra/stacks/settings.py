@@ -39,6 +39,18 @@ class DeployConfig:
     stepfunctions_dir: str = "stepfunctions"
     # Other Settings variables for every function, e.g. {"IMAGES_DELAYED_DELETE": "true"}.
     app_env: dict[str, str] = field(default_factory=dict)
+    # API Gateway stage throttling for every method: steady requests/s and burst (cdk.json sets them).
+    api_throttle_rate: int = 100
+    api_throttle_burst: int = 200
+    # The data plane for large uploads (infra/stacks/data_plane.py): -c data_plane=on.
+    data_plane: bool = False
+    # The load balancer's HTTPS certificate (ACM); a production stage refuses a data plane without one.
+    data_plane_certificate_arn: str = ""
+    # The stack's region (else the CLI's CDK_DEFAULT_REGION): the data plane's load balancer logs need it.
+    region: str = ""
+    data_plane_tasks: int = 2
+    data_plane_cpu: int = 1024  # Fargate CPU units of one task
+    data_plane_memory: int = 2048  # MiB of one task: the upload path holds a few parts, never an image
     # Stores (IMAGES_STORES without bucket names): the first is the stack's image bucket; each other store in
     # the stack's region gets a bucket of its own with the same security settings; a store in another region
     # names its existing "bucket". E.g. [{"id": "main"}, {"id": "dr", "region": "eu-west-1", "bucket": "x"}].
@@ -57,7 +69,7 @@ class DeployConfig:
             if raw is None:
                 continue
             if f.type == "bool":
-                raw = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
+                raw = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
             elif f.type == "int":
                 raw = int(raw)
             elif f.name in ("app_env", "stores") and isinstance(raw, str):
@@ -82,6 +94,8 @@ class DeployConfig:
         app_config.refuse_dev_in_production(self.stage, self.auth_mode)
         if self.auth_mode == "cloud":
             app_config.AuthSettings.from_env(self.auth_env())
+        if self.data_plane and self.production and not self.data_plane_certificate_arn:
+            raise app_config.ConfigError("data_plane in a production stage needs data_plane_certificate_arn (HTTPS)")
         self._validate_stores()
 
     def _validate_stores(self) -> None:

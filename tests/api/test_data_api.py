@@ -170,6 +170,17 @@ def test_whole_download_in_proxy_mode_is_200(api: Any, proxy: None, active: tupl
     assert resp.status_code == 200 and resp.body == data and "Content-Range" not in resp.headers
 
 
+@pytest.mark.parametrize("accept", ["application/json", "text/html", None])
+def test_a_download_returns_the_bytes_whatever_the_accept_header(api: Any, proxy: None, active: tuple[str, bytes],
+                                                                  accept: str | None) -> None:
+    # API Gateway's binary media types are */* (infra/stacks/gateway.py); the app must not refuse either.
+    image_id, data = active
+    headers = {k: v for k, v in ALICE.items() if k != "Accept"}
+    resp = api.http.get(f"/v2/images/{image_id}/file", headers={**headers, **({"Accept": accept} if accept else {})})
+    assert resp.status_code == 200 and resp.body == data
+    assert resp.headers["Content-Type"] == "application/octet-stream"
+
+
 @pytest.mark.parametrize("headers,code", [({"Range": "bytes=999999-"}, 416), ({"Range": "bytes=0-1,4-5"}, 400),
                                           ({"Range": "nonsense"}, 416), ({"Content-Range": "bytes 999999-1000000/*"}, 416)])
 def test_range_errors(api: Any, active: tuple[str, bytes], headers: dict[str, str], code: int) -> None:

@@ -1,11 +1,14 @@
 """ObjectStore in memory: whole objects in a dict, same contract as the S3 adapter (chalicelib/ports.py)."""
 from __future__ import annotations
 
+import hashlib
+import uuid
 from typing import Iterable, Iterator
 from urllib.parse import quote
 
 from chalicelib.adapters.s3_store import location_key, location_url
-from chalicelib.domain.errors import NotFound, ServiceUnavailable
+from chalicelib.domain.errors import InvalidInput, NotFound, ServiceUnavailable
+from chalicelib.domain.multipart import UploadedPart
 
 # The scheme of this store's presigned URLs: not fetchable over HTTP. Tests that follow a presigned URL
 # (signature, ranges served by S3) stay on moto.
@@ -21,6 +24,7 @@ class InMemoryObjectStore:
         self.prefix = prefix  # in location URLs only: ``objects`` is keyed by the store key
         self.objects: dict[str, bytes] = {}
         self.failing = False  # every read raises ServiceUnavailable (a store that is down)
+        self.uploads: dict[str, tuple[str, dict[int, bytes]]] = {}  # multipart upload id -> (key, parts)
 
     def keys(self) -> list[str]:
         """Every stored key, sorted (as S3's ListObjectsV2)."""
@@ -90,3 +94,38 @@ class InMemoryObjectStore:
     def _check_up(self) -> None:
         if self.failing:
             raise ServiceUnavailable(detail=f"store {self.bucket} is down")
+    # -- multipart uploads (the parts a client PUTs to presigned URLs: ``upload_part`` here) ----------
+    def start_multipart(self, key: str) -> str:
+        upload_id = uuid.uuid4().hex
+        self.uploads[upload_id] = (key, {})
+        return upload_id
+
+    def presigned_part(self, key: str, upload_id: str, number: int, expires_in: int) -> str:
+        return (f"{PRESIGNED}{self.bucket}/{quote(key)}?method=PUT&uploadId={upload_id}&partNumber={number}"
+                f"&expires_in={expires_in}")
+
+    def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        """What S3 does with a PUT to a part URL; returns the part's ETag (quoted, as S3's header)."""
+        self._upload(key, upload_id)[number] = data
+        return f'"{hashlib.md5(data).hexdigest()}"'
+
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        parts = self._upload(key, upload_id)
+        return [UploadedPart(n, f'"{hashlib.md5(d).hexdigest()}"', len(d)) for n, d in sorted(parts.items())]
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        held = self._upload(key, upload_id)
+        if not parts or any(n not in held or etag.strip('"') != hashlib.md5(held[n]).hexdigest() for n, etag in parts):
+            raise InvalidInput("The store refused the uploaded parts (InvalidPart).")
+        self.objects[key] = b"".join(held[n] for n, _ in parts)
+        del self.uploads[upload_id]
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        if upload_id in self.uploads and self.uploads[upload_id][0] == key:
+            del self.uploads[upload_id]
+
+    def _upload(self, key: str, upload_id: str) -> dict[int, bytes]:
+        found = self.uploads.get(upload_id)
+        if found is None or found[0] != key:
+            raise NotFound(f"The multipart upload {upload_id} no longer exists.")
+        return found[1]

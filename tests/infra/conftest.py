@@ -22,7 +22,13 @@ CLOUD_JWT = {
     "jwt_jwks_url": "https://issuer.example/jwks.json",
     # Offline: the package holds the app without its third-party packages (same template).
     "app_only_package": True,
+    # Not the defaults, so a test can tell they come from context.
+    "api_throttle_rate": 37,
+    "api_throttle_burst": 74,
 }
+# The same stack with the data plane on, behind HTTPS.
+DATA_PLANE = {**CLOUD_JWT, "data_plane": "on", "region": "us-east-1",
+              "data_plane_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/data-plane-test"}
 
 
 @dataclass
@@ -39,8 +45,7 @@ class Synth:
         return dict(self.template.find_resources(type_))
 
 
-@pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+def _synth(tmp_path_factory: pytest.TempPathFactory, context: dict[str, Any]) -> Synth:
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
@@ -50,10 +55,34 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     cwd = os.getcwd()
     os.chdir(work)  # chalice's construct writes chalice.out/ into the working directory
     try:
-        app = cdk.App(outdir=str(work / "cdk.out"), context=CLOUD_JWT)
+        app = cdk.App(outdir=str(work / "cdk.out"), context=context)
         stack = build(app)
         assembly = app.synth()
     finally:
         os.chdir(cwd)
     artifact = assembly.get_stack_by_name(stack.stack_name)
-    yield Synth(stack, Template.from_stack(stack), Path(artifact.template_full_path), work / "cdk.out")
+    return Synth(stack, Template.from_stack(stack), Path(artifact.template_full_path), work / "cdk.out")
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+    yield _synth(tmp_path_factory, CLOUD_JWT)
+
+
+@pytest.fixture(scope="session")
+def data_plane_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+    yield _synth(tmp_path_factory, DATA_PLANE)
+
+
+@pytest.fixture(scope="session")
+def expanded(synth: Synth) -> dict[str, Any]:
+    """The default template's resources after SAM's transform, as CloudFormation will create them."""
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    resources: dict[str, Any] = transform(synth.template.to_json(), {}, NoManagedPolicies())["Resources"]
+    return resources

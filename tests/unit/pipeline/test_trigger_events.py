@@ -18,3 +18,12 @@ def test_s3_notification_keys_are_url_decoded() -> None:
 
 def test_an_event_of_another_shape_reports_nothing() -> None:
     assert created_objects({"something": "else"}) == []
+
+
+def test_eventbridge_object_created_by_a_completed_multipart_upload() -> None:
+    # A presigned multipart upload's completion: the same event, with detail.reason saying how it was made.
+    event = {"source": "aws.s3", "detail-type": "Object Created", "detail": {
+        "bucket": {"name": "b"}, "reason": "CompleteMultipartUpload",
+        "object": {"key": "staging/imports/abc", "size": 12582912, "eTag": "9b2cf535f27731c974343645a3985328-3",
+                   "sequencer": "s2"}}}
+    assert created_objects(event) == [("staging/imports/abc", "9b2cf535f27731c974343645a3985328-3", "s2")]

@@ -151,3 +151,52 @@ def test_a_finished_upload_whose_answer_was_lost_is_not_gone_after_a_later_edit(
     uploaded = svc.data.upload(ALICE, image_id, [b"\x00" * 512], None)
     assert uploaded.status is ImageStatus.ACTIVE and uploaded.size == 512 and uploaded.name == "renamed"
     assert svc.ports.store.keys() == [f"images/{image_id}"]
+
+
+def test_a_begun_upload_whose_answer_was_lost_is_not_refused_after_a_later_edit() -> None:
+    """The upload's begin (queued -> saving) lands, its answer is lost, and a rename lands before the writer looks:
+    the writer finds its own hold token, so the upload goes on (no 409 for saving -> saving, no image left
+    saving with nobody uploading) and ends active with its bytes and the later name."""
+    from chalicelib.domain.patch import PatchOp
+    from tests.conftest import test_settings
+    from tests.fakes.adapters import fake_container
+
+    svc = fake_container(test_settings())
+    repo = svc.ports.images
+    image_id = svc.images.create(ALICE, {"name": "n", "disk_format": "raw", "container_format": "bare"}).id
+    real_save = repo.save
+    held: list[str | None] = []
+
+    def lose_the_begin_answer(new: Image, **kw: Any) -> Image:
+        stored = real_save(new, **kw)
+        if stored.status is ImageStatus.SAVING:
+            repo.save = real_save
+            held.append(stored.holder)
+            svc.images.update(ALICE, image_id, [PatchOp("replace", ("name",), "renamed")])
+            raise TransientFault(detail="connection failed")
+        return stored
+
+    repo.save = lose_the_begin_answer
+    uploaded = svc.data.upload(ALICE, image_id, [b"\x00" * 512], None)
+    assert held and held[0] is not None, "the begin did not land with a hold token: the race did not happen"
+    assert uploaded.status is ImageStatus.ACTIVE and uploaded.size == 512 and uploaded.name == "renamed"
+    assert repo.get(image_id).holder is None  # the hold ended with the upload
+    assert svc.ports.store.keys() == [f"images/{image_id}"]
+
+
+def test_an_upload_cannot_finish_or_give_back_another_uploads_hold() -> None:
+    """Upload A fails late, after its image was given back and upload B began: A's cleanup must not requeue B's
+    image, and A's finish must not take B's hold (only the token's owner moves it)."""
+    from chalicelib.services.image_data import Hold
+    from tests.conftest import test_settings
+    from tests.fakes.adapters import fake_container
+
+    svc = fake_container(test_settings())
+    image_id = svc.images.create(ALICE, {"name": "n", "disk_format": "raw", "container_format": "bare"}).id
+    repo = svc.ports.images
+    b_hold = svc.data._writer.change(ALICE, image_id, lambda im: replace(begin_upload(im), holder="b-token")).after
+    a = Hold(ImageStatus.SAVING, "a-token")
+    assert not a.kept_by(b_hold) and Hold(ImageStatus.SAVING, "b-token").kept_by(b_hold)
+    svc.data._abandon(image_id, f"images/{image_id}", a, lambda im: im)  # A's give-back: B's image untouched
+    stored = repo.get(image_id)
+    assert stored.status is ImageStatus.SAVING and stored.holder == "b-token"

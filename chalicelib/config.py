@@ -9,10 +9,13 @@ stack, the local runner, the README table and the tests.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
+
+from chalicelib.domain.stores import HTTP, Store, StoreCatalog
 
 DOWNLOAD_MODES = ("redirect", "proxy")
 IMPORT_METHODS = ("glance-direct", "web-download", "copy-image")  # Glance's enabled_import_methods
@@ -157,7 +160,8 @@ class LocationSettings:
     image_location_quota: int = setting("IMAGES_LOCATION_QUOTA", 10, "locations per image")
     allowed_hosts: frozenset[str] = setting("IMPORT_ALLOWED_HOSTS", frozenset(),
                                             "hosts fetched even on private addresses")
-    allowed_ports: frozenset[int] = setting("IMPORT_ALLOWED_PORTS", frozenset({80, 443}), "ports fetched")
+    allowed_ports: frozenset[int] = setting("IMPORT_ALLOWED_PORTS", frozenset({80, 443}),
+                                            "ports fetched, on any host (allowed hosts included)")
     probe_deadline_ms: int = setting("IMAGES_LOCATION_PROBE_DEADLINE_MS", 5000,
                                      "total time for an http(s) location's HEAD, redirects included (400 beyond)")
     fetch_deadline_ms: int = setting("IMAGES_IMPORT_FETCH_DEADLINE_MS", 600_000,
@@ -202,6 +206,39 @@ class FrontSettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    """Stores (Glance's enabled_backends): S3 buckets in any region, one the default, and the http store."""
+
+    stores: tuple[Store, ...] = setting(
+        "IMAGES_STORES", (),
+        "JSON list of S3 stores: `{\"id\", \"bucket\", \"region\", \"prefix\", \"storage_class\", "
+        "\"description\", \"read_only\", \"weight\"}` (only id and bucket required; the default store's bucket "
+        "is `IMAGES_BUCKET`); empty: one store `s3` on `IMAGES_BUCKET`")
+    default_store: str | None = setting("IMAGES_DEFAULT_STORE", None, "the default store's id (default: the first)")
+    http_store_id: str = setting("IMAGES_HTTP_STORE_ID", HTTP, "the id of the read-only store of http(s) locations")
+
+    def catalog(self, resources: ResourceSettings) -> StoreCatalog:
+        """The stores these settings describe (the http store last); raises ConfigError when inconsistent."""
+        s3 = self.stores or (Store("s3", bucket=resources.bucket, description="Amazon S3 image store"),)
+        stores = (*s3, Store(self.http_store_id, description="http(s) locations", read_only=True, kind=HTTP))
+        ids = [s.id for s in stores]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"IMAGES_STORES: store ids must be unique (with IMAGES_HTTP_STORE_ID): {ids}")
+        default = self.default_store or s3[0].id
+        chosen = [s for s in s3 if s.id == default]
+        if not chosen or chosen[0].read_only:
+            raise ConfigError(f"IMAGES_DEFAULT_STORE={default} must name a writable S3 store of IMAGES_STORES")
+        if chosen[0].prefix:
+            raise ConfigError(f"IMAGES_DEFAULT_STORE={default}: the default store takes no prefix (staging and "
+                              "presigned uploads sit at its bucket's root, where the S3 import trigger looks)")
+        if chosen[0].bucket != resources.bucket:
+            # Staging, presigned uploads and their S3 trigger live in the default store: IMAGES_BUCKET names it.
+            raise ConfigError(f"IMAGES_BUCKET={resources.bucket} must be the default store's bucket "
+                              f"({chosen[0].bucket})")
+        return StoreCatalog(stores, default)
+
+
+@dataclass(frozen=True)
 class AuthSettings:
     """How the cloud authorizer validates tokens: JWTs against a JWKS, or Keystone tokens."""
 
@@ -242,6 +279,7 @@ class Settings:
     locations: LocationSettings = LocationSettings()
     imports: ImportSettings = ImportSettings()
     front: FrontSettings = FrontSettings()
+    stores: StoreSettings = StoreSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -253,7 +291,12 @@ class Settings:
         groups = {f.name: _group(_GROUPS[f.name], env) for f in dataclasses.fields(cls)}
         built = cls(**groups)
         refuse_dev_in_production(built.identity.stage, built.identity.auth_mode)
+        built.catalog()  # fail fast on stores that do not fit together
         return built
+
+    def catalog(self) -> StoreCatalog:
+        """The configured stores; raises ConfigError when they are inconsistent."""
+        return self.stores.catalog(self.resources)
 
     @classmethod
     def of(cls, **values: Any) -> "Settings":
@@ -290,7 +333,7 @@ class Settings:
 
 _GROUPS: dict[str, type] = {
     "resources": ResourceSettings, "identity": IdentitySettings, "api": ApiSettings, "limits": LimitSettings,
-    "data": DataSettings, "locations": LocationSettings, "imports": ImportSettings, "front": FrontSettings,
+    "data": DataSettings, "locations": LocationSettings, "imports": ImportSettings, "front": FrontSettings, "stores": StoreSettings,
 }
 
 
@@ -327,7 +370,7 @@ def _entries(group: type) -> list[Entry]:
 
 def _kind(hint: Any) -> str:
     kinds = {int: "int", bool: "bool", str: "str", str | None: "optional", tuple[str, ...]: "names",
-             frozenset[str]: "hosts", frozenset[int]: "ports"}
+             frozenset[str]: "hosts", frozenset[int]: "ports", tuple[Store, ...]: "stores"}
     return kinds[hint]
 
 
@@ -400,9 +443,42 @@ def _ports(name: str, raw: str) -> frozenset[int]:
         raise ConfigError(f"{name} must be comma-separated integers, not {raw!r}") from None
 
 
+_STORE_FIELDS = {f.name: f.type for f in dataclasses.fields(Store) if f.name != "kind"}
+
+
+def _stores(name: str, raw: str) -> tuple[Store, ...]:
+    """IMAGES_STORES: a JSON list of objects with Store's fields (id and bucket required)."""
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a JSON list of stores, not {raw[:80]!r}") from None
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"{name} must be a non-empty JSON list of stores")
+    stores = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("bucket"), str):
+            raise ConfigError(f"{name}: every store needs a string 'id' and 'bucket': {item!r}")
+        unknown = sorted(set(item) - set(_STORE_FIELDS))
+        if unknown:
+            raise ConfigError(f"{name}: store {item['id']} has unknown keys {unknown}; known: {sorted(_STORE_FIELDS)}")
+        if not isinstance(item.get("read_only", False), bool) or not isinstance(item.get("weight", 0), int):
+            raise ConfigError(f"{name}: store {item['id']}: 'read_only' must be a boolean, 'weight' an integer")
+        prefix = str(item.get("prefix") or "")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"  # keys go under the prefix as a folder
+        stores.append(Store(**{**item, "prefix": prefix}))
+    return tuple(stores)
+
+
+def _render_store(store: Store) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(store).items() if k != "kind" and v not in (None, "", False, 0)
+            or k in ("id", "bucket")}
+
+
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "int": _int, "bool": _bool, "str": lambda _, raw: raw, "optional": lambda _, raw: raw, "names": _names,
     "hosts": lambda _, raw: frozenset(h.strip().lower() for h in raw.split(",") if h.strip()), "ports": _ports,
+    "stores": _stores,
 }
 
 
@@ -410,6 +486,8 @@ def render(value: Any) -> str:
     """A value as its environment variable spells it (lists comma-separated)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, tuple) and value and isinstance(value[0], Store):
+        return json.dumps([_render_store(s) for s in value])
     if isinstance(value, (tuple, frozenset)):
         return ",".join(sorted(str(v) for v in value) if isinstance(value, frozenset) else value)
     return str(value)

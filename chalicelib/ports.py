@@ -162,6 +162,10 @@ class ObjectStore(Protocol):
     def copy(self, source: str, target: str) -> None:
         """Copy an object inside the store (server-side)."""
 
+    def copy_from(self, source: Any, source_key: str, target: str) -> int:
+        """Copy ``source_key`` of another store of the same kind here (server-side, any bucket or region);
+        returns its size; raises NotFound when the source object is missing."""
+
     def presigned_put(self, key: str, expires_in: int) -> str:
         """A short-lived URL that PUTs the object."""
 

@@ -6,13 +6,15 @@ so importing ``app`` stays cheap. Tests swap the container with ``override``.
 from __future__ import annotations
 
 import threading
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.config import ResourceSettings, Settings
 
 if TYPE_CHECKING:
+    from chalicelib.services.stores import Stores
     from chalicelib.services.image_data import ImageDataService
     from chalicelib.services.images import ImageService
     from chalicelib.services.members import MemberService
@@ -39,6 +41,7 @@ class Container:
     uploads: "PresignedUploads"
     v1: "V1ImageService"
     ports: "Adapters"
+    stores: "Stores"
 
 
 _state: dict[str, Container] = {}
@@ -61,6 +64,8 @@ class Adapters:
     launcher: Any
     clock: Any
     ids: Any
+    # Every configured store by id (services.stores.Stores); None: ``store`` is the default and only one.
+    stores: Any = None
 
 
 def build(settings: Settings) -> Container:
@@ -76,24 +81,39 @@ def real_adapters(settings: Settings) -> Adapters:
     from chalicelib.adapters.dynamo_metadefs import DynamoMetadefRepository
     from chalicelib.adapters.dynamo_tasks import DynamoTaskRepository
     from chalicelib.adapters.inspection import OsloInspector
-    from chalicelib.adapters.s3_store import S3ObjectStore
     from chalicelib.adapters.sfn_launcher import StepFunctionsLauncher
     from chalicelib.adapters.system import SystemClock, UuidGen
 
     resources = settings.resources
     dynamo_models.configure(resources.table_names(), region=resources.region, host=resources.endpoint_url)
+    stores = s3_stores(settings, lambda region: _s3_client(resources, region))
     return Adapters(
         images=DynamoImageRepository(),
         members=DynamoMemberRepository(),
         tasks=DynamoTaskRepository(),
         metadefs=DynamoMetadefRepository(),
-        store=S3ObjectStore(lambda: _s3_client(resources), resources.bucket),
+        store=stores.default(),
+        stores=stores,
         web=web_client(settings),
         inspector=OsloInspector(),
         launcher=StepFunctionsLauncher(lambda: _client("stepfunctions", resources), resources.import_state_machine_arn),
         clock=SystemClock(),
         ids=UuidGen(),
     )
+
+
+def s3_stores(settings: Settings, client_for: Callable[[str], Any]) -> "Stores":
+    """One S3ObjectStore per configured S3 store, each through ``client_for(its region)`` (built on first use)."""
+    from chalicelib.adapters.s3_store import S3ObjectStore
+    from chalicelib.services.stores import Stores
+
+    catalog = settings.catalog()
+    objects = {}
+    for spec in catalog.s3():
+        region = spec.region or settings.resources.region
+        objects[spec.id] = S3ObjectStore(functools.partial(client_for, region), spec.bucket, prefix=spec.prefix,
+                                         storage_class=spec.storage_class)
+    return Stores(catalog, objects)
 
 
 def web_client(settings: Settings) -> Any:
@@ -121,15 +141,18 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
     from chalicelib.services.v1_images import V1ImageService
     from chalicelib.services.writer import ImageWriter
 
-    store, limits, where = ports.store, settings.limits, settings.locations
+    from chalicelib.services.stores import Stores
+
+    stores = ports.stores if ports.stores is not None else Stores.single(settings.catalog(), ports.store)
+    store, limits, where = stores.default(), settings.limits, settings.locations
     rules = LocationRules(enabled=where.show_multiple_locations, quota=where.image_location_quota)
-    locations = LocationSupport(rules, store, ports.web, settings.data.image_size_cap)
+    locations = LocationSupport(rules, store, ports.web, settings.data.image_size_cap, stores)
     writer = ImageWriter(ports.images, ports.members, ports.clock, limits.counters())
     images = ImageService(
         writer, ports.images, ports.members, ports.clock, ports.ids, limits, locations,
         store=store, delayed_delete=settings.data.delayed_delete,
     )
-    data = ImageDataService(writer, locations, store, ports.inspector, settings.data, ports.web)
+    data = ImageDataService(writer, locations, store, ports.inspector, settings.data, ports.web, stores)
     members = MemberService(writer, ports.members, ports.clock, limits.image_member_quota)
     metadefs = MetadefService(ports.metadefs, ports.clock)
     tasks = TaskService(
@@ -137,12 +160,13 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
         ttl=timedelta(hours=settings.imports.task_time_to_live_hours), admin_only=settings.imports.tasks_admin_only,
     )
     imports = ImportService(images, writer, tasks, store, ports.clock, ports.ids, settings.imports.import_methods,
-                            where.fetch_policy())
-    steps = ImportStepService(images, writer, tasks, store, ports.web, ports.inspector, settings.data.image_size_cap)
+                            where.fetch_policy(), stores=stores)
+    steps = ImportStepService(images, writer, tasks, store, ports.web, ports.inspector, settings.data.image_size_cap,
+                              stores)
     uploads = PresignedUploads(imports, writer, store, settings.data.image_size_cap, settings.data.upload_min_part_size)
     v1 = V1ImageService(images, data, members, writer)
     return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs, tasks=tasks,
-                     imports=imports, import_steps=steps, uploads=uploads, v1=v1, ports=ports)
+                     imports=imports, import_steps=steps, uploads=uploads, v1=v1, ports=ports, stores=stores)
 
 
 def _session() -> Any:
@@ -155,13 +179,13 @@ def _session() -> Any:
     return _clients["session"]
 
 
-def _client(service: str, resources: ResourceSettings, config: Any = None) -> object:
+def _client(service: str, resources: ResourceSettings, config: Any = None, region: str | None = None) -> object:
     with _session_lock:
-        return _session().client(service, region_name=resources.region, endpoint_url=resources.endpoint_url,
-                                 config=config)
+        return _session().client(service, region_name=region or resources.region,
+                                 endpoint_url=resources.endpoint_url, config=config)
 
 
-def _s3_client(resources: ResourceSettings) -> object:
+def _s3_client(resources: ResourceSettings, region: str | None = None) -> object:
     from botocore.config import Config  # type: ignore[import-untyped]  # botocore ships no type hints and botocore-stubs is not a dependency
 
     # Path-style only against an emulator endpoint (its host cannot take bucket subdomains).
@@ -169,7 +193,7 @@ def _s3_client(resources: ResourceSettings) -> object:
     # S3 answers 503 SlowDown under load; the SDK retries those with backoff. Deletes after a record
     # already says deleted have no other retry, so they get a generous budget.
     return _client("s3", resources, Config(signature_version="s3v4", s3={"addressing_style": style},
-                                           retries={"mode": "standard", "max_attempts": S3_ATTEMPTS}))
+                                           retries={"mode": "standard", "max_attempts": S3_ATTEMPTS}), region)
 
 
 def container() -> Container:

@@ -11,7 +11,7 @@ from chalicelib import config
 _GROUP_TITLES = {
     config.ResourceSettings: "resources", config.IdentitySettings: "identity", config.ApiSettings: "API",
     config.LimitSettings: "limits", config.DataSettings: "data", config.LocationSettings: "locations",
-    config.ImportSettings: "import", config.FrontSettings: "front",
+    config.ImportSettings: "import", config.FrontSettings: "front", config.StoreSettings: "stores",
     config.AuthSettings: "cloud authorizer",
 }
 

@@ -92,14 +92,16 @@ class Emulator:
     def container(self, settings: Settings) -> wiring.Container:
         """The real services over the shared repositories, and ``settings``' own bucket, web policy and launcher."""
         from chalicelib.adapters import dynamo_models
-        from chalicelib.adapters.s3_store import S3ObjectStore
         from chalicelib.adapters.sfn_launcher import StepFunctionsLauncher
         if dynamo_models.ImageRecord.Meta.table_name != settings.resources.images_table:  # another fixture rewired the models
             self.adapters = wiring.real_adapters(settings)
         shared = self.adapters.store
+        stores = wiring.s3_stores(settings, lambda region: shared.client if region == "us-east-1" else
+                                  self.session.client("s3", region_name=region))
         return wiring.assemble(settings, replace(
             self.adapters,
-            store=S3ObjectStore(lambda: shared.client, settings.resources.bucket),
+            store=stores.default(),
+            stores=stores,
             web=wiring.web_client(settings),
             launcher=StepFunctionsLauncher(
                 lambda: self.session.client("stepfunctions", region_name=settings.resources.region),

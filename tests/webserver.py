@@ -8,6 +8,11 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
+# The file server listens on one of these, so a test can allow them before it starts (IMPORT_ALLOWED_PORTS
+# is independent of IMPORT_ALLOWED_HOSTS, as Glance's import filtering): the first free one is used.
+PORTS = frozenset(range(18400, 18496))
+ALLOWED_PORTS = frozenset({80, 443}) | PORTS
+
 
 class FileServer:
     """Serves ``files`` (path -> bytes); ``redirects`` (path -> target URL) answer 302."""
@@ -97,11 +102,22 @@ def _handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _bind(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """A server on the first free port of PORTS (other test runs may hold some)."""
+    for port in sorted(PORTS):
+        try:
+            return ThreadingHTTPServer(("127.0.0.1", port), handler)
+        except OSError:
+            continue
+    raise RuntimeError(f"no free port in {min(PORTS)}-{max(PORTS)} for the test file server")
+
+
 @contextmanager
 def file_server(port: int = 0) -> Iterator[FileServer]:
-    """A file server on 127.0.0.1 at ``port`` (0: a free one)."""
+    """A file server on 127.0.0.1 at ``port`` (0: a free one of PORTS)."""
     state = FileServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(state))
+    # A given port (the rehearsal's, allowed in its stack), else the first free one of PORTS (imports allow those).
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(state)) if port else _bind(_handler(state))
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     # shutdown() waits for the serve loop's next poll: 0.5 s by default, per test.
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)

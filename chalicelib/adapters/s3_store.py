@@ -16,6 +16,10 @@ from chalicelib.adapters.s3_multipart import CONTENT_TYPE, WHAT, S3Multipart
 from chalicelib.domain.errors import NotFound
 
 PART_SIZE = 8 * 1024 * 1024
+# CopyObject copies at most 5 GB; larger objects are copied in UploadPartCopy ranges (at most 10,000 parts).
+COPY_LIMIT = 5 * 1024 ** 3
+COPY_PART_SIZE = 512 * 1024 * 1024
+MAX_PARTS = 10_000
 
 
 SCHEME = "s3://"
@@ -40,15 +44,30 @@ def location_key(bucket: str, url: str) -> str | None:
 
 
 class S3ObjectStore(S3Multipart):
-    """One bucket; the client comes in from wiring as a factory, built on first use.
-
-    Metadata-only requests (most of them) never pay for loading the S3 model.
+    """One store: a bucket (in its own region, through its own client), keys under an optional prefix,
+    objects written in an optional storage class. The client comes in from wiring as a factory, built
+    on first use, so metadata-only requests (most of them) never pay for loading the S3 model.
+    (Presigned multipart uploads, S3Multipart, go to the default store, which has no prefix.)
     """
 
-    def __init__(self, client_factory: Callable[[], Any], bucket: str, part_size: int = PART_SIZE) -> None:
+    def __init__(self, client_factory: Callable[[], Any], bucket: str, part_size: int = PART_SIZE, *,
+                 prefix: str = "", storage_class: str | None = None, copy_limit: int = COPY_LIMIT,
+                 copy_part_size: int = COPY_PART_SIZE) -> None:
         self._client_factory = client_factory
         self.bucket = bucket
         self.part_size = part_size
+        self.prefix = prefix
+        self.storage_class = storage_class
+        self.copy_limit = copy_limit
+        self.copy_part_size = copy_part_size
+
+    def object_key(self, key: str) -> str:
+        """The bucket key of a store key (``images/<id>`` under the store's prefix)."""
+        return self.prefix + key
+
+    def _written(self) -> dict[str, Any]:
+        """Arguments of every object this store writes."""
+        return {"ContentType": CONTENT_TYPE, **({"StorageClass": self.storage_class} if self.storage_class else {})}
 
     @functools.cached_property
     def client(self) -> Any:
@@ -57,7 +76,7 @@ class S3ObjectStore(S3Multipart):
     def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
         """PutObject for small data, else a multipart upload; aborts on any failure."""
         with translated(WHAT):
-            return self._put_stream(key, chunks)
+            return self._put_stream(self.object_key(key), chunks)
 
     def _put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
         # A part uploads in a worker thread while the next one is gathered from ``chunks`` (the client's
@@ -81,7 +100,7 @@ class S3ObjectStore(S3Multipart):
                     held = 0
                     if upload_id is None:
                         upload_id = self.client.create_multipart_upload(
-                            Bucket=self.bucket, Key=key, ContentType=CONTENT_TYPE
+                            Bucket=self.bucket, Key=key, **self._written()
                         )["UploadId"]
                     if in_flight is not None:
                         parts.append(in_flight.result())
@@ -89,7 +108,7 @@ class S3ObjectStore(S3Multipart):
                     del data
                 rest = b"".join(pending)
                 if upload_id is None:
-                    self.client.put_object(Bucket=self.bucket, Key=key, Body=rest, ContentType=CONTENT_TYPE)
+                    self.client.put_object(Bucket=self.bucket, Key=key, Body=rest, **self._written())
                     return size
                 if in_flight is not None:
                     parts.append(in_flight.result())
@@ -115,7 +134,7 @@ class S3ObjectStore(S3Multipart):
     def delete(self, key: str) -> None:
         """DeleteObject (idempotent in S3)."""
         with translated(WHAT):
-            self.client.delete_object(Bucket=self.bucket, Key=key)
+            self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
 
     def exists(self, key: str) -> bool:
         """HeadObject."""
@@ -124,7 +143,7 @@ class S3ObjectStore(S3Multipart):
     def size(self, key: str) -> int | None:
         """HeadObject's ContentLength; None when the object is missing."""
         try:
-            head = self.client.head_object(Bucket=self.bucket, Key=key)
+            head = self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))
         except aws_errors.AWS_FAULTS as exc:
             if _missing(exc):
                 return None
@@ -132,18 +151,21 @@ class S3ObjectStore(S3Multipart):
         return int(head["ContentLength"])
 
     def url_of(self, key: str) -> str:
-        return location_url(self.bucket, key)
+        return location_url(self.bucket, self.object_key(key))
 
     def key_of(self, url: str) -> str | None:
-        """The key of ``s3://<this bucket>/<key>``; None for other buckets and schemes."""
-        return location_key(self.bucket, url)
+        """The store key of ``s3://<this bucket>/<prefix><key>``; None for other buckets, prefixes and schemes."""
+        found = location_key(self.bucket, url)
+        if found is None or not found.startswith(self.prefix):
+            return None
+        return found[len(self.prefix):] or None
 
     def presigned_get(self, key: str, expires_in: int) -> str:
         """Signed locally: no AWS call."""
         with translated(WHAT, action="read"):  # no call, but credentials are resolved here
             url: str = self.client.generate_presigned_url(
                 "get_object",
-                Params={"Bucket": self.bucket, "Key": key, "ResponseContentType": CONTENT_TYPE},
+                Params={"Bucket": self.bucket, "Key": self.object_key(key), "ResponseContentType": CONTENT_TYPE},
                 ExpiresIn=expires_in,
             )
         return url
@@ -151,14 +173,14 @@ class S3ObjectStore(S3Multipart):
     def get_range(self, key: str, start: int, end: int) -> bytes:
         """GetObject with a Range."""
         with translated(WHAT, action="read"):
-            resp = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")
+            resp = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key), Range=f"bytes={start}-{end}")
             data: bytes = resp["Body"].read()
         return data
 
     def iter_object(self, key: str) -> Iterator[bytes]:
         """GetObject streamed in PART_SIZE chunks; NotFound when the object is missing."""
         try:
-            resp = self.client.get_object(Bucket=self.bucket, Key=key)
+            resp = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
         except aws_errors.AWS_FAULTS as exc:
             if _missing(exc):
                 raise NotFound(f"No data at {key}.") from None
@@ -170,16 +192,50 @@ class S3ObjectStore(S3Multipart):
             body.close()
 
     def copy(self, source: str, target: str) -> None:
-        """Server-side copy (boto3's managed copy goes multipart past 5 GB)."""
+        """Server-side copy inside this store (boto3's managed copy goes multipart for large objects)."""
         with translated(WHAT):
-            self.client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target,
-                             ExtraArgs={"ContentType": CONTENT_TYPE, "MetadataDirective": "REPLACE"})
+            self.client.copy({"Bucket": self.bucket, "Key": self.object_key(source)}, self.bucket,
+                             self.object_key(target), ExtraArgs={**self._written(), "MetadataDirective": "REPLACE"})
+
+    def copy_from(self, source: "S3ObjectStore", source_key: str, target: str) -> int:
+        """Server-side copy of ``source_key`` of another store (any bucket, any region) to ``target`` here,
+        through this store's client (S3 copies across regions when the destination's region is asked):
+        CopyObject up to ``copy_limit``, else UploadPartCopy ranges, aborted on any failure. Returns the size;
+        raises NotFound when the source object is missing."""
+        size = source.size(source_key)
+        if size is None:
+            raise NotFound(f"No data at {source.url_of(source_key)}.")
+        origin = {"Bucket": source.bucket, "Key": source.object_key(source_key)}
+        with translated(WHAT):
+            if size <= self.copy_limit:
+                self.client.copy_object(Bucket=self.bucket, Key=self.object_key(target), CopySource=origin,
+                                        MetadataDirective="REPLACE", **self._written())
+            else:
+                self._copy_parts(origin, self.object_key(target), size)
+        return size
+
+    def _copy_parts(self, origin: dict[str, str], key: str, size: int) -> None:
+        part = max(self.copy_part_size, -(-size // MAX_PARTS))
+        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, **self._written())["UploadId"]
+        try:
+            parts = []
+            for number, start in enumerate(range(0, size, part), 1):
+                end = min(start + part, size) - 1
+                resp = self.client.upload_part_copy(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                                    PartNumber=number, CopySource=origin,
+                                                    CopySourceRange=f"bytes={start}-{end}")
+                parts.append({"PartNumber": number, "ETag": resp["CopyPartResult"]["ETag"]})
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                                  MultipartUpload={"Parts": parts})
+        except BaseException:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            raise
 
     def presigned_put(self, key: str, expires_in: int) -> str:
         """Signed locally: no AWS call. The client PUTs with Content-Type application/octet-stream."""
         with translated(WHAT):  # no call, but credentials are resolved here
             url: str = self.client.generate_presigned_url(
-                "put_object", Params={"Bucket": self.bucket, "Key": key, "ContentType": CONTENT_TYPE},
+                "put_object", Params={"Bucket": self.bucket, "Key": self.object_key(key), "ContentType": CONTENT_TYPE},
                 ExpiresIn=expires_in,
             )
         return url

@@ -33,6 +33,8 @@ ERROR_STATUS: dict[type[e.DomainError], int] = {
     e.ServiceUnavailable: 503,
     # e.BackendFailure is left out on purpose: a fault no retry fixes is a 500.
 }
+# webob's reason phrases where they differ from Python's (Glance's title and code text come from webob).
+WEBOB_PHRASES = {416: "Request Range Not Satisfiable"}
 # Seconds a client should wait before retrying a 503 (a throttled or briefly unreachable backend).
 RETRY_AFTER_SECONDS = 1
 
@@ -94,7 +96,7 @@ def error_response(
     status: int, message: str, headers: dict[str, str] | None = None, accept: str | None = None
 ) -> Response:
     """A Glance-shaped error in the media type the Accept header asks for."""
-    phrase = HTTPStatus(status).phrase
+    phrase = WEBOB_PHRASES.get(status) or HTTPStatus(status).phrase
     code = f"{status} {phrase}"
     media = _negotiate(accept if accept is not None else current_accept.get())
     if media == "application/json":

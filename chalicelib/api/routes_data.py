@@ -21,7 +21,7 @@ def upload_image_data(image_id: str) -> Response:
     ctx = request_context(req)
     size = des.upload_size(req.headers.get("content-type"), req.headers)
     chunks = request_chunks(req) or ()
-    container().data.upload(ctx, image_id, chunks, size)
+    container().data.upload(ctx, image_id, chunks, size, store_id=req.headers.get("x-image-meta-store"))
     return ser.no_content()
 
 

@@ -16,7 +16,8 @@ ANY = ["*/*"]  # Glance does not check the JSON Content-Type; the views do what 
 
 def _shown(ctx: RequestContext) -> ser.LocationDisplay:
     settings = container().settings
-    return ser.LocationDisplay(settings.locations.show_multiple_locations, settings.locations.show_image_direct_url, ctx)
+    where = settings.locations
+    return ser.LocationDisplay(where.show_multiple_locations, where.show_image_direct_url, ctx, container().stores.catalog)
 
 
 @bp.route("/v2/images", methods=["POST"], content_types=ANY)
@@ -24,7 +25,8 @@ def _shown(ctx: RequestContext) -> ser.LocationDisplay:
 def create_image() -> Response:
     ctx = request_context(bp.current_request)
     image = container().images.create(ctx, des.create_image(bp.current_request.raw_body))
-    return ser.json_response(ser.image_view(image, _shown(ctx)), 201, {"Location": f"/v2/images/{image.id}"})
+    headers = {"Location": f"/v2/images/{image.id}", **ser.discovery_headers(container().settings)}
+    return ser.json_response(ser.image_view(image, _shown(ctx)), 201, headers)
 
 
 @bp.route("/v2/images", methods=["GET"], content_types=ANY)
@@ -91,4 +93,13 @@ def add_image_location(image_id: str) -> Response:
 @http_errors
 def list_image_locations(image_id: str) -> Response:
     locations = container().images.list_locations(request_context(bp.current_request), image_id)
-    return ser.json_response(ser.locations_view(locations))
+    return ser.json_response(ser.locations_view(locations, container().stores.catalog))
+
+
+@bp.route("/v2/stores/{store_id}/{image_id}", methods=["DELETE"], content_types=ANY)
+@http_errors
+def delete_from_store(store_id: str, image_id: str) -> Response:
+    req = bp.current_request
+    des.reject_body(req.raw_body)
+    container().images.delete_from_store(request_context(req), container().stores.catalog, store_id, image_id)
+    return ser.no_content()

@@ -17,7 +17,8 @@ ANY = ["*/*"]
 @http_errors
 def import_image(image_id: str) -> Response:
     req = bp.current_request
-    container().imports.import_image(request_context(req), image_id, des.json_body(req.raw_body))
+    body, store = des.json_body(req.raw_body), req.headers.get("x-image-meta-store")
+    container().imports.import_image(request_context(req), image_id, body, store)
     return ser.accepted()
 
 

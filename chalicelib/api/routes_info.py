@@ -1,4 +1,4 @@
-"""Discovery (reference 1.11): import methods, the one S3 store, and per-project usage."""
+"""Discovery (reference 1.11): import methods, the stores, and per-project usage."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,22 +9,15 @@ from chalicelib.api import deserializers as des
 from chalicelib.api import serializers as ser
 from chalicelib.api.errors import http_errors
 from chalicelib.api.http import request_context
-from chalicelib.config import Settings
 from chalicelib.domain import policy
 from chalicelib.wiring import container
 
 bp = Blueprint(__name__)
 ANY = ["*/*"]
-STORE_ID = "s3"
 
 
-def _store(settings: Settings, detail: bool) -> dict[str, Any]:
-    # As glance_store lists a configured store: id, description, "default" as the string "true".
-    store: dict[str, Any] = {"id": STORE_ID, "description": "Amazon S3 image store", "default": "true"}
-    if detail:
-        store.update(type="s3", weight=0, properties={"s3_store_bucket": settings.resources.bucket,
-                                                       "s3_store_region": settings.resources.region})
-    return store
+def _stores(detail: bool) -> list[dict[str, Any]]:
+    return ser.stores_view(container().stores, container().settings.resources.region, detail=detail)
 
 
 @bp.route("/v2/info/import", methods=["GET"], content_types=ANY)
@@ -45,7 +38,7 @@ def get_stores() -> Response:
     req = bp.current_request
     des.reject_body(req.raw_body)
     request_context(req)
-    return ser.json_response({"stores": [_store(container().settings, detail=False)]})
+    return ser.json_response({"stores": _stores(detail=False)})
 
 
 @bp.route("/v2/info/stores/detail", methods=["GET"], content_types=ANY)
@@ -54,7 +47,7 @@ def get_stores_detail() -> Response:
     req = bp.current_request
     des.reject_body(req.raw_body)
     policy.require_stores_detail(request_context(req))
-    return ser.json_response({"stores": [_store(container().settings, detail=True)]})
+    return ser.json_response({"stores": _stores(detail=True)})
 
 
 @bp.route("/v2/info/usage", methods=["GET"], content_types=ANY)

@@ -13,18 +13,22 @@ from chalicelib.domain.context import RequestContext
 from chalicelib.domain.images import Image, Location
 from chalicelib.domain.policy import can_see_locations
 from chalicelib.domain.rules import HIDDEN_PROPERTIES
+from chalicelib.domain.stores import StoreCatalog
 from chalicelib.domain.tasks import Task
 
 if TYPE_CHECKING:
+    from chalicelib.config import Settings
+    from chalicelib.domain.stores import Store
+    from chalicelib.services.stores import Stores
     from chalicelib.services.image_data import Download
     from chalicelib.services.imports import UploadTicket
     from chalicelib.services.uploads import MultipartTicket
 
 JSON = {"Content-Type": "application/json; charset=UTF-8"}
-# Glance's version list without the cache or multi-store (reference 1.13), newest first.
-_VERSIONS = [("v2.17", "CURRENT")] + [
-    (f"v2.{minor}", "SUPPORTED") for minor in (15, 9, 7, 6, 5, 4, 3, 2, 1, 0)
-]
+# Glance's version list with multi-store (enabled_backends) and without the cache API, in Glance's own order
+# (glance/api/versions.py): 2.8 and 2.10-2.13 are the stores and image-tasks versions.
+_VERSIONS = [("v2.15", "SUPPORTED"), *((f"v2.{minor}", "SUPPORTED") for minor in (13, 12, 11, 10, 9, 8)),
+             ("v2.17", "CURRENT"), *((f"v2.{minor}", "SUPPORTED") for minor in (7, 6, 5, 4, 3, 2, 1, 0))]
 
 
 def isotime(when: datetime) -> str:
@@ -39,14 +43,23 @@ class LocationDisplay:
     multiple: bool = False
     direct_url: bool = False
     ctx: RequestContext | None = None
+    catalog: StoreCatalog | None = None  # names each location's store (Glance's enabled_backends)
 
     def locations(self, image: Image) -> list[Location]:
         return list(image.locations) if self.ctx is not None and can_see_locations(image, self.ctx) else []
 
 
-def locations_view(locations: Iterable[Location]) -> list[dict[str, Any]]:
-    """Locations as Glance returns them: url and metadata (validation_data is write-only)."""
-    return [{"url": loc.url, "metadata": dict(loc.metadata)} for loc in locations]
+def locations_view(locations: Iterable[Location], catalog: StoreCatalog | None = None) -> list[dict[str, Any]]:
+    """Locations as Glance returns them: url and metadata with the location's ``store`` (validation_data is
+    write-only)."""
+    shown = []
+    for loc in locations:
+        metadata = dict(loc.metadata)
+        store = catalog.store_of(loc.url) if catalog is not None else None
+        if store is not None:
+            metadata["store"] = store
+        shown.append({"url": loc.url, "metadata": metadata})
+    return shown
 
 
 def image_view(image: Image, shown: LocationDisplay = LocationDisplay()) -> dict[str, Any]:
@@ -78,12 +91,14 @@ def image_view(image: Image, shown: LocationDisplay = LocationDisplay()) -> dict
         file=f"/v2/images/{image.id}/file",
         schema="/v2/schemas/image",
     )
-    if shown.multiple or shown.direct_url:
-        visible = shown.locations(image)
-        if shown.multiple:
-            doc["locations"] = locations_view(visible)  # [] means "allowed, but none"
-        if shown.direct_url and visible:
-            doc["direct_url"] = visible[0].url
+    visible = shown.locations(image)
+    if shown.multiple:
+        doc["locations"] = locations_view(visible, shown.catalog)  # [] means "allowed, but none"
+    if shown.direct_url and visible:
+        doc["direct_url"] = visible[0].url
+    stores = shown.catalog.stores_of(visible) if shown.catalog is not None else []
+    if stores:
+        doc["stores"] = ",".join(stores)  # the stores of the locations the caller may see, in their order
     return doc
 
 
@@ -139,6 +154,49 @@ def versions_view(base_url: str) -> dict[str, Any]:
     }
 
 
+def stores_view(stores: "Stores", region: str, *, detail: bool) -> list[dict[str, Any]]:
+    """``GET /v2/info/stores[/detail]`` as Glance's InfoController answers: id, description when set, ``default``
+    and ``read-only`` as the string "true" where they hold; detail adds type, weight and the store's properties
+    (glance_store's s3 ones, with the bucket, region, prefix and storage class of this deployment)."""
+    shown = []
+    for store in stores.catalog.stores:
+        doc: dict[str, Any] = {"id": store.id}
+        if store.description:
+            doc["description"] = store.description
+        if store.id == stores.catalog.default:
+            doc["default"] = "true"
+        if store.read_only:
+            doc["read-only"] = "true"
+        if detail:
+            doc["type"] = store.kind
+            doc["properties"] = {} if store.kind != "s3" else _s3_properties(store, region)
+            doc["weight"] = store.weight
+        shown.append(doc)
+    return shown
+
+
+# Uploads go multipart past one 8 MiB part, in 8 MiB parts, one at a time (adapters.s3_store.PART_SIZE).
+_PART_MIB = 8
+
+
+def _s3_properties(store: "Store", region: str) -> dict[str, Any]:
+    return {
+        "s3_store_large_object_size": _PART_MIB, "s3_store_large_object_chunk_size": _PART_MIB,
+        "s3_store_thread_pools": 1,
+        "s3_store_bucket": store.bucket, "s3_store_region": store.region or region,
+        "s3_store_prefix": store.prefix, "s3_store_storage_class": store.storage_class or "STANDARD",
+    }
+
+
+def discovery_headers(settings: "Settings") -> dict[str, str]:
+    """What Glance's create answer advertises: the enabled import methods (openstacksdk's
+    ``create --import`` reads them) and the store ids; a header is left out when its list is empty (RFC 7230)."""
+    methods = ",".join(settings.imports.import_methods)
+    headers = {"OpenStack-image-import-methods": methods} if methods else {}
+    headers["OpenStack-image-store-ids"] = ",".join(settings.catalog().ids())
+    return headers
+
+
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """A JSON response with Glance's content type."""
     return Response(body=json.dumps(body), status_code=status, headers={**JSON, **(headers or {})})
@@ -172,12 +230,12 @@ def download_response(plan: "Download") -> Response:
     return Response(body=plan.body, status_code=200, headers=headers)
 
 
-# Listed tasks leave these out (Glance's tasks ResponseSerializer.index).
+# Listed tasks leave these out, and image_id/request_id/user_id too (Glance's _format_task_stub).
 _TASK_DETAIL_ONLY = ("input", "result", "message")
 
 
 def task_view(task: Task, *, detail: bool = True) -> dict[str, Any]:
-    """A task as Glance shows it; image_id, request_id and user_id only when set."""
+    """A task as Glance shows it; image_id, request_id, user_id (detail only) and expires_at only when set."""
     doc: dict[str, Any] = {
         "id": task.id,
         "type": task.type,
@@ -186,18 +244,20 @@ def task_view(task: Task, *, detail: bool = True) -> dict[str, Any]:
         "input": dict(task.input) if task.input is not None else None,
         "result": dict(task.result) if task.result is not None else None,
         "message": task.message,
-        "expires_at": isotime(task.expires_at) if task.expires_at is not None else None,
         "created_at": isotime(task.created_at),
         "updated_at": isotime(task.updated_at),
         "self": f"/v2/tasks/{task.id}",
         "schema": "/v2/schemas/task",
     }
-    for key in ("image_id", "request_id", "user_id"):
-        if getattr(task, key) is not None:
-            doc[key] = getattr(task, key)
-    if not detail:
+    if detail:
+        for key in ("image_id", "request_id", "user_id"):
+            if getattr(task, key) is not None:
+                doc[key] = getattr(task, key)
+    else:
         for key in _TASK_DETAIL_ONLY:
             doc.pop(key)
+    if task.expires_at is not None:  # Glance adds it only once set (_format_task, _format_task_stub)
+        doc["expires_at"] = isotime(task.expires_at)
     return doc
 
 

@@ -18,7 +18,6 @@ from chalicelib.domain.images import Image, ImageStatus, Location
 LOCK = "os_glance_import_task"
 FAILED = "os_glance_failed_import"
 IMPORTING_TO = "os_glance_importing_to_stores"
-STORE = "s3"  # the one store (/v2/info/stores)
 # Glance breaks a lock whose task has not moved for this long (pending tasks get twice as long).
 STALE_LOCK = timedelta(minutes=60)
 STALE_PENDING_LOCK = timedelta(minutes=120)
@@ -59,13 +58,16 @@ class ImportRequest:
     uri: str | None = None
     stores: tuple[str, ...] = ()
     all_stores: bool = False
+    all_stores_must_succeed: bool = True
+    stores_given: bool = False  # the body had a ``stores`` key (even an empty list: Glance then imports nowhere)
 
-    def task_input(self) -> dict[str, Any]:
-        """What the task records as its input (Glance: the request body)."""
+    def task_input(self, targets: list[str]) -> dict[str, Any]:
+        """What the task records as its input (Glance: the request body, and the stores it goes to)."""
         method: dict[str, Any] = {"name": self.method}
         if self.uri is not None:
             method["uri"] = self.uri
-        return {"method": method, "stores": list(self.stores), "all_stores": self.all_stores}
+        return {"method": method, "stores": list(targets), "all_stores": self.all_stores,
+                "all_stores_must_succeed": self.all_stores_must_succeed}
 
 
 def parse_import_body(body: Any, enabled: tuple[str, ...]) -> ImportRequest:
@@ -85,27 +87,11 @@ def parse_import_body(body: Any, enabled: tuple[str, ...]) -> ImportRequest:
     if not isinstance(stores, list) or not all(isinstance(s, str) for s in stores):
         raise InvalidInput("'stores' must be a list of store names.")
     all_stores = bool(body.get("all_stores", False))
-    if stores and all_stores:
-        raise InvalidInput("'stores' and 'all_stores' are mutually exclusive.")
-    if body.get("all_stores_must_succeed") is False:
-        raise InvalidInput("'all_stores_must_succeed' can only be false with multiple stores enabled.")
     uri = method.get("uri")
     if name == "web-download" and not isinstance(uri, str):
         raise InvalidInput("The web-download method requires 'method.uri'.")
-    return ImportRequest(name, uri if name == "web-download" else None, tuple(stores), all_stores)
-
-
-def check_stores(request: ImportRequest) -> None:
-    """Unknown stores are 409 (Glance); our single store is the only one."""
-    unknown = [s for s in request.stores if s != STORE]
-    if unknown:
-        raise Conflict(f"Unknown store(s): {', '.join(unknown)}.")
-
-
-def check_copy(request: ImportRequest, image: Image) -> None:
-    """copy-image onto the single store: a no-op with all_stores, else 400 (the store already has it)."""
-    if not request.all_stores:
-        raise InvalidInput(f"Image {image.id} is already present in store '{STORE}'.")
+    return ImportRequest(name, uri if name == "web-download" else None, tuple(stores), all_stores,
+                         body.get("all_stores_must_succeed", True) is not False, "stores" in body)
 
 
 def check_copy_source(image: Image) -> None:
@@ -168,24 +154,48 @@ def lock_is_stale(task_updated_at: datetime | None, task_pending: bool, now: dat
     return now - task_updated_at > limit
 
 
-def take_lock(image: Image, task_id: str, *, holder_stale: bool) -> Image:
-    """Set the lock to ``task_id``; raises ImportLocked when a live task holds it."""
+def _listed(image: Image, key: str) -> list[str]:
+    return [s for s in (image.extra_properties.get(key) or "").split(",") if s]
+
+
+def take_lock(image: Image, task_id: str, *, holder_stale: bool, stores: list[str]) -> Image:
+    """Set the lock to ``task_id`` with ``stores`` importing (none of them failed any more, as Glance's
+    add_importing_stores/remove_failed_stores); raises ImportLocked when a live task holds it."""
     holder = lock_holder(image)
     if holder is not None and holder != task_id and not holder_stale:
         raise ImportLocked(image_id=image.id, task_id=holder)
-    props = {k: v for k, v in image.extra_properties.items() if k != FAILED}
+    props = dict(image.extra_properties)
     props[LOCK] = task_id
-    props[IMPORTING_TO] = STORE
+    props[IMPORTING_TO] = ",".join(stores)
+    props[FAILED] = ",".join(s for s in _listed(image, FAILED) if s not in stores)
     return replace(image, extra_properties=props)
 
 
+def store_done(image: Image, store_id: str, *, failed: bool) -> Image:
+    """One store of the import finished: off os_glance_importing_to_stores, onto os_glance_failed_import if it
+    failed (Glance's _ImportToStore)."""
+    props = dict(image.extra_properties)
+    props[IMPORTING_TO] = ",".join(s for s in _listed(image, IMPORTING_TO) if s != store_id)
+    if failed:
+        props[FAILED] = ",".join([*(s for s in _listed(image, FAILED) if s != store_id), store_id])
+    return replace(image, extra_properties=props)
+
+
+def importing_to(image: Image) -> list[str]:
+    """The stores the running import has still to write (os_glance_importing_to_stores)."""
+    return _listed(image, IMPORTING_TO)
+
+
 def release_lock(image: Image, task_id: str, *, failed: bool) -> Image:
-    """Drop the lock if ``task_id`` holds it; a failed import records the store in os_glance_failed_import."""
+    """Drop the lock if ``task_id`` holds it; a failed import moves the stores it had still to write to
+    os_glance_failed_import. Both lists stay, as ``""`` when empty (Glance)."""
     if lock_holder(image) != task_id:
         return image
-    props = {k: v for k, v in image.extra_properties.items() if k not in (LOCK, IMPORTING_TO)}
+    props = {k: v for k, v in image.extra_properties.items() if k != LOCK}
     if failed:
-        props[FAILED] = STORE
+        props[FAILED] = ",".join(dict.fromkeys([*_listed(image, FAILED), *_listed(image, IMPORTING_TO)]))
+    props[IMPORTING_TO] = ""
+    props.setdefault(FAILED, "")
     return replace(image, extra_properties=props)
 
 

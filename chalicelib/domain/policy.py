@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Forbidden
-from chalicelib.domain.images import Image
+from chalicelib.domain.images import Image, ImageStatus
 
 
 def can_see(image: Image, ctx: RequestContext, *, is_member: bool) -> bool:
@@ -59,8 +59,14 @@ def require_visibility_change(ctx: RequestContext, visibility: str) -> None:
 
 
 def can_see_locations(image: Image, ctx: RequestContext) -> bool:
-    """get_image_location: admin, or a reader of the owner project (others see an empty list)."""
-    return ctx.is_admin or (ctx.is_reader and owns(image, ctx))
+    """get_image_location: admin, or a reader of the owner project (others see an empty list).
+
+    A deactivated image's locations are hidden from non-admins, who may not download it either
+    (Glance's db layer, ``_image_get``: "Locations are not returned for a deactivated image").
+    """
+    if ctx.is_admin:
+        return True
+    return ctx.is_reader and owns(image, ctx) and image.status is not ImageStatus.DEACTIVATED
 
 
 def require_add_location(image: Image, ctx: RequestContext) -> None:

@@ -28,7 +28,11 @@ class TooSlow(Unreachable):
 
 @dataclass(frozen=True)
 class FetchPolicy:
-    """IMPORT_ALLOWED_HOSTS and IMPORT_ALLOWED_PORTS: any port of an explicitly allowed host is fine."""
+    """IMPORT_ALLOWED_HOSTS (hosts fetched even on private addresses) and IMPORT_ALLOWED_PORTS.
+
+    As in Glance's import filtering (``validate_import_uri``) the host and port rules are
+    independent checks: an allowed host is still fetched only on an allowed port.
+    """
 
     allowed_hosts: frozenset[str] = frozenset()
     allowed_ports: frozenset[int] = frozenset({80, 443})
@@ -167,11 +171,11 @@ def _why_refused(address: Address) -> str | None:
 
 
 def check_port(url: str, target: Target, policy: FetchPolicy) -> None:
-    """Raise InvalidInput unless ``target``'s port is allowed (any port of an explicitly allowed host is)."""
-    if target.host not in policy.allowed_hosts and target.port not in policy.allowed_ports:
+    """Raise InvalidInput unless ``target``'s port is allowed, whatever its host (an independent check)."""
+    if target.port not in policy.allowed_ports:
         raise InvalidInput(
             f"Port {target.port} of {url} is not allowed; allowed ports are "
-            f"{sorted(policy.allowed_ports)} (IMPORT_ALLOWED_PORTS), or list the host in IMPORT_ALLOWED_HOSTS."
+            f"{sorted(policy.allowed_ports)} (IMPORT_ALLOWED_PORTS)."
         )
 
 

@@ -18,11 +18,14 @@ from chalicelib.config import DataSettings
 from chalicelib.domain import data, imports, policy
 from chalicelib.domain import images as domain
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import Forbidden, Gone, InvalidInput, NotFound, QuotaExceeded, ServiceUnavailable
+from chalicelib.domain.errors import (
+    BackendFailure, DomainError, Forbidden, Gone, InvalidInput, NotFound, QuotaExceeded, ServiceUnavailable,
+)
 from chalicelib.domain.images import Image, ImageStatus, Location
 from chalicelib.ports import STATUS, FormatInspector, ObjectStore, WebClient
 from chalicelib.services import location_relay as relay
 from chalicelib.services.locations import LocationSupport
+from chalicelib.services.stores import Stores
 from chalicelib.services.writer import ImageWriter
 
 HASH_ALGO = "sha512"
@@ -132,9 +135,10 @@ class ImageDataService:
 
     def __init__(
         self, writer: ImageWriter, locations: LocationSupport, store: ObjectStore, inspector: FormatInspector,
-        limits: DataSettings, web: WebClient | None = None,
+        limits: DataSettings, web: WebClient | None = None, stores: Stores | None = None,
     ) -> None:
         self._writer = writer
+        self._stores = stores
         self._web = web  # reads external locations for callers who may not see them
         self._locations = locations
         self.store = store
@@ -144,26 +148,35 @@ class ImageDataService:
     # -- upload --------------------------------------------------------
     def upload(
         self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], declared_size: int | None,
-        terms: UploadTerms = UploadTerms(),
+        terms: UploadTerms = UploadTerms(), store_id: str | None = None,
     ) -> Image:
-        """queued -> saving -> active with checksums and virtual size; 400/413/415 paths requeue (or kill, per ``terms``)."""
+        """queued -> saving -> active with checksums and virtual size, the data in the default store or
+        ``store_id`` (X-Image-Meta-Store: 400 unknown, 409 read-only); 400/413/415 paths requeue (or kill,
+        per ``terms``)."""
+        store = self._target(store_id)
         saving = self._begin(ctx, image_id, domain.begin_upload, "upload_image")
         key = data.data_key(image_id)
         hold = Hold(saving.status, saving.holder)
 
         def write() -> Image:
             self._check_declared(declared_size)
-            found = scan(chunks, lambda passing: self.store.put_stream(key, passing), inspector=self.inspector,
+            found = scan(chunks, lambda passing: store.put_stream(key, passing), inspector=self.inspector,
                          container_format=saving.container_format, disk_format=saving.disk_format,
                          cap=self.limits.image_size_cap)
             data.check_supplied("size", terms.size, found.size)
             data.check_supplied("checksum", terms.checksum, found.checksum)
             fields = dict(size=found.size, virtual_size=found.virtual_size, checksum=found.checksum,
                           os_hash_algo=HASH_ALGO, os_hash_value=found.os_hash_value,
-                          locations=(Location(self.store.url_of(key), {}),))
-            return self._finish(ctx, image_id, hold, fields, key)
+                          locations=(Location(store.url_of(key), {}),))
+            return self._finish(ctx, image_id, hold, fields, key, store=store)
 
-        return self._guarded(image_id, key, hold, write, terms.on_failure)
+        return self._guarded(image_id, key, hold, write, terms.on_failure, store)
+
+    def _target(self, store_id: str | None) -> ObjectStore:
+        """The store an upload writes to (the default one without ``store_id``)."""
+        if self._stores is None:
+            return self.store
+        return self._stores.get(self._stores.catalog.upload_target(store_id))
 
     def stage(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], declared_size: int | None) -> Image:
         """queued -> uploading with the data in the staging area and ``size`` set."""
@@ -180,7 +193,7 @@ class ImageDataService:
 
     def _guarded(
         self, image_id: str, key: str, hold: Hold, write: Callable[[], Image],
-        on_failure: "domain.Transition" = domain.requeue,
+        on_failure: "domain.Transition" = domain.requeue, store: ObjectStore | None = None,
     ) -> Image:
         """Run ``write``; on any failure but Gone (already cleaned) remove the bytes and move the image on."""
         try:
@@ -188,7 +201,7 @@ class ImageDataService:
         except Gone:
             raise
         except BaseException:
-            self._abandon(image_id, key, hold, on_failure)
+            self._abandon(image_id, key, hold, on_failure, store)
             raise
 
     def _begin(self, ctx: RequestContext, image_id: str, move: "domain.Transition", action: str) -> Image:
@@ -206,7 +219,7 @@ class ImageDataService:
 
     def _finish(
         self, ctx: RequestContext, image_id: str, hold: Hold, fields: Mapping[str, object], key: str,
-        activate: bool = True,
+        activate: bool = True, store: ObjectStore | None = None,
     ) -> Image:
         def change(image: Image) -> Image:
             if domain.holds(image, fields, active=activate):
@@ -220,12 +233,14 @@ class ImageDataService:
             return self._writer.change(ctx, image_id, change, persistent=True, guard=STATUS).after
         except (Gone, NotFound):
             # Deleted (or moved on) while the data streamed: keep nothing (Glance: 410).
-            self.store.delete(key)
+            (store or self.store).delete(key)
             raise Gone(image_id=image_id) from None
 
-    def _abandon(self, image_id: str, key: str, hold: Hold, move: "domain.Transition") -> None:
-        """Remove written data and ``move`` the image (back to queued, or killed), if it is still ours to move."""
-        self.store.delete(key)
+    def _abandon(self, image_id: str, key: str, hold: Hold, move: "domain.Transition",
+                 store: ObjectStore | None = None) -> None:
+        """Remove written data (in ``store``, else the default one) and ``move`` the image (back to queued, or
+        killed), if it is still ours to move."""
+        (store or self.store).delete(key)
 
         def give_back(image: Image) -> Image:
             # Still held by our upload: ours to move (the move releases the "uploading" count and the hold).
@@ -255,27 +270,37 @@ class ImageDataService:
             raise Forbidden(action="download_image")
         if not domain.serves_data(image):
             return Download(image)
-        # Glance's default location strategy: the first location serves the data.
-        first = image.locations[0].url
-        key = self._locations.own_key(image.id, first)
-        if key is None:
+        # Glance's default location strategy: locations in order; one whose store fails is skipped.
+        failure: DomainError | None = None
+        for location in image.locations:
+            try:
+                return self._serve(ctx, image, location.url, range_header, content_range, inline)
+            except (ServiceUnavailable, BackendFailure) as exc:
+                failure = exc
+        raise failure or ServiceUnavailable(detail=f"no store of image {image_id} could be read")
+
+    def _serve(self, ctx: RequestContext, image: Image, url: str, range_header: str | None,
+               content_range: str | None, inline: bool) -> Download:
+        """The answer from one location: its store's object (redirect or bytes), or an external URL."""
+        found = self._locations.own_object(image.id, url)
+        if found is None:
             if policy.can_see_locations(image, ctx):
                 # An http(s) location the caller may see anyway: it fetches it there, Range and all.
-                return Download(image, url=first)
-            return self._relay(image, first, range_header, content_range)
+                return Download(image, url=url)
+            return self._relay(image, url, range_header, content_range)
+        store, key = found.store, found.key
         if image.size is None:
-            return Download(image, url=self.store.presigned_get(key, PRESIGN_SECONDS))
+            return Download(image, url=store.presigned_get(key, PRESIGN_SECONDS))
         byte_range = self._byte_range(image.size, range_header, content_range)
         if byte_range is not None and range_header is None:
             # The deprecated Content-Range form cannot be handed to S3: always served here.
-            return self._proxy(image, key, byte_range, partial=True)
+            return self._proxy(image, store, key, byte_range, partial=True)
         partial = byte_range is not None
         fits = byte_range is None and image.size <= self.limits.proxy_max_bytes
         if self.limits.download_mode == "proxy" or (inline and fits):
             whole = data.ByteRange(0, image.size - 1, image.size)
-            return self._proxy(image, key, byte_range or whole, partial)
-        url = self.store.presigned_get(key, PRESIGN_SECONDS)
-        return Download(image, url=url, byte_range=byte_range, partial=partial)
+            return self._proxy(image, store, key, byte_range or whole, partial)
+        return Download(image, url=store.presigned_get(key, PRESIGN_SECONDS), byte_range=byte_range, partial=partial)
 
     def _relay(self, image: Image, url: str, range_header: str | None, content_range: str | None) -> Download:
         """An external location's bytes through the function, for a caller who may not learn its URL."""
@@ -298,11 +323,12 @@ class ImageDataService:
             return data.parse_range(range_header, size)
         return data.parse_content_range(content_range, size) if content_range is not None else None
 
-    def _proxy(self, image: Image, key: str, byte_range: data.ByteRange, partial: bool) -> Download:
+    def _proxy(self, image: Image, store: ObjectStore, key: str, byte_range: data.ByteRange,
+               partial: bool) -> Download:
         if byte_range.length > self.limits.proxy_max_bytes:
             raise InvalidInput(
                 f"The requested range is {byte_range.length} bytes; at most {self.limits.proxy_max_bytes} bytes "
                 "can pass through the API. Download with a Range header (served from object storage) instead."
             )
-        body = b"" if byte_range.total == 0 else self.store.get_range(key, byte_range.start, byte_range.end)
+        body = b"" if byte_range.total == 0 else store.get_range(key, byte_range.start, byte_range.end)
         return Download(image, body=body, byte_range=byte_range, partial=partial)

@@ -16,10 +16,12 @@ from chalicelib.config import LimitSettings
 from chalicelib.domain import images as domain
 from chalicelib.domain import listing, listing_keys, multipart, policy, rules, usage
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import BadTransition, InvalidInput, InvalidTransition, NotFound, QuotaExceeded
+from chalicelib.domain.errors import BadTransition, Forbidden, InvalidInput, InvalidTransition, NotFound, QuotaExceeded
 from chalicelib.domain.images import Image
 from chalicelib.domain.patch import PatchOp, apply_patch
+from chalicelib.domain import stores
 from chalicelib.domain.data import data_key, staging_key, upload_key
+from chalicelib.domain.stores import StoreCatalog
 from chalicelib.ports import STATUS, Clock, IdGen, ImageRepository, KeyCursor, MemberRepository, ObjectStore
 from chalicelib.services import listing_page
 from chalicelib.services.locations import LocationSupport, add_location, removed
@@ -192,6 +194,22 @@ class ImageService:
         """The new location API: a queued image gets ``url`` and becomes active, in one conditional write."""
         judge = lambda image: add_location(self._locations, image, ctx, url, validation)  # noqa: E731 - one expression
         return self._writer.change(ctx, image_id, judge, guard=STATUS).after
+
+    def delete_from_store(self, ctx: RequestContext, catalog: StoreCatalog, store_id: str, image_id: str) -> Image:
+        """``DELETE /v2/stores/{store_id}/{image_id}``: drop that store's location, then its bytes. Glance's
+        rules: 409 unknown store, 404 unseen, 403 policy or the only location, 409 not active, 404 not there."""
+        stores.require_configured(catalog, store_id)
+
+        def change(image: Image) -> Image:
+            if not policy.can_see_locations(image, ctx):
+                raise Forbidden(action="get_image_location")
+            policy.require_modify(image, ctx, "delete_image_location")
+            gone = stores.check_delete_from_store(catalog, image, store_id)
+            return replace(image, locations=tuple(loc for loc in image.locations if loc != gone))
+
+        written = self._writer.change(ctx, image_id, change, guard=STATUS)
+        self._locations.drop_data(image_id, removed(written.before, written.after))
+        return written.after
 
     def list_locations(self, ctx: RequestContext, image_id: str) -> list[domain.Location]:
         """The image's locations, for the service role (and admins) only."""

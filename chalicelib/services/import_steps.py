@@ -20,8 +20,10 @@ from chalicelib.domain.errors import Conflict, Duplicate, NotFound, QuotaExceede
 from chalicelib.domain.images import Image, Location
 from chalicelib.domain.urls import TooSlow
 from chalicelib.ports import STATUS, FormatInspector, ObjectStore, WebClient
+from chalicelib.services import store_copy
 from chalicelib.services.image_data import HASH_ALGO, capped, scan
 from chalicelib.services.images import ImageService
+from chalicelib.services.stores import Stores
 from chalicelib.services.tasks import TaskService
 from chalicelib.services.writer import ImageWriter
 
@@ -42,12 +44,22 @@ class ImportStepService:
     web: WebClient
     inspector: FormatInspector
     image_size_cap: int
+    stores: Stores | None = None
+
+    def _registry(self) -> Stores:
+        """The stores (a single-store registry over ``store`` when none were wired)."""
+        if self.stores is not None:
+            return self.stores
+        from chalicelib.domain.stores import Store, StoreCatalog
+
+        return Stores(StoreCatalog((Store("s3"),), "s3"), {"s3": self.store})
 
     # -- begin -----------------------------------------------------------------------
     def begin(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Mark the task processing; for a legacy task create its image; move the image to importing."""
         task = self.tasks.mark_processing(state["task_id"])
         task_input = dict(task.input or {})
+        targets = list(task_input.get("stores") or [self._registry().catalog.default])
         if task.type == LEGACY:
             image_id = image_of_task(task.id, task.image_id)
             self._create_legacy_image(task_input, task.owner, image_id)
@@ -62,13 +74,17 @@ class ImportStepService:
             if imports.importing_for(image, task.id):
                 return image  # a retry of this step
             if task.type == LEGACY:
-                image = imports.take_lock(image, task.id, holder_stale=False)
+                image = imports.take_lock(image, task.id, holder_stale=False, stores=targets)
             elif imports.lock_holder(image) != task.id:
                 raise Conflict(f"Image {image_id} is no longer locked for task {task.id}.")
+            if method == store_copy.COPY:
+                imports.check_copy_source(image)
+                return image  # copy-image: the image stays active while its data is copied
             return domain.begin_import(image)
 
         self.writer.change(PIPELINE, image_id, change, guard=STATUS)
-        return {"task_id": task.id, "image_id": image_id, "method": method, "uri": uri, "staged_key": staged}
+        return {"task_id": task.id, "image_id": image_id, "method": method, "uri": uri, "staged_key": staged,
+                "remaining": targets, "must_succeed": task_input.get("all_stores_must_succeed", True) is not False}
 
     def _create_legacy_image(self, task_input: Mapping[str, Any], owner: str | None, image_id: str) -> None:
         body = imports.legacy_image_body(task_input, owner, image_id)
@@ -79,7 +95,10 @@ class ImportStepService:
 
     # -- fetch -----------------------------------------------------------------------
     def fetch(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        """Stream an http(s) source into staging behind the SSRF guard; staged methods have their data."""
+        """Stream an http(s) source into staging behind the SSRF guard; staged methods have their data;
+        copy-image reads the image's first readable store object."""
+        if state.get("method") == store_copy.COPY:
+            return {**state, "source": store_copy.source_of(self._registry(), self.writer.get(state["image_id"]))}
         if state["method"] not in ("web-download", LEGACY):
             if self.store.size(state["staged_key"]) is None:
                 raise imports.ImportSourceError(detail=f"no staged data for image {state['image_id']}")
@@ -109,8 +128,11 @@ class ImportStepService:
 
     # -- verify ----------------------------------------------------------------------
     def verify(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        """One pass over the staged data: MD5 + SHA-512, size cap, format inspection; raises UnsafeImage/mismatch."""
+        """One pass over the staged data: MD5 + SHA-512, size cap, format inspection; raises UnsafeImage/mismatch.
+        copy-image's data was verified when the image was made active: nothing to read."""
         image = self.writer.get(state["image_id"])
+        if state.get("method") == store_copy.COPY:
+            return dict(state)
         task = self.tasks.find(state["task_id"])
         found = scan(self.store.iter_object(state["staged_key"]), _drain, inspector=self.inspector,
                      container_format=image.container_format,
@@ -121,28 +143,10 @@ class ImportStepService:
 
     # -- activate --------------------------------------------------------------------
     def activate(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        """Copy the staged data to the image's key, then importing -> active with its checksums (conditional)."""
-        image_id, task_id = state["image_id"], state["task_id"]
-        key = data.data_key(image_id)
-        location = Location(self.store.url_of(key), {})
-        if imports.activated_with(self.writer.get(image_id), location):
-            self.store.delete(state["staged_key"])  # a retry after the write landed: the staged copy may be gone
-            return dict(state)
-        self.store.copy(state["staged_key"], key)
-
-        def change(image: Image) -> Image:
-            if imports.activated_with(image, location):
-                return image  # a retry of this step
-            if not imports.importing_for(image, task_id):
-                raise Conflict(f"Image {image_id} is {image.status.value}; the import cannot activate it.")
-            moved = imports.release_lock(domain.activate(image), task_id, failed=False)
-            return replace(moved, size=state["size"], virtual_size=state.get("virtual_size"),
-                           checksum=state["checksum"], os_hash_algo=HASH_ALGO, os_hash_value=state["os_hash_value"],
-                           locations=(location,))
-
-        self.writer.change(PIPELINE, image_id, change, persistent=True, guard=STATUS)
-        self.store.delete(state["staged_key"])
-        return dict(state)
+        """ImportToStore for the next store of ``remaining``: copy the data there (server-side), then add the
+        location in a conditional write: the image goes active with its checksums at the first store (or
+        only at the last under all_stores_must_succeed), and the lock is released after the last store."""
+        return store_copy.import_to_next_store(self, state, PIPELINE)
 
     def succeed(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Record the task's success with ``result.image_id`` (and its expiry)."""
@@ -166,24 +170,22 @@ class ImportStepService:
         try:
             if image_id is not None:
                 staged = state.get("staged_key") or (task.input or {}).get("staged_key") or data.staging_key(image_id)
-                for key in self._revert_image(image_id, task.id, legacy, staged):
-                    self.store.delete(key)
+                targets = list((task.input or {}).get("stores") or [self._registry().catalog.default])
+                copying = (task.input or {}).get("method", {}).get("name") == store_copy.COPY
+                for store, key in self._revert_image(image_id, task.id, legacy, staged, targets, copying):
+                    store.delete(key)
         finally:
             self.tasks.record_failure(task.id, message)
         return {"task_id": task.id, "image_id": image_id, "status": "failure", "message": message}
 
-    def _revert_image(self, image_id: str, task_id: str, legacy: bool, staged: str) -> list[str]:
-        """Move the image back if this import still owns it; the keys of bytes that must go."""
-
-        def change(image: Image) -> Image:
-            if not imports.reverted_by(image, task_id, legacy=legacy):
-                return image  # activated, or another import's now: not ours to move
-            if legacy:
-                # The task made this image; ``protected`` guards users' deletes, not the import's revert.
-                return domain.discard(image)
-            return domain.give_back(imports.release_lock(image, task_id, failed=True))
-
-        ours = [staged, data.staging_key(image_id), data.data_key(image_id)]
+    def _revert_image(self, image_id: str, task_id: str, legacy: bool, staged: str, targets: list[str],
+                      copying: bool) -> list[tuple[ObjectStore, str]]:
+        """Move the image back if this import still owns it; the (store, key) of bytes that must go."""
+        registry = self._registry()
+        change = store_copy.reverter(registry.catalog, task_id, legacy=legacy, targets=targets, copying=copying)
+        default = registry.default()
+        staging = [(default, staged), (default, data.staging_key(image_id))]
+        copies = [(registry.get(t), data.data_key(image_id)) for t in targets if t in registry.objects]
         try:
             written = self.writer.change(PIPELINE, image_id, change, persistent=True, guard=STATUS)
         except NotFound:
@@ -191,9 +193,12 @@ class ImportStepService:
             try:
                 gone = domain.is_deleted(self.writer.get(image_id))
             except NotFound:
-                return ours
-            return ours if gone else [staged]
-        return ours if written.changed else []
+                return staging + copies
+            return staging + copies if gone else staging[:1]
+        if not written.changed:
+            return []
+        kept = {loc.url for loc in written.after.locations}
+        return staging + [(store, key) for store, key in copies if store.url_of(key) not in kept]
 
 
 def image_of_task(task_id: str, image_id: str | None) -> str:

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from chalicelib.domain import data, imports, multipart, policy, urls
+from chalicelib.domain import stores as store_rules
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import Conflict, DomainError, Duplicate, NotFound
+from chalicelib.domain.errors import Conflict, DomainError, Duplicate, InvalidInput, NotFound
 from chalicelib.domain.images import Image
 from chalicelib.domain.tasks import Task, TaskStatus
 from chalicelib.ports import STATUS, Clock, IdGen, ObjectStore
 from chalicelib.services.import_steps import PIPELINE
 from chalicelib.services.images import ImageService
+from chalicelib.services.stores import Stores
 from chalicelib.services.tasks import TaskService
 from chalicelib.services.writer import ImageWriter
 
@@ -47,28 +49,43 @@ class ImportService:
     enabled_methods: tuple[str, ...]
     fetch_policy: urls.FetchPolicy
     upload_url_seconds: int = 3600
+    stores: Stores | None = None
 
-    def import_image(self, ctx: RequestContext, image_id: str, body: Any) -> Task | None:
-        """``POST /v2/images/{id}/import``: 400 bad body, 404 unseen, 403 policy, 409 status/lock; None for a no-op."""
+    def import_image(self, ctx: RequestContext, image_id: str, body: Any, store_header: str | None = None,
+                     ) -> Task | None:
+        """``POST /v2/images/{id}/import`` into the stores the body (or ``X-Image-Meta-Store``) names: 400 bad
+        body, 404 unseen, 403 policy, 409 status, lock or unknown store; None for a no-op copy."""
         request = imports.parse_import_body(body, self.enabled_methods)
         image = self.images.show(ctx, image_id)
-        imports.check_stores(request)
         if request.method == "copy-image":
-            policy.require_copy_image(ctx)
             imports.check_copy_source(image)
-            imports.check_copy(request, image)
-            return None  # all_stores onto the one store that has it: nothing to do
-        policy.require_modify(image, ctx, "import_image")
-        self.images.require_within_size_total(image)
+            policy.require_copy_image(ctx)
+        else:
+            policy.require_modify(image, ctx, "import_image")
+            self.images.require_within_size_total(image)
+        catalog = self._stores().catalog
+        targets = catalog.import_targets(request.stores, request.all_stores, store_header, request.stores_given)
+        if request.method == "copy-image":
+            targets = store_rules.copy_targets(catalog, image, targets, request.all_stores)
+            if not targets:
+                return None  # every store already holds the image (Glance's no-op 202)
+        if not targets:
+            raise InvalidInput("'stores' is empty: name at least one store to import to.")
         if request.uri is not None:
             # Glance's import filtering at request time (scheme, port); addresses are checked again at fetch.
             urls.check_port(request.uri, urls.parse(request.uri), self.fetch_policy)
             request = dataclasses.replace(request, uri=urls.normalize(request.uri))  # stored as checked
-        return self._start(ctx, image_id, request.method, request.task_input(), self.ids.new_id())
+        return self._start(ctx, image_id, request.method, request.task_input(targets), self.ids.new_id(), targets)
+
+    def _stores(self) -> Stores:
+        if self.stores is None:  # pragma: no cover - wiring always passes them
+            raise LookupError("ImportService needs its stores")
+        return self.stores
 
     def _start(self, ctx: RequestContext, image_id: str, method: str, task_input: Mapping[str, Any],
-               task_id: str) -> Task:
-        """Lock the image for ``task_id``, record the task, start the pipeline (each step safe to repeat)."""
+               task_id: str, targets: list[str]) -> Task:
+        """Lock the image for ``task_id`` (``targets`` importing), record the task, start the pipeline (each
+        step safe to repeat)."""
 
         def lock(image: Image) -> Image:
             imports.check_can_import(image, method)
@@ -78,7 +95,7 @@ class ImportService:
                 multipart.require_none_pending(image)
             holder = imports.lock_holder(image)
             stale = holder is not None and holder != task_id and self._stale(holder)
-            return imports.take_lock(image, task_id, holder_stale=stale)
+            return imports.take_lock(image, task_id, holder_stale=stale, stores=targets)
 
         written = self.writer.change(ctx, image_id, lock, guard=STATUS)
         locked = written.after
@@ -149,8 +166,9 @@ class ImportService:
         except (NotFound, Conflict):
             self.store.delete(key)  # data no import can claim
             return None
-        task_input = {"method": {"name": UPLOAD_METHOD}, "staged_key": key}
+        default = self._stores().catalog.default
+        task_input = {"method": {"name": UPLOAD_METHOD}, "staged_key": key, "stores": [default]}
         try:
-            return self._start(PIPELINE, image_id, UPLOAD_METHOD, task_input, task_id)
+            return self._start(PIPELINE, image_id, UPLOAD_METHOD, task_input, task_id, [default])
         except imports.ImportLocked:
             return None  # another delivery took the lock first

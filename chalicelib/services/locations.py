@@ -1,8 +1,9 @@
 """Where location URLs may point, and the new location API (reference 1.7b).
 
-A location is either ``s3://<our bucket>/images/<image id>`` exactly (the
-image's own object, so no image can point at, or later delete, another
-image's bytes) or an http(s) URL that passes the SSRF guard. The PATCH rules
+A location is either ``s3://<a store's bucket>/<its prefix>images/<image id>``
+exactly (the image's own object in one of the configured stores, so no image
+can point at, or later delete, another image's bytes) or an http(s) URL that
+passes the SSRF guard (the read-only http store). The PATCH rules
 themselves are pure (domain/locations.py); this module supplies their URL
 check and the data clean-up after a location is gone.
 """
@@ -18,6 +19,7 @@ from chalicelib.domain.errors import Forbidden, InvalidInput, QuotaExceeded
 from chalicelib.domain.images import NEW_LOCATION_API, Image, Location
 from chalicelib.domain.patch import LocationChanges
 from chalicelib.ports import ObjectStore, WebProbe
+from chalicelib.services.stores import StoreObject, Stores
 
 _WEB = ("http://", "https://")
 NEW_API_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
@@ -31,12 +33,22 @@ class LocationSupport:
     store: ObjectStore | None = None
     web: WebProbe | None = None
     size_cap: int | None = None  # IMAGES_SIZE_CAP: a location declaring more is refused (413)
+    stores: Stores | None = None  # every configured store (None: ``store`` is the only one)
+
+    def own_object(self, image_id: str, url: str) -> StoreObject | None:
+        """The store and key of ``url`` if it names this image's own data object in a configured store exactly
+        (no sub-keys: ``images/x/y`` would be another image's object under a non-UUID id)."""
+        if self.stores is not None:
+            found = self.stores.locate(url)
+        else:
+            key = self.store.key_of(url) if self.store is not None else None
+            found = StoreObject("", self.store, key) if self.store is not None and key is not None else None
+        return found if found is not None and found.key == data.data_key(image_id) else None
 
     def own_key(self, image_id: str, url: str) -> str | None:
-        """The object key of ``url`` if it names this image's own data object exactly (no sub-keys:
-        ``images/x/y`` would be another image's object under a non-UUID id)."""
-        key = self.store.key_of(url) if self.store is not None else None
-        return key if key is not None and key == data.data_key(image_id) else None
+        """The object key of ``url`` if it names this image's own data object (``own_object``'s key)."""
+        found = self.own_object(image_id, url)
+        return found.key if found is not None else None
 
     def checker(self, image_id: str) -> locrules.UrlCheck:
         """The URL check for one request: validates and sizes each URL once, however often the write retries."""
@@ -64,13 +76,13 @@ class LocationSupport:
 
     def _size_of(self, image_id: str, url: str) -> int | None:
         if url.startswith("s3://"):
-            key = self.own_key(image_id, url)
-            if key is None or self.store is None:
+            found = self.own_object(image_id, url)
+            if found is None or self.store is None:
                 raise InvalidInput(
-                    f"Invalid location {url}: an s3 location must name this image's own object "
+                    f"Invalid location {url}: an s3 location must name this image's own object in a store "
                     f"({self.store.url_of(data.data_key(image_id)) if self.store else 's3://<bucket>/images/<id>'})."
                 )
-            size = self.store.size(key)
+            size = found.store.size(found.key)
             if size is None:
                 raise InvalidInput(f"Invalid location {url}: no such object.")
             return size
@@ -80,12 +92,10 @@ class LocationSupport:
 
     def drop_data(self, image_id: str, gone: Iterable[Location]) -> None:
         """Delete the bytes of locations that are gone, when they are this image's own objects."""
-        if self.store is None:
-            return
         for loc in gone:
-            key = self.own_key(image_id, loc.url)
-            if key is not None:
-                self.store.delete(key)
+            found = self.own_object(image_id, loc.url)
+            if found is not None:
+                found.store.delete(found.key)
 
 
 def removed(before: Image, after: Image) -> list[Location]:

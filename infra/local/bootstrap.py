@@ -28,7 +28,8 @@ def _create_table_args(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def ensure_resources(settings: Settings, session: Any) -> list[str]:
-    """Create missing tables and the bucket; returns what was created."""
+    """Create missing tables and buckets (the image bucket and every store's, each in its region); returns what
+    was created."""
     dynamodb = session.client("dynamodb", region_name=settings.resources.region, endpoint_url=settings.resources.endpoint_url)
     s3 = session.client("s3", region_name=settings.resources.region, endpoint_url=settings.resources.endpoint_url)
     existing = set(dynamodb.list_tables()["TableNames"])
@@ -44,10 +45,14 @@ def ensure_resources(settings: Settings, session: Any) -> list[str]:
                                              TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl})
             created.append(names[role])
     buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if settings.resources.bucket not in buckets:
-        kwargs: dict[str, Any] = {"Bucket": settings.resources.bucket}
-        if settings.resources.region != "us-east-1":
-            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.resources.region}
-        s3.create_bucket(**kwargs)
-        created.append(settings.resources.bucket)
+    wanted = {settings.resources.bucket: settings.resources.region}
+    for store in settings.catalog().s3():
+        wanted.setdefault(store.bucket, store.region or settings.resources.region)
+    for bucket, region in wanted.items():
+        if bucket not in buckets:
+            kwargs: dict[str, Any] = {"Bucket": bucket}
+            if region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+            session.client("s3", region_name=region, endpoint_url=settings.resources.endpoint_url).create_bucket(**kwargs)
+            created.append(bucket)
     return created

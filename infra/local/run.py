@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import os
 import signal
 import socket
@@ -34,6 +35,7 @@ from chalicelib import config as app_config
 # Local defaults; the cloud gets the same variables from the CDK stack. Names from the one declaration map.
 LOCAL_TABLES = {"images": "glance-images", "members": "glance-image-members", "usage": "glance-image-usage",
                 "metadefs": "glance-metadefs", "tasks": "glance-tasks"}
+ENV_STORES = app_config.declaration(app_config.StoreSettings, "stores").env
 LOCAL_ENV = {
     app_config.declaration(app_config.ResourceSettings, "region").env: "us-east-1",
     **{app_config.TABLE_ENV[role]: name for role, name in LOCAL_TABLES.items()},
@@ -44,6 +46,17 @@ LOCAL_ENV = {
 }
 ROOT = Path(__file__).resolve().parents[2]
 IN_MEMORY = "none"  # LOCAL_STATE_DIR=none: nothing on disk, as before issue 16
+
+
+def local_stores(bucket: str) -> str:
+    """Two stores, so every multi-store path runs locally (glance stores-info, image-import --stores, copy-image,
+    stores-delete): ``local``, the default, on the image bucket; ``replica`` on a second bucket "in another
+    region", under a prefix."""
+    return json.dumps([
+        {"id": "local", "bucket": bucket, "description": "Local store (default)"},
+        {"id": "replica", "bucket": f"{bucket}-replica", "region": "eu-west-1", "prefix": "glance/",
+         "description": "Local replica store in eu-west-1"},
+    ])
 
 
 def _runner(env: str, default: Any, doc: str) -> Any:
@@ -163,6 +176,7 @@ class LocalService:
         """Start the emulator (unless an endpoint was given), create resources, start serving."""
         for key, value in LOCAL_ENV.items():
             self.env.setdefault(key, value)
+        self.env.setdefault(ENV_STORES, local_stores(self.env[app_config.ENV_BUCKET]))
         if self.endpoint_url is None:
             import logging
 

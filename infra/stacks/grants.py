@@ -27,6 +27,7 @@ class Grant:
     objects: dict[str, tuple[str, ...]] = field(default_factory=dict)  # key prefix ("images/") -> object actions
     bucket: tuple[str, ...] = ()  # actions on the bucket itself (listing)
     machines: tuple[str, ...] = ()  # state machines (stepfunctions/<name>.asl.json) it starts
+    stores: tuple[str, ...] = ()  # object actions on the data of the further stores (-c stores; images/ there)
     keystone_secret: bool = False  # reads the Keystone service user's secret (cloud mode, keystone provider)
 
 
@@ -45,6 +46,7 @@ GRANTS: dict[str, Grant] = {
         # multipart, included).
         objects={DATA: (S3_GET, S3_PUT, S3_ABORT, S3_DELETE), STAGING: (S3_PUT, S3_ABORT, S3_DELETE, S3_LIST_PARTS)},
         machines=("import_image",),
+        stores=(S3_GET, S3_PUT, S3_ABORT, S3_DELETE),  # uploads to a named store, downloads, delete-from-store
     ),
     "authorizer": Grant(keystone_secret=True),
     "import_trigger": Grant(  # an upload landed: claim the image, start its import, drop what is not claimed
@@ -52,17 +54,20 @@ GRANTS: dict[str, Grant] = {
         objects={STAGING: (S3_DELETE,)}, machines=("import_image",),
     ),
     "import_begin": Grant(tables={**_STEP_RECORDS, "images": (GET, PUT, UPDATE)}),
-    "import_fetch": Grant(objects={STAGING: (S3_GET, S3_PUT, S3_ABORT)}),  # web -> staging/
+    "import_fetch": Grant(tables={"images": (GET,)},  # the image's target stores
+                          objects={STAGING: (S3_GET, S3_PUT, S3_ABORT)}),  # web -> staging/
     "import_verify": Grant(tables={"images": (GET,), "tasks": (GET,)}, objects={STAGING: (S3_GET,)}),
     "import_activate": Grant(  # staging/ -> images/ (a server-side copy), then the image goes active
         tables={"images": (GET, UPDATE), "members": (QUERY,), "usage": (UPDATE,)},
-        objects={STAGING: (S3_GET, S3_DELETE), DATA: (S3_PUT, S3_ABORT)},
+        objects={STAGING: (S3_GET, S3_DELETE), DATA: (S3_GET, S3_PUT, S3_ABORT)},  # DATA read: copy-image's source
+        stores=(S3_GET, S3_PUT, S3_ABORT),  # an import or copy-image into a further store (a server-side copy)
     ),
     "import_succeed": Grant(tables={"tasks": (GET, PUT)}),
-    "import_fail": Grant(tables=_STEP_RECORDS, objects={STAGING: (S3_DELETE,), DATA: (S3_DELETE,)}),
+    "import_fail": Grant(tables=_STEP_RECORDS, objects={STAGING: (S3_DELETE,), DATA: (S3_DELETE,)},
+                         stores=(S3_DELETE,)),  # the copies a failed import made
     "scrub_images": Grant(  # pending_delete images past the delay: their data (and any staged), then the records
         tables={"images": (GET, PUT), "members": (QUERY,)}, indexes=("images",),
-        objects={DATA: (S3_DELETE,), STAGING: (S3_DELETE,)},
+        objects={DATA: (S3_DELETE,), STAGING: (S3_DELETE,)}, stores=(S3_DELETE,),
     ),
     "load_metadefs": Grant(tables={"metadefs": (QUERY, PUT)}),
 }

@@ -33,3 +33,15 @@ def acknowledge_scoped_wildcards(stack: Stack, table_ids: list[str], bucket_id: 
             id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}*]",
             reason=f"Objects under {prefix or 'every prefix'} of this one bucket; keys end in image ids, "
                    "not known at deploy"))
+
+
+def acknowledge_store_wildcards(stack: Stack, made: list[tuple[str, str]], existing: list[tuple[str, str]]) -> None:
+    """The same for each further store's data: (logical id, key prefix) of a bucket the stack makes, (name, key
+    prefix) of an existing one; the grants end in ``<prefix>images/*``."""
+    reason = "Objects under images/ of this one store bucket; keys end in image ids, not known at deploy"
+    for bucket, prefix in made:
+        Validations.of(stack).acknowledge(Acknowledgment(
+            id=f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{prefix}images/*]", reason=reason))
+    for name, prefix in existing:
+        Validations.of(stack).acknowledge(Acknowledgment(
+            id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{name}/{prefix}images/*]", reason=reason))

@@ -22,7 +22,7 @@ from chalicelib.domain.data import UPLOAD_PREFIX
 from infra.stacks import gateway, grants, workflows
 from infra.stacks.data_plane import DataPlane
 from infra.stacks.chalice_app import ChaliceApp
-from infra.stacks.security import acknowledge_scoped_wildcards, suppress_justified
+from infra.stacks.security import acknowledge_scoped_wildcards, acknowledge_store_wildcards, suppress_justified
 from infra.stacks.settings import DeployConfig
 from infra.stacks.tables import ServiceTables, table_env_var
 
@@ -86,6 +86,7 @@ class GlanceServiceStack(cdk.Stack):
         removal = cdk.RemovalPolicy.RETAIN if deploy.production else cdk.RemovalPolicy.DESTROY
         self.tables = ServiceTables(self, "Tables", table_models, deploy.production)
         self.bucket, self.access_logs = self._buckets(removal)
+        self.store_buckets = self._store_buckets(removal)
         names = chalice_function_names(chalice_app)
         self.roles = self._function_roles(names)
         self.role = self.roles[API_HANDLER]  # the API's: Chalice's stage-wide role, each function's set below
@@ -124,6 +125,11 @@ class GlanceServiceStack(cdk.Stack):
             self, [self.resolve(self.get_logical_id(t)) for t in self.tables.tables.values()],
             self.resolve(self.get_logical_id(self.bucket.node.default_child)),
             sorted({"", *(prefix for g in grants.GRANTS.values() for prefix in g.objects)}))
+        further = [(s, self.store_buckets[s["id"]]) for s in deploy.stores[1:]]
+        acknowledge_store_wildcards(
+            self, [(self.resolve(self.get_logical_id(b.node.default_child)), s.get("prefix", ""))
+                   for s, b in further if isinstance(b, s3.Bucket)],
+            [(s["bucket"], s.get("prefix", "")) for s, b in further if not isinstance(b, s3.Bucket)])
 
     # -- data ---------------------------------------------------------------------------
     def _buckets(self, removal: cdk.RemovalPolicy) -> tuple[s3.Bucket, s3.Bucket]:
@@ -132,25 +138,51 @@ class GlanceServiceStack(cdk.Stack):
             encryption=s3.BucketEncryption.S3_MANAGED, removal_policy=removal,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         )
+        self._common = common
         access_logs = s3.Bucket(self, "AccessLogs", **common,
                                 lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))])
-        bucket = s3.Bucket(
-            self, "Images", **common,
-            # Versioning guards production data against overwrites and deletes; other stages skip its cost.
-            versioned=self.deploy.production,
-            server_access_logs_bucket=access_logs, server_access_logs_prefix="images/",
-            lifecycle_rules=[
-                s3.LifecycleRule(id="staging", prefix=STAGING_PREFIX, expiration=cdk.Duration.days(STAGING_EXPIRY_DAYS)),
-                s3.LifecycleRule(id="multipart", abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
-                                 noncurrent_version_expiration=cdk.Duration.days(30)),
-            ],
-        )
+        bucket = self._data_bucket(access_logs, "Images", "images/", s3.LifecycleRule(
+            id="staging", prefix=STAGING_PREFIX, expiration=cdk.Duration.days(STAGING_EXPIRY_DAYS)))
         # S3 -> EventBridge in CloudFormation itself; event_bridge_enabled=True would add a
         # custom-resource Lambda (with a managed policy) only to set this one property.
         cfn_bucket = bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)
         cfn_bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
         return bucket, access_logs
+
+    def _data_bucket(self, access_logs: s3.Bucket, construct_id: str, log_prefix: str,
+                     *rules: s3.LifecycleRule) -> s3.Bucket:
+        """An image data bucket: blocked public access, TLS only, encrypted, access-logged, versioned in production."""
+        return s3.Bucket(
+            self, construct_id, **self._common,
+            # Versioning guards production data against overwrites and deletes; other stages skip its cost.
+            versioned=self.deploy.production,
+            server_access_logs_bucket=access_logs, server_access_logs_prefix=log_prefix,
+            lifecycle_rules=[*rules, s3.LifecycleRule(
+                id="multipart", abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                noncurrent_version_expiration=cdk.Duration.days(30))],
+        )
+
+    def _store_buckets(self, removal: cdk.RemovalPolicy) -> dict[str, s3.IBucket]:
+        """Each configured store's bucket (the first store's is the image bucket): made here in the stack's
+        region with the image bucket's settings, or an existing one by name (another region)."""
+        buckets: dict[str, s3.IBucket] = {}
+        for index, store in enumerate(self.deploy.stores):
+            if index == 0:
+                buckets[store["id"]] = self.bucket
+            elif "bucket" in store:
+                buckets[store["id"]] = s3.Bucket.from_bucket_name(self, f"Store{index}", store["bucket"])
+            else:
+                buckets[store["id"]] = self._data_bucket(self.access_logs, f"Store{index}", f"stores/{store['id']}/")
+        return buckets
+
+    def _stores_env(self) -> dict[str, str]:
+        """IMAGES_STORES with each store's bucket name (tokens CloudFormation resolves)."""
+        if not self.deploy.stores:
+            return {}
+        listed = [{**{k: v for k, v in store.items() if k != "bucket"},
+                   "bucket": self.store_buckets[store["id"]].bucket_name} for store in self.deploy.stores]
+        return {app_config.declaration(app_config.StoreSettings, "stores").env: cdk.Stack.of(self).to_json_string(listed)}
 
     # -- functions ----------------------------------------------------------------------
     def _function_roles(self, names: list[str]) -> dict[str, iam.Role]:
@@ -185,6 +217,7 @@ class GlanceServiceStack(cdk.Stack):
     def _environment(self, machine_arns: Mapping[str, str]) -> dict[str, str]:
         env = {table_env_var(role): table.ref for role, table in self.tables.tables.items()}
         env[app_config.ENV_BUCKET] = self.bucket.bucket_name
+        env.update(self._stores_env())
         env[app_config.ENV_AUTH_MODE] = self.deploy.auth_mode
         env[app_config.ENV_STAGE] = self.deploy.stage
         env.update({workflows.env_var(name): arn for name, arn in machine_arns.items()})
@@ -217,6 +250,12 @@ class GlanceServiceStack(cdk.Stack):
                 for role in grant.indexes]
         out += [iam.PolicyStatement(actions=list(actions), resources=[self.bucket.arn_for_objects(f"{prefix}*")])
                 for prefix, actions in grant.objects.items()]
+        # The further stores' buckets (the default store is self.bucket): their data under each store's prefix.
+        for store, bucket in self.store_buckets.items():
+            if bucket is not self.bucket and grant.stores:
+                prefix = next((s.get("prefix", "") for s in self.deploy.stores if s["id"] == store), "")
+                out.append(iam.PolicyStatement(actions=list(grant.stores),
+                                               resources=[bucket.arn_for_objects(f"{prefix}{grants.DATA}*")]))
         if grant.bucket:
             out.append(iam.PolicyStatement(actions=list(grant.bucket), resources=[self.bucket.bucket_arn]))
         started = [machine_arns[m] for m in grant.machines if m in machine_arns]

@@ -51,6 +51,10 @@ class DeployConfig:
     data_plane_tasks: int = 2
     data_plane_cpu: int = 1024  # Fargate CPU units of one task
     data_plane_memory: int = 2048  # MiB of one task: the upload path holds a few parts, never an image
+    # Stores (IMAGES_STORES without bucket names): the first is the stack's image bucket; each other store in
+    # the stack's region gets a bucket of its own with the same security settings; a store in another region
+    # names its existing "bucket". E.g. [{"id": "main"}, {"id": "dr", "region": "eu-west-1", "bucket": "x"}].
+    stores: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def production(self) -> bool:
@@ -68,7 +72,7 @@ class DeployConfig:
                 raw = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
             elif f.type == "int":
                 raw = int(raw)
-            elif f.name == "app_env" and isinstance(raw, str):
+            elif f.name in ("app_env", "stores") and isinstance(raw, str):
                 raw = json.loads(raw)  # -c 'app_env={"IMAGES_DELAYED_DELETE": "true"}' arrives as text
             values[f.name] = raw
         deploy = cls(**values)
@@ -92,3 +96,17 @@ class DeployConfig:
             app_config.AuthSettings.from_env(self.auth_env())
         if self.data_plane and self.production and not self.data_plane_certificate_arn:
             raise app_config.ConfigError("data_plane in a production stage needs data_plane_certificate_arn (HTTPS)")
+        self._validate_stores()
+
+    def _validate_stores(self) -> None:
+        ids = [s.get("id") for s in self.stores]
+        if not all(isinstance(i, str) and i for i in ids) or len(set(ids)) != len(ids):
+            raise app_config.ConfigError(f"stores: every store needs a unique string 'id': {ids}")
+        if self.stores and ("bucket" in self.stores[0] or self.stores[0].get("prefix")):
+            raise app_config.ConfigError("stores: the first store is the stack's image bucket; give it no 'bucket' "
+                                         "and no 'prefix'")
+        for store in self.stores[1:]:
+            if store.get("region") and "bucket" not in store:
+                raise app_config.ConfigError(
+                    f"stores: store {store['id']} is in region {store['region']}: name its existing 'bucket' "
+                    "(a stack makes buckets in its own region only)")

@@ -10,10 +10,10 @@ from typing import Any, Iterator
 import pytest
 
 from tests.api.helpers import ALICE, body, create, patch, stored_keys, token
-from tests.webserver import FileServer, file_server
+from tests.webserver import ALLOWED_PORTS, FileServer, file_server
 
 pytestmark = pytest.mark.settings(show_multiple_locations=True, allowed_hosts=frozenset({"127.0.0.1"}),
-                                  probe_deadline_ms=600, image_size_cap=2**40)
+                                  allowed_ports=ALLOWED_PORTS, probe_deadline_ms=600, image_size_cap=2**40)
 SERVICE = token("nova", "service-proj", "service")
 V1_JSON = {"X-Auth-Token": ALICE["X-Auth-Token"], "Accept": "application/json"}
 DATA = b"x" * 1000

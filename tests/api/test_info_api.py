@@ -22,13 +22,17 @@ def test_import_info_lists_enabled_methods(api: Any) -> None:
                                       "value": ["glance-direct", "web-download", "copy-image"]}}
 
 
-def test_stores_one_default_s3_and_detail_admin_only(api: Any, container: Any) -> None:
-    assert body(api.http.get("/v2/info/stores", headers=ALICE)) == {
-        "stores": [{"id": "s3", "description": "Amazon S3 image store", "default": "true"}]}
+def test_stores_default_s3_and_the_http_store_detail_admin_only(api: Any, container: Any) -> None:
+    # Without IMAGES_STORES: one S3 store on IMAGES_BUCKET, and the read-only http store (Glance lists it so).
+    assert body(api.http.get("/v2/info/stores", headers=ALICE)) == {"stores": [
+        {"id": "s3", "description": "Amazon S3 image store", "default": "true"},
+        {"id": "http", "description": "http(s) locations", "read-only": "true"}]}
     assert api.http.get("/v2/info/stores/detail", headers=ALICE).status_code == 403
-    detail = body(api.http.get("/v2/info/stores/detail", headers=ADMIN))["stores"][0]
-    assert detail["type"] == "s3" and detail["weight"] == 0
-    assert detail["properties"]["s3_store_bucket"] == container.settings.resources.bucket
+    s3, http = body(api.http.get("/v2/info/stores/detail", headers=ADMIN))["stores"]
+    assert (s3["type"], s3["weight"], http["type"], http["properties"]) == ("s3", 0, "http", {})
+    assert s3["properties"]["s3_store_bucket"] == container.settings.resources.bucket
+    assert {"s3_store_large_object_size", "s3_store_large_object_chunk_size", "s3_store_thread_pools"} <= set(
+        s3["properties"])
     assert api.http.get("/v2/info/stores").status_code == 401
 
 

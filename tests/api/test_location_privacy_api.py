@@ -17,10 +17,10 @@ import pytest
 from chalicelib.domain.images import ImageStatus, Location
 from chalicelib.domain.tasks import Task
 from tests.api.helpers import ADMIN, ALICE, READER, body, create, reconfigure, stored_keys, token
-from tests.webserver import FileServer, file_server
+from tests.webserver import ALLOWED_PORTS, FileServer, file_server
 
 pytestmark = pytest.mark.settings(show_multiple_locations=True, show_image_direct_url=True,
-                                  allowed_hosts=frozenset({"127.0.0.1"}))
+                                  allowed_hosts=frozenset({"127.0.0.1"}), allowed_ports=ALLOWED_PORTS)
 DATA = b"external image bytes " * 50
 SECRET = "s3cr3t-pw"
 SIGNATURE = "Sig-0123456789abcdef"

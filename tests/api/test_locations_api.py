@@ -11,9 +11,9 @@ import pytest
 
 from chalicelib.domain.images import ImageStatus, Location
 from tests.api.helpers import ADMIN, ALICE, BOB, PATCH20, body, create, patch, reconfigure, token
-from tests.webserver import FileServer, file_server
+from tests.webserver import ALLOWED_PORTS, FileServer, file_server
 
-pytestmark = pytest.mark.settings(show_multiple_locations=True, allowed_hosts=frozenset({"127.0.0.1"}))
+pytestmark = pytest.mark.settings(show_multiple_locations=True, allowed_hosts=frozenset({"127.0.0.1"}), allowed_ports=ALLOWED_PORTS)
 SERVICE = token("nova", "service-proj", "service")
 DATA = b"x" * 1000
 
@@ -84,7 +84,10 @@ def test_replace_locations_by_status(api: Any, aws: Any, web: FileServer, status
     resp = patch(api, ADMIN, image_id, replace_op(*value))
     if status in ADD_OK:
         assert resp.status_code == 200, resp.body
-        assert body(resp)["locations"] == value and body(resp)["status"] == "active"
+        # Each location is shown with its store (http(s) URLs: the http store), as Glance's multi-store does.
+        shown = [{"url": v["url"], "metadata": {**v["metadata"], "store": "http"}} for v in value]
+        assert body(resp)["locations"] == shown and body(resp)["status"] == "active"
+        assert body(resp)["stores"] == "http"
     else:
         assert resp.status_code == 409, resp.body
         assert raw_item(aws, image_id) == before
@@ -128,7 +131,8 @@ def test_queued_image_with_a_location_is_active_with_the_locations_size(api: Any
     resp = patch(api, ALICE, image_id, add_op(web["/a.img"]))
     assert resp.status_code == 200, resp.body
     doc = body(resp)
-    assert (doc["status"], doc["size"], doc["locations"]) == ("active", len(DATA), [{"url": web["/a.img"], "metadata": {}}])
+    assert (doc["status"], doc["size"], doc["locations"]) == (
+        "active", len(DATA), [{"url": web["/a.img"], "metadata": {"store": "http"}}])
     assert ("HEAD", "/a.img") in web.requests
     # Its download is a redirect to that location.
     got = api.http.get(f"/v2/images/{image_id}/file", headers=ALICE)
@@ -340,4 +344,4 @@ def test_get_locations_is_for_the_service_role(api: Any, container: Any, web: Fi
     assert api.http.get(f"/v2/images/{image_id}/locations", headers=ALICE).status_code == 403
     for headers in (ADMIN, SERVICE):
         resp = api.http.get(f"/v2/images/{image_id}/locations", headers=headers)
-        assert (resp.status_code, body(resp)) == (200, [{"url": web["/a.img"], "metadata": {}}])
+        assert (resp.status_code, body(resp)) == (200, [{"url": web["/a.img"], "metadata": {"store": "http"}}])

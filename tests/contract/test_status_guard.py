@@ -51,7 +51,7 @@ def test_a_status_move_refuses_what_it_depends_on_having_moved(harness: ImageHar
     current = harness.repo.get(seen.id)
     moved = {
         "status": lambda im: begin_upload(im),
-        "lock": lambda im: take_lock(im, "task-x", holder_stale=False),
+        "lock": lambda im: take_lock(im, "task-x", holder_stale=False, stores=["s3"]),
         "same attribute": lambda im: replace(im, checksum="c" * 32),
         "named dependency": lambda im: replace(im, protected=True),
     }[interloper](current)

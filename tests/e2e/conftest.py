@@ -10,13 +10,15 @@ from chalicelib import wiring
 from infra.local.run import LocalService
 from tests.conftest import TEST_ENV
 from tests.sfn_waits import short_retry_waits
+from tests.webserver import ALLOWED_PORTS
 
 
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
     env = {**TEST_ENV, "IMAGES_TABLE": "e2e-images", "IMAGES_MEMBERS_TABLE": "e2e-members", "IMAGES_USAGE_TABLE": "e2e-usage", "IMAGES_METADEFS_TABLE": "e2e-metadefs", "IMAGES_TASKS_TABLE": "e2e-tasks", "IMAGES_BUCKET": "e2e-bucket",
-           # As `IMPORT_ALLOWED_HOSTS=127.0.0.1 make run`: locations on a local file server.
-           "IMPORT_ALLOWED_HOSTS": "127.0.0.1"}
+           # As `IMPORT_ALLOWED_HOSTS=127.0.0.1 IMPORT_ALLOWED_PORTS=... make run`: locations on a local
+           # file server (the port list is a check of its own, as Glance's import filtering).
+           "IMPORT_ALLOWED_HOSTS": "127.0.0.1", "IMPORT_ALLOWED_PORTS": ",".join(map(str, sorted(ALLOWED_PORTS)))}
     saved = {k: os.environ.get(k) for k in TEST_ENV}
     os.environ.update(TEST_ENV)  # the in-process server's PynamoDB reads credentials from here
     svc = LocalService(port=0, env=env).start()

@@ -14,6 +14,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.webserver import ALLOWED_PORTS
+
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "admin:demo:admin"
 
@@ -31,7 +33,9 @@ class RunProcess:
         self.host, self.port, self.log = host, free_port(host), log
         self.url = f"http://{host}:{self.port}"
         base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(log.parent), "HOST": host,
-                "PORT": str(self.port), "IMPORT_ALLOWED_HOSTS": "127.0.0.1"}
+                "PORT": str(self.port), "IMPORT_ALLOWED_HOSTS": "127.0.0.1",
+                # the test file servers' ports (tests/webserver.py): ports are checked apart from hosts
+                "IMPORT_ALLOWED_PORTS": ",".join(map(str, sorted(ALLOWED_PORTS)))}
         self._out = log.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "infra.local.run"], cwd=ROOT, env={**base, **env},
                                      stdout=self._out, stderr=subprocess.STDOUT)

@@ -63,7 +63,7 @@ def test_location_add_update_delete_on_an_active_image(service: LocalService, we
     updated = glance(service, ADMIN, "location-update", "--url", web["/mirror.img"], "--metadata", '{"site": "dc2"}',
                      image_id, home=tmp_path)
     assert updated.returncode == 0, updated.stderr
-    assert locations(service, image_id)[1] == {"url": web["/mirror.img"], "metadata": {"site": "dc2"}}
+    assert locations(service, image_id)[1] == {"url": web["/mirror.img"], "metadata": {"site": "dc2", "store": "http"}}
 
     deleted = glance(service, ADMIN, "location-delete", "--url", web["/mirror.img"], image_id, home=tmp_path)
     assert deleted.returncode == 0, deleted.stderr

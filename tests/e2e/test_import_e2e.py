@@ -2,7 +2,7 @@
 
 The state machine runs on the embedded emulator's Step Functions executor, with the
 Lambda steps in-process; the source is a file server on 127.0.0.1 (allowed, as with
-``IMPORT_ALLOWED_HOSTS=127.0.0.1 make run``).
+``IMPORT_ALLOWED_HOSTS=127.0.0.1 IMPORT_ALLOWED_PORTS=... make run``).
 """
 from __future__ import annotations
 

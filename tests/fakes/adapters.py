@@ -9,6 +9,7 @@ from chalicelib import wiring
 from chalicelib.adapters.inspection import OsloInspector
 from chalicelib.adapters.system import SystemClock, UuidGen
 from chalicelib.config import Settings
+from chalicelib.services.stores import Stores
 from tests.fakes.metadefs import InMemoryMetadefRepository
 from tests.fakes.repositories import (
     InMemoryImageRepository, InMemoryMemberRepository, InMemoryTaskRepository, RecordingLauncher,
@@ -21,18 +22,26 @@ def fake_adapters(settings: Settings) -> wiring.Adapters:
     images = InMemoryImageRepository()
     members = InMemoryMemberRepository(images)
     images.members = members
+    stores = memory_stores(settings)
     return wiring.Adapters(
         images=images,
         members=members,
         tasks=InMemoryTaskRepository(),
         metadefs=InMemoryMetadefRepository(),
-        store=InMemoryObjectStore(settings.resources.bucket),
+        store=stores.default(),
+        stores=stores,
         web=wiring.web_client(settings),
         inspector=OsloInspector(),
         launcher=RecordingLauncher(),
         clock=SystemClock(),
         ids=UuidGen(),
     )
+
+
+def memory_stores(settings: Settings) -> Stores:
+    """An in-memory store per configured S3 store."""
+    catalog = settings.catalog()
+    return Stores(catalog, {s.id: InMemoryObjectStore(s.bucket, prefix=s.prefix) for s in catalog.s3()})
 
 
 def fake_container(settings: Settings) -> wiring.Container:

@@ -7,7 +7,7 @@ from typing import Iterable, Iterator
 from urllib.parse import quote
 
 from chalicelib.adapters.s3_store import location_key, location_url
-from chalicelib.domain.errors import InvalidInput, NotFound
+from chalicelib.domain.errors import InvalidInput, NotFound, ServiceUnavailable
 from chalicelib.domain.multipart import UploadedPart
 
 # The scheme of this store's presigned URLs: not fetchable over HTTP. Tests that follow a presigned URL
@@ -18,10 +18,12 @@ PRESIGNED = "memory://"
 class InMemoryObjectStore:
     """One "bucket" of objects; location URLs are ``s3://<bucket>/<key>`` as with S3, so location rules agree."""
 
-    def __init__(self, bucket: str = "memory-bucket", part_size: int = 8 * 1024 * 1024) -> None:
+    def __init__(self, bucket: str = "memory-bucket", part_size: int = 8 * 1024 * 1024, *, prefix: str = "") -> None:
         self.bucket = bucket
         self.part_size = part_size
+        self.prefix = prefix  # in location URLs only: ``objects`` is keyed by the store key
         self.objects: dict[str, bytes] = {}
+        self.failing = False  # every read raises ServiceUnavailable (a store that is down)
         self.uploads: dict[str, tuple[str, dict[int, bytes]]] = {}  # multipart upload id -> (key, parts)
 
     def keys(self) -> list[str]:
@@ -47,12 +49,16 @@ class InMemoryObjectStore:
         return None if data is None else len(data)
 
     def url_of(self, key: str) -> str:
-        return location_url(self.bucket, key)
+        return location_url(self.bucket, self.prefix + key)
 
     def key_of(self, url: str) -> str | None:
-        return location_key(self.bucket, url)
+        found = location_key(self.bucket, url)
+        if found is None or not found.startswith(self.prefix):
+            return None
+        return found[len(self.prefix):] or None
 
     def presigned_get(self, key: str, expires_in: int) -> str:
+        self._check_up()
         return f"{PRESIGNED}{self.bucket}/{quote(key)}?method=GET&expires_in={expires_in}"
 
     def presigned_put(self, key: str, expires_in: int) -> str:
@@ -60,6 +66,7 @@ class InMemoryObjectStore:
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``start``..``end`` inclusive; NotFound when missing."""
+        self._check_up()
         if key not in self.objects:
             raise NotFound(f"No data at {key}.")
         return self.objects[key][start:end + 1]
@@ -77,6 +84,16 @@ class InMemoryObjectStore:
             raise NotFound(f"No data at {source}.")
         self.objects[target] = self.objects[source]
 
+    def copy_from(self, source: "InMemoryObjectStore", source_key: str, target: str) -> int:
+        """Copy another store's object here; its size. NotFound when missing."""
+        if source_key not in source.objects:
+            raise NotFound(f"No data at {source.url_of(source_key)}.")
+        self.objects[target] = source.objects[source_key]
+        return len(self.objects[target])
+
+    def _check_up(self) -> None:
+        if self.failing:
+            raise ServiceUnavailable(detail=f"store {self.bucket} is down")
     # -- multipart uploads (the parts a client PUTs to presigned URLs: ``upload_part`` here) ----------
     def start_multipart(self, key: str) -> str:
         upload_id = uuid.uuid4().hex

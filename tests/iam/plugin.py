@@ -58,7 +58,8 @@ def judge(calls: Any, completeness: bool) -> tuple[bool, str]:
         Path(os.environ[NEEDS_FILE]).write_text("\n".join([*report.needs, *unused]) + "\n")
     functions = len({c.function for c in calls})
     summary = (f"{len(calls)} distinct calls by {functions} functions, {report.checked} (action, resource) "
-               f"needs judged; completeness {'judged' if completeness else 'not judged (a subset ran)'}")
+               f"needs judged; completeness {'judged' if completeness else 'not judged (a subset ran)'}; "
+               f"{report.further_stores} calls on further stores' buckets left to tests/infra/test_stack_stores.py")
     return report.failed(completeness), "\n".join(filter(None, [summary, report.text(completeness)]))
 
 

@@ -53,6 +53,8 @@ RESOURCE_PARAMS = {
     "secretsmanager": ("SecretId",),
 }
 
+# The symbol of every further store's bucket (the default stack has none; tests/iam/check.py says how they are judged).
+FURTHER_STORES = "IMAGES_STORES"
 DATA_KEYS = ("Key", "Delete")  # object keys: kept as they are, never taken for a resource name
 
 
@@ -89,6 +91,9 @@ def resource_names() -> dict[str, str]:
     res = current.settings.resources
     names |= {name: config.TABLE_ENV[role] for role, name in res.table_names().items()}
     names[res.bucket] = config.ENV_BUCKET
+    for store in current.settings.catalog().stores:  # the further stores' buckets (IMAGES_STORES): see check.py
+        if store.bucket and store.bucket != res.bucket:
+            names[store.bucket] = FURTHER_STORES
     for env in config.STATE_MACHINE_ENV.values():
         value = getattr(res, config.ENV[env].name)
         if value:

@@ -13,7 +13,7 @@ from infra.stacks.service_stack import logical_id
 from tests.infra.conftest import ROOT, Synth
 
 GROUPS = (config.ResourceSettings, config.IdentitySettings, config.ApiSettings, config.LimitSettings,
-          config.DataSettings, config.LocationSettings, config.ImportSettings, config.FrontSettings,
+          config.DataSettings, config.LocationSettings, config.ImportSettings, config.FrontSettings, config.StoreSettings,
           config.AuthSettings)
 # Lambda sets AWS_REGION itself; an endpoint override exists only for emulators.
 SET_BY_LAMBDA_OR_LOCAL = {"AWS_REGION", "AWS_ENDPOINT_URL"}
@@ -52,6 +52,10 @@ def test_every_setting_reads_back_what_it_renders() -> None:
         tasks_table="t", bucket="b", auth_mode="cloud", image_tag_quota=7, allowed_hosts=frozenset({"h"}),
         allowed_ports=frozenset({8443}), import_methods=("web-download",), delayed_delete=True,
         public_endpoint="https://x", download_mode="proxy",
+        stores=(config.Store("a", bucket="b", description="main"),
+                config.Store("far", bucket="b2", region="ap-south-1", prefix="g/", storage_class="GLACIER_IR",
+                             read_only=True, weight=5)),
+        default_store="a", http_store_id="web",
     )
     assert config.Settings.from_env(custom.to_env()) == custom
 
@@ -63,6 +67,16 @@ def test_every_setting_reads_back_what_it_renders() -> None:
     ({"IMAGES_ENABLED_IMPORT_METHODS": "web-download,ftp"}, "IMAGES_ENABLED_IMPORT_METHODS: ftp not supported"),
     ({"IMPORT_ALLOWED_PORTS": "80,http"}, "IMPORT_ALLOWED_PORTS must be comma-separated integers"),
     ({"IMAGES_BUCKET": ""}, "missing environment variables: IMAGES_BUCKET"),
+    ({"IMAGES_STORES": "a=b"}, "IMAGES_STORES must be a JSON list of stores"),
+    ({"IMAGES_STORES": '[{"id": "a"}]'}, "every store needs a string 'id' and 'bucket'"),
+    ({"IMAGES_STORES": '[{"id": "a", "bucket": "b", "colour": "red"}]'}, "unknown keys \\['colour'\\]"),
+    ({"IMAGES_STORES": '[{"id": "a", "bucket": "b", "read_only": "no"}]'}, "'read_only' must be a boolean"),
+    ({"IMAGES_STORES": '[{"id": "a", "bucket": "b"}, {"id": "a", "bucket": "c"}]'}, "ids must be unique"),
+    ({"IMAGES_STORES": '[{"id": "http", "bucket": "b"}]'}, "ids must be unique"),
+    ({"IMAGES_STORES": '[{"id": "a", "bucket": "b"}]', "IMAGES_DEFAULT_STORE": "z"}, "IMAGES_DEFAULT_STORE=z"),
+    ({"IMAGES_STORES": '[{"id": "a", "bucket": "b", "read_only": true}]'}, "IMAGES_DEFAULT_STORE=a must name a writable"),
+    ({"IMAGES_STORES": '[{"id": "a", "bucket": "other"}]'}, "IMAGES_BUCKET=b must be the default store's bucket"),
+    ({"IMAGES_STORES": '[{"id": "a", "bucket": "b", "prefix": "p"}]'}, "the default store takes no prefix"),
 ])
 def test_a_malformed_or_missing_setting_fails_fast_naming_it(env: dict[str, str], detail: str) -> None:
     base = config.Settings.of(region="r", images_table="i", members_table="m", usage_table="u", metadefs_table="d",

@@ -18,10 +18,10 @@ from chalicelib.domain.errors import ConcurrentUpdate, Conflict, DomainError
 from chalicelib.domain.images import Image, ImageStatus, Location
 from chalicelib.domain.locations import ADD_STATUSES, REMOVE_STATUSES
 from chalicelib.domain.patch import PatchOp
-from tests.webserver import FileServer, file_server
+from tests.webserver import ALLOWED_PORTS, FileServer, file_server
 
 S = ImageStatus
-pytestmark = pytest.mark.settings(show_multiple_locations=True, allowed_hosts=frozenset({"127.0.0.1"}))
+pytestmark = pytest.mark.settings(show_multiple_locations=True, allowed_hosts=frozenset({"127.0.0.1"}), allowed_ports=ALLOWED_PORTS)
 ADMIN = RequestContext("admin", "admin-proj", frozenset({"admin"}))
 ALLOWED = {"add": ADD_STATUSES, "replace": ADD_STATUSES, "remove": REMOVE_STATUSES}
 # Glance's TODO: status changes that could slip between the location check and the write.

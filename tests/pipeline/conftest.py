@@ -11,7 +11,7 @@ import pytest
 from chalicelib import wiring
 from tests.conftest import Emulator, running_emulator
 from tests.sfn_waits import short_retry_waits
-from tests.webserver import FileServer, file_server
+from tests.webserver import ALLOWED_PORTS, FileServer, file_server
 
 ADMIN = {"X-Auth-Token": "admin:admin-proj:admin", "Accept": "application/json", "Content-Type": "application/json"}
 ALICE = {"X-Auth-Token": "alice:proj-a:member,reader", "Accept": "application/json",
@@ -83,7 +83,7 @@ def pipeline(emulator: Emulator, request: pytest.FixtureRequest) -> Iterator[Pip
     sfn = session.client("stepfunctions", region_name="us-east-1")
     s3 = session.client("s3", region_name="us-east-1")
     with file_server() as web:
-        settings = emulator.fresh(request, allowed_hosts=frozenset({"127.0.0.1"}))
+        settings = emulator.fresh(request, allowed_hosts=frozenset({"127.0.0.1"}), allowed_ports=ALLOWED_PORTS)
         arn = local_pipeline.deploy(settings, session, app)
         settings = settings.with_values(import_state_machine_arn=arn)
         built = emulator.container(settings)

@@ -47,9 +47,16 @@ def test_the_metadata_endpoint_is_refused_even_for_an_allowed_host(address: str)
         check_target("http://meta.internal/latest/", [address], allowed)
 
 
-def test_allowed_hosts_may_be_private_and_on_any_port() -> None:
-    assert check_target("http://files.internal:8080/x", ["10.0.0.7"], LOCAL).port == 8080
-    assert check_target("http://127.0.0.1:9000/x", ["127.0.0.1"], LOCAL).host == "127.0.0.1"
+def test_allowed_hosts_may_be_private_but_only_on_allowed_ports() -> None:
+    # Glance's validate_import_uri: the host and the port rules are independent checks.
+    assert check_target("http://files.internal/x", ["10.0.0.7"], LOCAL).port == 80
+    for url, address in (("http://files.internal:8080/x", "10.0.0.7"), ("http://127.0.0.1:9000/x", "127.0.0.1")):
+        with pytest.raises(InvalidInput, match="Port .* is not allowed.*IMPORT_ALLOWED_PORTS"):
+            check_target(url, [address], LOCAL)
+    wider = FetchPolicy(allowed_hosts=LOCAL.allowed_hosts, allowed_ports=frozenset({9000}))
+    assert check_target("http://127.0.0.1:9000/x", ["127.0.0.1"], wider).host == "127.0.0.1"
+    with pytest.raises(InvalidInput, match="Port 80 "):
+        check_target("http://127.0.0.1/x", ["127.0.0.1"], wider)  # 80 is no longer in the list
 
 
 def test_other_ports_need_the_port_list() -> None:

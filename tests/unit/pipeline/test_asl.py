@@ -17,7 +17,8 @@ START = json.loads(ASL)["StartAt"]
 
 def _targets(state: dict[str, Any]) -> list[str]:
     following = [state["Next"]] if "Next" in state else []
-    return following + [c["Next"] for c in state.get("Catch", [])]
+    choices = [c["Next"] for c in state.get("Choices", [])] + ([state["Default"]] if "Default" in state else [])
+    return following + choices + [c["Next"] for c in state.get("Catch", [])]
 
 
 def test_every_next_and_catch_names_a_state() -> None:
@@ -48,6 +49,13 @@ def test_every_step_retries_transient_faults_and_catches_everything_into_record_
     state = STATES[name]
     assert state["Retry"] and "SourceUnavailable" in state["Retry"][0]["ErrorEquals"]
     assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}]
+
+
+def test_activate_loops_over_the_stores_then_records_success() -> None:
+    # One ActivateImage per target store (Glance's _ImportToStore), while the step says there are more.
+    assert STATES["ActivateImage"]["Next"] == "MoreStores"
+    assert STATES["MoreStores"]["Choices"] == [{"Variable": "$.more", "BooleanEquals": True, "Next": "ActivateImage"}]
+    assert STATES["MoreStores"]["Default"] == "RecordSuccess"
 
 
 def test_the_failure_handler_ends_the_execution_failed() -> None:

@@ -216,6 +216,10 @@ def _multipart_without_concatenation(s3: Any) -> None:
         joined = s3.tempfile.SpooledTemporaryFile(s3.get_s3_default_key_buffer_size())
         for part in parts:
             with part.lock:
+                source = getattr(part._value_buffer, "path", None)  # a part on disk (the local state's files)
+                if source is not None and hasattr(joined, "append_file"):
+                    joined.append_file(source)  # copied by the kernel
+                    continue
                 part._value_buffer.seek(0)
                 shutil.copyfileobj(part._value_buffer, joined, 1024 * 1024)
         full_etag = s3.md5_hash()

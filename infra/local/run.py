@@ -296,7 +296,18 @@ def main() -> int:
                            endpoint_url=runner.endpoint_url, fault_rate=runner.fault_rate, fault_seed=runner.fault_seed,
                            state_dir=runner.state_path(), reset=runner.reset)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # SIGTERM and Ctrl-C are taken by a thread of their own (sigwait), not by the main thread's handlers, so
+    # that nothing the main thread or a request is doing can hold them; that thread also ends the process
+    # STOP_SECONDS (plus a margin) after the signal, whatever the stop is still waiting on.
+    signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)  # before any other thread: they all inherit the mask
+
+    def on_signal() -> None:
+        signal.sigwait(signals)
+        stop.set()
+        threading.Timer(STOP_SECONDS + 1.5, os._exit, args=(0,)).start()
+
+    threading.Thread(target=on_signal, name="signals", daemon=True).start()
     own_emulator = service.endpoint_url is None
     access_lines()
     service.start()

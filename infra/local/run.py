@@ -312,10 +312,7 @@ def main() -> int:
     access_lines()
     service.start()
     print(banner(service, own_emulator), flush=True)
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+    stop.wait()  # set by on_signal: SIGINT is blocked here too, so Ctrl-C raises no KeyboardInterrupt
     print("Stopping...", flush=True)
     if service.emulator is not None and service.emulator.faults.injected:
         print("Faults injected:", dict(sorted(service.emulator.faults.injected.items())), flush=True)
@@ -323,15 +320,14 @@ def main() -> int:
     stopping.start()
     stopping.join(STOP_SECONDS)
     print("Stopped." if not stopping.is_alive() else "Stopped (gave up waiting on requests in flight).", flush=True)
-    sys.stderr.flush()
-    # Threads the emulator or the import pipeline left running must not hold the exit (issue 18 item 12).
-    os._exit(0)
+    return 0
 
 
 if __name__ == "__main__":
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
-    # Everything is stopped and on disk (infra/local/state.py writes unbuffered or flushed): skip the ~5 s
-    # the interpreter spends collecting and tearing down moto's modules, so Ctrl-C ends at once.
+    # Everything is stopped and on disk (infra/local/state.py writes unbuffered or flushed): skip the ~5 s the
+    # interpreter spends tearing down moto's modules, and threads the emulator or the import pipeline left
+    # running must not hold the exit (issue 18 item 12).
     os._exit(code)

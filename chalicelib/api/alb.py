@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import base64
 import uuid
-from http import HTTPStatus
 from typing import Any, Callable, Mapping
 from urllib.parse import unquote_plus
 
 from chalicelib.api import authorizer
-from chalicelib.api.errors import error_response
+from chalicelib.api.errors import error_response, reason_phrase
 from chalicelib.api.http import MAX_REQUEST_ID_LENGTH
 from chalicelib.api.routing import GatewayRouteMatcher
 from chalicelib.domain.errors import Unauthenticated
@@ -83,7 +82,7 @@ def to_alb_response(response: Mapping[str, Any]) -> dict[str, Any]:
     body, encoded = response.get("body"), bool(response.get("isBase64Encoded"))
     if isinstance(body, bytes):  # a body Chalice left as bytes goes out as bytes, not as text
         body, encoded = base64.b64encode(body).decode("ascii"), True
-    return {"statusCode": status, "statusDescription": f"{status} {HTTPStatus(status).phrase}",
+    return {"statusCode": status, "statusDescription": f"{status} {reason_phrase(status)}",
             "isBase64Encoded": encoded, "multiValueHeaders": headers, "body": body or ""}
 
 

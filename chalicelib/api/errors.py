@@ -92,6 +92,14 @@ def _negotiate(accept: str | None) -> str:
     return "text/plain"
 
 
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase of ``status`` for a status line ("Unknown" for a code HTTP does not name)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
 def error_response(
     status: int, message: str, headers: dict[str, str] | None = None, accept: str | None = None
 ) -> Response:

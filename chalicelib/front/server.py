@@ -18,7 +18,7 @@ from typing import Any, Callable
 from cheroot import server as cs
 from cheroot import wsgi
 
-from chalicelib.api.errors import error_response
+from chalicelib.api.errors import error_response, reason_phrase
 from chalicelib.front.body import PIECE
 from chalicelib.front.wsgi import access_log
 
@@ -81,7 +81,7 @@ class GlanceRequest(cs.HTTPRequest):
         answer = error_response(code, message or _default_message(code),
                                 accept=accept.decode("latin-1") if accept else None)
         body = str(answer.body).encode("utf-8")
-        lines = [f"{self.server.protocol} {code} {_phrase(code)}", f"Content-Length: {len(body)}",
+        lines = [f"{self.server.protocol} {code} {reason_phrase(code)}", f"Content-Length: {len(body)}",
                  f"Content-Type: {answer.headers['Content-Type']}"]
         if code in (400, 413, 414, 500) or not self.ready:
             self.close_connection = True
@@ -112,15 +112,6 @@ class GlanceRequest(cs.HTTPRequest):
 class GlanceConnection(cs.HTTPConnection):
     RequestHandlerClass = GlanceRequest
     rbufsize = 64 * 1024
-
-
-def _phrase(code: int) -> str:
-    from http import HTTPStatus
-
-    try:
-        return HTTPStatus(code).phrase
-    except ValueError:
-        return "Error"
 
 
 def _default_message(code: int) -> str:

@@ -18,7 +18,7 @@ from chalice.local import LambdaContext
 
 from chalicelib.api import body as body_source
 from chalicelib.api import observability
-from chalicelib.api.errors import error_response
+from chalicelib.api.errors import error_response, reason_phrase
 from chalicelib.api.http import METHODS, UNSUPPORTED
 from chalicelib.config import FrontSettings, IdentitySettings
 from chalicelib.front.body import IncompleteBody, RequestBody
@@ -57,7 +57,7 @@ class Front:
         target = request_target(environ)
         headers = request_headers(environ)
         status, out, payload = self.respond(environ, method, target, headers)
-        start_response(f"{status} {_phrase(status)}", out)
+        start_response(f"{status} {reason_phrase(status)}", out)
         rid = next((v for n, v in out if n.lower() == "x-openstack-request-id"), "-")
         access_log.info("%s %s %s %.1fms %s", method, target, status, (time.perf_counter() - start) * 1000, rid)
         return [payload]
@@ -139,15 +139,6 @@ def _read_whole(body: RequestBody) -> bytes | None:
 def _glance(status: int, message: str, accept: str | None, method: str) -> tuple[int, list[tuple[str, str]], bytes]:
     answer: Response = error_response(status, message, {"x-openstack-request-id": f"req-{uuid.uuid4()}"}, accept)
     return response_parts(answer.to_dict(), method)
-
-
-def _phrase(status: int) -> str:
-    from http import HTTPStatus
-
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
 
 
 def thread_local_requests(app: Any) -> None:

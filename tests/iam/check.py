@@ -8,7 +8,7 @@ from typing import Callable, Mapping
 
 from tests.iam.actions import needs
 from tests.iam.policy import StackPolicies, allowed
-from tests.iam.recorder import Call
+from tests.iam.recorder import FURTHER_STORES, Call
 
 # Actions the Lambda service and runtime use with the function's role (its logs, its X-Ray traces), not the code.
 RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
@@ -22,7 +22,7 @@ UNTESTED: dict[str, str] = {
     "import_activate: s3:AbortMultipartUpload on ${IMAGES_BUCKET}/images/*": _ABORT + " (boto3's managed copy of > 8 MB)",
 }
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}")
-FURTHER = "${IMAGES_STORES}"
+FURTHER = "${" + FURTHER_STORES + "}"  # how the recorder names a further store's bucket
 _SYMBOL = re.compile(r"^\$\{([A-Z0-9_]+)\}(.*)$", re.S)
 
 

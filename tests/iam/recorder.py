@@ -54,7 +54,7 @@ RESOURCE_PARAMS = {
 }
 
 # The symbol of every further store's bucket (the default stack has none; tests/iam/check.py says how they are judged).
-FURTHER_STORES = "IMAGES_STORES"
+FURTHER_STORES = "IMAGES_STORES"  # the variable that names them (config.StoreSettings.stores)
 DATA_KEYS = ("Key", "Delete")  # object keys: kept as they are, never taken for a resource name
 
 

@@ -125,7 +125,7 @@ class GlanceServiceStack(cdk.Stack):
             self, [self.resolve(self.get_logical_id(t)) for t in self.tables.tables.values()],
             self.resolve(self.get_logical_id(self.bucket.node.default_child)),
             sorted({"", *(prefix for g in grants.GRANTS.values() for prefix in g.objects)}))
-        further = [(s, self.store_buckets[s["id"]]) for s in deploy.stores[1:]]
+        further = self._further_stores()
         acknowledge_store_wildcards(
             self, [(self.resolve(self.get_logical_id(b.node.default_child)), s.get("prefix", ""))
                    for s, b in further if isinstance(b, s3.Bucket)],
@@ -175,6 +175,10 @@ class GlanceServiceStack(cdk.Stack):
             else:
                 buckets[store["id"]] = self._data_bucket(self.access_logs, f"Store{index}", f"stores/{store['id']}/")
         return buckets
+
+    def _further_stores(self) -> list[tuple[dict[str, Any], s3.IBucket]]:
+        """Each store after the first (whose bucket is the image bucket), with its bucket."""
+        return [(spec, self.store_buckets[spec["id"]]) for spec in self.deploy.stores[1:]]
 
     def _stores_env(self) -> dict[str, str]:
         """IMAGES_STORES with each store's bucket name (tokens CloudFormation resolves)."""
@@ -251,11 +255,9 @@ class GlanceServiceStack(cdk.Stack):
         out += [iam.PolicyStatement(actions=list(actions), resources=[self.bucket.arn_for_objects(f"{prefix}*")])
                 for prefix, actions in grant.objects.items()]
         # The further stores' buckets (the default store is self.bucket): their data under each store's prefix.
-        for store, bucket in self.store_buckets.items():
-            if bucket is not self.bucket and grant.stores:
-                prefix = next((s.get("prefix", "") for s in self.deploy.stores if s["id"] == store), "")
-                out.append(iam.PolicyStatement(actions=list(grant.stores),
-                                               resources=[bucket.arn_for_objects(f"{prefix}{grants.DATA}*")]))
+        for spec, bucket in self._further_stores() if grant.stores else ():
+            out.append(iam.PolicyStatement(
+                actions=list(grant.stores), resources=[bucket.arn_for_objects(f"{spec.get('prefix', '')}{grants.DATA}*")]))
         if grant.bucket:
             out.append(iam.PolicyStatement(actions=list(grant.bucket), resources=[self.bucket.bucket_arn]))
         started = [machine_arns[m] for m in grant.machines if m in machine_arns]

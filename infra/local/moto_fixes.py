@@ -174,8 +174,9 @@ def _restore(undo: list[tuple[Any, Any, Any, Any]]) -> None:
 
 
 class _Joined:
-    """A completed multipart object's value: the parts already copied into one spooled file, which the
-    new FakeKey adopts as its buffer (moto disposes of the parts before it makes the key)."""
+    """A completed multipart object's value: the parts already joined into one file (with the local state,
+    the parts' own files: state_objects.JoinedFile), which the new FakeKey adopts as its buffer (moto
+    disposes of the parts before it makes the key)."""
 
     def __init__(self, file: Any, size: int) -> None:
         self.file = file
@@ -214,14 +215,16 @@ def _multipart_without_concatenation(s3: Any) -> None:
             raise s3.MalformedXML
         # moto's own ``tempfile`` (looked up now): the local state's shim swaps it for files on disk (state_objects).
         joined = s3.tempfile.SpooledTemporaryFile(s3.get_s3_default_key_buffer_size())
-        for part in parts:
-            with part.lock:
-                source = getattr(part._value_buffer, "path", None)  # a part on disk (the local state's files)
-                if source is not None and hasattr(joined, "append_file"):
-                    joined.append_file(source)  # copied by the kernel
-                    continue
-                part._value_buffer.seek(0)
-                shutil.copyfileobj(part._value_buffer, joined, 1024 * 1024)
+        on_disk = [getattr(part._value_buffer, "path", None) for part in parts]  # the local state's part files
+        if hasattr(joined, "path") and all(on_disk):
+            from infra.local.state_objects import JoinedFile
+
+            joined = JoinedFile.adopt(joined, on_disk)  # the parts' files become the object's: nothing copied
+        else:
+            for part in parts:
+                with part.lock:
+                    part._value_buffer.seek(0)
+                    shutil.copyfileobj(part._value_buffer, joined, 1024 * 1024)
         full_etag = s3.md5_hash()
         full_etag.update(bytes(md5s))
         checksum = checksum_builder.build() if algorithm else None

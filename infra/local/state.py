@@ -33,9 +33,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from infra.local.state_objects import ObjectFile, ObjectStore
+from infra.local.state_objects import JoinedFile, ObjectFile, ObjectStore
 
-__all__ = ["LocalState", "ObjectFile", "ObjectStore", "StateInUse"]
+__all__ = ["JoinedFile", "LocalState", "ObjectFile", "ObjectStore", "StateInUse"]
 
 FORMAT = "glance-local-state 1"
 COMPACT_EVERY = 5000

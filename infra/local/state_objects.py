@@ -7,6 +7,11 @@ it named, which writes ``<id>.json`` (bucket, key, ETag, size, metadata) next to
 object's file and removes the files of the object it replaced or deleted; ``restore`` puts the
 recorded objects back in their buckets and removes every file nothing names (parts of unfinished
 multipart uploads, bytes whose PUT was never answered).
+
+A completed multipart upload is a ``JoinedFile``: its parts' files, hard-linked as ``<id>.<n>``
+segments and read as one, so the bytes of a large upload are written to disk once, when the parts
+arrive, never copied into a second file at completion (which cost as long again as the upload's
+writes, and doubled the page cache it took).
 """
 from __future__ import annotations
 
@@ -64,20 +69,6 @@ class ObjectFile:
         self._pos += len(data)
         return len(data)
 
-    def append_file(self, source: Path) -> int:
-        """Append ``source``'s bytes at the current position, copied by the kernel (copy_file_range): a
-        multipart completion joins its parts this way (infra/local/moto_fixes.py), not through Python."""
-        copied = 0
-        with self._open("r+b") as out, source.open("rb") as src:
-            size = os.fstat(src.fileno()).st_size
-            while copied < size:
-                sent = os.copy_file_range(src.fileno(), out.fileno(), size - copied, copied, self._pos + copied)
-                if sent == 0:
-                    break
-                copied += sent
-        self._pos += copied
-        return copied
-
     def truncate(self, size: int | None = None) -> int:
         if self.closed:
             raise ValueError("I/O operation on closed file.")
@@ -92,6 +83,98 @@ class ObjectFile:
             self.closed = True
             if not self.kept:
                 self.path.unlink(missing_ok=True)
+
+
+class JoinedFile(ObjectFile):
+    """A completed multipart object: its parts' files, in order, read as one and never copied.
+
+    Each part's file is hard-linked as ``<path>.<n>`` (the part's own name goes when moto disposes
+    of the part); ``path`` itself stays empty and names the object (its ``.json`` record lists the
+    segment sizes). Stored objects are not rewritten by moto, but a write or truncate still works:
+    it first turns the object back into one plain file.
+    """
+
+    def __init__(self, path: Path, sizes: list[int], create: bool = True) -> None:
+        super().__init__(path, create)
+        self.sizes = list(sizes)
+
+    @classmethod
+    def adopt(cls, empty: ObjectFile, parts: list[Path]) -> "JoinedFile":
+        """``empty``'s path as the object of ``parts`` (linked, not copied)."""
+        linked: list[Path] = []
+        try:
+            for number, part in enumerate(parts, 1):
+                segment = empty.path.with_name(f"{empty.path.name}.{number}")
+                os.link(part, segment)
+                linked.append(segment)
+        except BaseException:
+            for segment in linked:
+                segment.unlink(missing_ok=True)
+            raise
+        return cls(empty.path, [s.stat().st_size for s in linked], create=False)
+
+    @property
+    def segments(self) -> list[Path]:
+        return [self.path.with_name(f"{self.path.name}.{n}") for n in range(1, len(self.sizes) + 1)]
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_END and self.sizes:
+            self._pos = sum(self.sizes) + offset
+            return self._pos
+        return super().seek(offset, whence)
+
+    def read(self, size: int | None = -1) -> bytes:
+        if not self.sizes:
+            return super().read(size)
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+        want = sum(self.sizes) - self._pos if size is None or size < 0 else size
+        pieces: list[bytes] = []
+        start = 0
+        for segment, length in zip(self.segments, self.sizes):
+            if want <= 0:
+                break
+            if self._pos < start + length:
+                with segment.open("rb") as f:
+                    f.seek(self._pos - start)
+                    piece = f.read(min(want, start + length - self._pos))
+                pieces.append(piece)
+                self._pos += len(piece)
+                want -= len(piece)
+            start += length
+        return b"".join(pieces)
+
+    def _flatten(self, keep: int) -> None:
+        """Back to one plain file holding the first ``keep`` bytes."""
+        if not self.sizes:
+            return
+        position, self._pos = self._pos, 0
+        with self._open("r+b") as out:
+            out.truncate(0)
+            for segment, length in zip(self.segments, self.sizes):
+                if out.tell() >= keep:
+                    break
+                with segment.open("rb") as src:
+                    os.copy_file_range(src.fileno(), out.fileno(), min(length, keep - out.tell()))
+                out.seek(0, os.SEEK_END)
+        for segment in self.segments:
+            segment.unlink(missing_ok=True)
+        self.sizes = []
+        self._pos = position
+
+    def write(self, data: bytes) -> int:
+        self._flatten(sum(self.sizes))
+        return super().write(data)
+
+    def truncate(self, size: int | None = None) -> int:
+        self._flatten(self._pos if size is None else size)
+        return super().truncate(size)
+
+    def close(self) -> None:
+        if not self.closed and not self.kept:
+            for segment in self.segments:
+                segment.unlink(missing_ok=True)
+        super().close()
 
 
 class _TempfileShim:
@@ -171,7 +254,9 @@ class ObjectStore:
 
     @staticmethod
     def _write_sidecar(path: Path, bucket: str, key: Any) -> None:
+        segments = key._value_buffer.sizes if isinstance(key._value_buffer, JoinedFile) else None
         record = {"bucket": bucket, "key": key.name, "written": time.time_ns(), "etag": key.etag.strip('"'), "size": key.size,
+                  **({"segments": segments} if segments else {}),
                   "last_modified": key.last_modified.isoformat(), "metadata": dict(key.metadata),
                   "checksum": [key.checksum_algorithm, key.checksum_value, key.checksum_type]}
         temp = path.with_suffix(".tmp")
@@ -184,12 +269,14 @@ class ObjectStore:
         restored = 0
         records = {p.with_suffix(""): p for p in self.root.glob("*.json")}
         for data in [p for p in self.root.iterdir() if p.suffix != ".json"]:
-            if data not in records:
-                data.unlink()  # a part, a temporary key, or bytes whose PUT was never answered
+            if data.with_name(data.name.split(".")[0]) not in records or data.suffix == ".tmp":
+                data.unlink()  # a part, a temporary key, bytes whose PUT was never answered, a torn record
         loaded = sorted(((json.loads(sidecar.read_text()), data) for data, sidecar in records.items()),
                         key=lambda pair: int(pair[0]["written"]))
         for record, data in loaded:  # oldest first: a crash between two writes of one key leaves the newer
-            if not data.exists() or record["bucket"] not in backend.buckets:
+            sizes = record.get("segments")
+            whole = not sizes or [p.stat().st_size for p in _segments_of(data)] == sizes  # no segment lost or cut
+            if not data.exists() or not whole or record["bucket"] not in backend.buckets:
                 _remove(data)
                 continue
             older = self._index.get((record["bucket"], record["key"]))
@@ -198,7 +285,7 @@ class ObjectStore:
                 restored -= 1
             key = backend.put_object(record["bucket"], record["key"], b"", etag=record["etag"], disable_notification=True)
             key._value_buffer.close()  # its fresh, empty file (removed); the stored one replaces it
-            stored = ObjectFile(data, create=False)
+            stored = JoinedFile(data, sizes, create=False) if sizes else ObjectFile(data, create=False)
             stored.kept = True
             key._value_buffer = stored
             key.contentsize = record["size"]
@@ -213,3 +300,11 @@ class ObjectStore:
 def _remove(data: Path) -> None:
     data.with_suffix(".json").unlink(missing_ok=True)
     data.unlink(missing_ok=True)
+    for segment in _segments_of(data):
+        segment.unlink(missing_ok=True)
+
+
+def _segments_of(data: Path) -> list[Path]:
+    """A JoinedFile's segment files (``<id>.<n>``), in order."""
+    found = [p for p in data.parent.glob(data.name + ".*") if p.suffix[1:].isdigit()]
+    return sorted(found, key=lambda p: int(p.suffix[1:]))

@@ -115,5 +115,13 @@ def test_a_restart_after_sigterm_or_kill_9_finds_everything_with_identical_bytes
         assert third.stop() == 0
     # One object per image with data (term: shared, large, the task's; kill: shared, large); deleted images'
     # objects and the import's staged bytes are gone, and nothing else is left behind.
-    objects = sorted(p.suffix for p in (tmp_path / "state" / "objects").iterdir())
-    assert objects == [""] * 5 + [".json"] * 5, objects
+    # A multipart object (the large ones) keeps its parts' files as numbered segments 1..n beside it.
+    files: dict[str, list[str]] = {}
+    for path in (tmp_path / "state" / "objects").iterdir():
+        files.setdefault(path.name.split(".")[0], []).append(path.suffix)
+    assert len(files) == 5, files
+    for suffixes in files.values():
+        segments = sorted(int(s[1:]) for s in suffixes if s[1:].isdigit())
+        assert sorted(set(suffixes) - {f".{n}" for n in segments}) == ["", ".json"], files
+        assert segments == list(range(1, len(segments) + 1)), files
+    assert sum(1 for suffixes in files.values() if len(suffixes) > 2) == 2, files  # the two large images

@@ -125,3 +125,88 @@ def test_the_runner_keeps_state_under_the_project_unless_told() -> None:
 
 def state_root() -> Path:
     return Path(__file__).resolve().parents[3]
+
+
+def _joined(tmp_path: Path, pieces: list[bytes]) -> state.JoinedFile:
+    parts = []
+    for n, piece in enumerate(pieces):
+        part = state.ObjectFile(tmp_path / f"part{n}")
+        part.write(piece)
+        parts.append(part.path)
+    return state.JoinedFile.adopt(state.ObjectFile(tmp_path / "obj"), parts)
+
+
+def test_a_joined_object_reads_its_parts_as_one_without_copying_them(tmp_path: Path) -> None:
+    pieces = [b"abcde", b"fgh", b"ijklmnop"]
+    joined = _joined(tmp_path, pieces)
+    assert joined.sizes == [5, 3, 8] and (tmp_path / "obj").stat().st_size == 0
+    assert all(os.path.samefile(tmp_path / f"part{n}", tmp_path / f"obj.{n + 1}") for n in range(3))  # linked
+    assert joined.read() == b"".join(pieces)
+    joined.seek(4)
+    assert joined.read(6) == b"efghij" and joined.tell() == 10  # across a whole segment
+    assert joined.read(100) == b"klmnop" and joined.read(1) == b""
+    assert joined.seek(-3, os.SEEK_END) == 13 and joined.read() == b"nop"
+    joined.seek(0)
+    assert [joined.read(4) for _ in range(5)] == [b"abcd", b"efgh", b"ijkl", b"mnop", b""]
+
+
+def test_a_joined_object_becomes_one_file_when_written_and_its_files_go_when_closed(tmp_path: Path) -> None:
+    joined = _joined(tmp_path, [b"abc", b"def"])
+    for n in range(2):
+        (tmp_path / f"part{n}").unlink()  # moto disposes of the parts
+    joined.seek(0)
+    joined.truncate(4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["obj"] and (tmp_path / "obj").read_bytes() == b"abcd"
+    joined.seek(0, os.SEEK_END)
+    joined.write(b"!")
+    joined.seek(0)
+    assert joined.read() == b"abcd!"
+    (tmp_path / "t").mkdir()
+    temporary = _joined(tmp_path / "t", [b"x", b"y"])
+    temporary.close()
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["part0", "part1"]  # its segments went, not the parts
+
+
+@pytest.mark.moto
+def test_a_restart_restores_a_joined_object_and_drops_one_with_a_segment_cut_short(tmp_path: Path) -> None:
+    from moto import mock_aws
+
+    from infra.local import moto_fixes
+
+    moto_fixes.install()
+    part = 5 * 1024 * 1024
+    data = [os.urandom(part), os.urandom(part), b"tail"]
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="joined-bucket")
+        store = state.ObjectStore(tmp_path)
+        store.activate()
+        try:
+            for name in ("whole", "cut"):
+                upload = s3.create_multipart_upload(Bucket="joined-bucket", Key=name)["UploadId"]
+                parts = [{"PartNumber": n + 1, "ETag": s3.upload_part(Bucket="joined-bucket", Key=name, UploadId=upload,
+                                                                       PartNumber=n + 1, Body=chunk)["ETag"]}
+                         for n, chunk in enumerate(data)]
+                s3.complete_multipart_upload(Bucket="joined-bucket", Key=name, UploadId=upload, MultipartUpload={"Parts": parts})
+                store.sync("joined-bucket", name)
+            assert s3.get_object(Bucket="joined-bucket", Key="whole")["Body"].read() == b"".join(data)
+            assert s3.get_object(Bucket="joined-bucket", Key="whole", Range="bytes=5242878-5242881")["Body"].read() == \
+                data[0][-2:] + data[1][:2]
+        finally:
+            store.deactivate()
+        names = {p.name for p in tmp_path.iterdir()}
+        assert len(names) == 2 * 5  # two objects: each its empty file, its record and three segments
+        cut = next(p for p in tmp_path.glob("*.json") if json.loads(p.read_text())["key"] == "cut").with_suffix("")
+        os.truncate(cut.with_name(cut.name + ".2"), 10)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="joined-bucket")
+        again = state.ObjectStore(tmp_path)
+        again.activate()
+        try:
+            assert again.restore() == 1
+            assert s3.get_object(Bucket="joined-bucket", Key="whole")["Body"].read() == b"".join(data)
+            assert [o["Key"] for o in s3.list_objects_v2(Bucket="joined-bucket")["Contents"]] == ["whole"]
+        finally:
+            again.deactivate()
+    assert not any(p.name.startswith(cut.name) for p in tmp_path.iterdir())  # nothing of the cut one is left

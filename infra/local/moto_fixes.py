@@ -85,6 +85,8 @@ def _check_s3(s3: Any) -> None:
                    "self._value_buffer.truncate()"):
         if needle not in setter:
             raise RuntimeError(f"moto FakeKey.value's setter changed ({needle!r} is gone): update infra/local/moto_fixes.py")
+    if "if self._etag is None:" not in inspect.getsource(s3.FakeKey.etag.fget):
+        raise RuntimeError("moto FakeKey.etag changed (no longer computed once from the value): update infra/local/moto_fixes.py")
     manager = inspect.getsource(s3.S3Backend.complete_multipart_upload)
     if "multipart.complete(body)" not in manager or "self.put_object(" not in manager or not hasattr(
             s3, "get_s3_default_key_buffer_size"):
@@ -233,6 +235,10 @@ def _multipart_without_concatenation(s3: Any) -> None:
     def value_setter(self: Any, new_value: Any) -> None:
         if not isinstance(new_value, _Joined):
             original_setter(self, new_value)
+            if self._etag is None and isinstance(new_value, bytes):
+                # The MD5 moto's ``etag`` would compute, from the bytes at hand: it reads the stored
+                # buffer back (from disk with the local state: a second pass over every upload).
+                self._etag = s3.md5_hash(new_value).hexdigest()
             return
         self._value_buffer.close()
         self._value_buffer = new_value.file

@@ -132,3 +132,30 @@ def test_multipart_completion_copies_parts_without_holding_the_object() -> None:
     assert got["ETag"].strip('"') == f"{hashlib.md5(md5s).hexdigest()}-{len(data)}"
     # moto's own completion holds the 20 MiB object two or three times over; the copy holds about a MiB.
     assert peak < 2 * part, peak
+
+
+def test_a_written_objects_etag_comes_from_its_bytes_not_from_reading_the_stored_file(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from infra.local import state_objects
+
+    moto_fixes.install()
+    reads: list[int] = []
+    original = state_objects.ObjectFile.read
+    monkeypatch.setattr(state_objects.ObjectFile, "read", lambda self, size=-1: reads.append(1) or original(self, size))
+    data = b"etag bytes" * 1000
+    store = state_objects.ObjectStore(tmp_path)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="etag-bucket")
+        store.activate()
+        try:
+            put = s3.put_object(Bucket="etag-bucket", Key="k", Body=data)
+            upload = s3.create_multipart_upload(Bucket="etag-bucket", Key="m")["UploadId"]
+            part = s3.upload_part(Bucket="etag-bucket", Key="m", UploadId=upload, PartNumber=1, Body=data)
+            assert reads == []  # neither answer read its stored bytes back
+            assert s3.get_object(Bucket="etag-bucket", Key="k")["Body"].read() == data and reads
+        finally:
+            store.deactivate()
+    assert put["ETag"] == part["ETag"] == f'"{hashlib.md5(data).hexdigest()}"'

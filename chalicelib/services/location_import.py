@@ -139,8 +139,8 @@ class LocationImports:
         revert). Importing: back to queued without the location, size or hashes (_VerifyValidationData's)."""
 
         def change(image: Image) -> Image:
-            if imports.lock_holder(image) != task_id:
-                return image  # not ours any more (or the hashes landed and released it)
+            if imports.lock_holder(image) != task_id or domain.is_soft_deleted(image):
+                return image  # not ours any more (the hashes landed and released it), or deleted meanwhile
             if image.status is ImageStatus.IMPORTING:
                 kept = tuple(loc for loc in image.locations if loc.url != url)
                 image = domain.requeue(replace(image, locations=kept, size=None, checksum=None, os_hash_algo=None,

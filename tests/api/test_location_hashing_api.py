@@ -151,6 +151,18 @@ def test_the_hashes_are_not_written_once_the_location_is_gone(api: Any, containe
     assert hashes(shown(api, image_id)) == UNHASHED
 
 
+def test_an_image_deleted_while_hashed_stays_deleted(api: Any, container: Any, web: FileServer) -> None:
+    image_id = queued(api)
+    post_location(api, image_id, {"url": web["/a.img"]})
+    task_id = the_task(api, container, image_id)["id"]
+    assert api.http.delete(f"/v2/images/{image_id}", headers=ALICE).status_code == 204
+    gone = container.ports.images.get(image_id)
+    assert run_location_task(container, task_id)["status"] == "failure"
+    assert container.ports.images.get(image_id) == gone  # neither hashed nor "reverted"
+    assert container.tasks.find(task_id).message == (
+        f"Image {image_id} is deleted, or lost the location {web['/a.img']}, while it was hashed.")
+
+
 def test_a_retry_after_the_write_landed_changes_nothing(api: Any, container: Any, web: FileServer) -> None:
     image_id = queued(api)
     post_location(api, image_id, {"url": web["/a.img"]})

@@ -67,7 +67,10 @@ class LocationImports:
     def add_location(self, ctx: RequestContext, image_id: str, url: str,
                      validation: Mapping[str, str] | None) -> Image:
         """``POST /v2/images/{id}/locations`` (see the module docstring); raises what the judge raises
-        (400/403/404/409), and whatever starting the task raises (the write is then taken back)."""
+        (400/403/404/409). When the task cannot start (it is recorded failed) the lock goes again: an image
+        with validation data goes back to queued without the location and the error is raised (503); one
+        without keeps its location unhashed, as a hashing failure leaves it ("the image location add
+        operation should succeed", _CalculateHash), and the add is answered."""
         task_id = self.ids.new_id() if self.secure_hash else None
         judge = lambda image: add_location(self.support, image, ctx, url, validation, task_id)  # noqa: E731
         written = self.writer.change(ctx, image_id, judge, guard=STATUS).after
@@ -83,7 +86,8 @@ class LocationImports:
             self.tasks.add_task(task)
         except DomainError:
             self.writer.change_stored(image_id, self.reverter(task_id, stored_url), persistent=True, guard=STATUS)
-            raise
+            if written.status is ImageStatus.IMPORTING:
+                raise
         return written
 
     # -- the pipeline --------------------------------------------------------------------------------------

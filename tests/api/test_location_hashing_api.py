@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import Conflict, ServiceUnavailable
 from tests.api.helpers import ALICE, body, create, reconfigure, run_location_task, token
 from tests.webserver import ALLOWED_PORTS, FileServer, file_server
 
@@ -196,3 +196,30 @@ def test_without_do_secure_hash_validation_data_is_stored_as_given_and_no_task_r
     assert (doc["status"], hashes(doc)) == ("active", {"checksum": None, **vd})
     assert body(api.http.get(f"/v2/images/{image_id}/tasks", headers=ALICE))["tasks"] == []
     assert container.ports.launcher.started == []
+
+
+class _RefusingLauncher:
+    """Step Functions refusing the start (throttled past the SDK's retries)."""
+
+    def start(self, name: str, payload: Any) -> None:
+        raise ServiceUnavailable("Step Functions is unavailable")
+
+
+def test_a_task_that_cannot_start_leaves_no_lock(api: Any, container: Any, web: FileServer) -> None:
+    reconfigure(container, ports={"launcher": _RefusingLauncher()})
+    plain, verified = queued(api), queued(api)
+    # Without validation data the add stands (unhashed, as a hashing failure leaves it); the task says why.
+    assert post_location(api, plain, {"url": web["/a.img"]}).status_code == 202
+    doc = shown(api, plain)
+    assert (doc["status"], hashes(doc), "os_glance_import_task" in doc) == ("active", UNHASHED, False)
+    task = the_task(api, container, plain)
+    assert (task["status"], task["message"]) == (
+        "failure", "The import could not be started: Step Functions is unavailable")
+    # With validation data nothing could be verified: 503, and the image is as it was.
+    resp = post_location(api, verified, {"url": web["/a.img"],
+                                         "validation_data": {"os_hash_algo": "sha256", "os_hash_value": SHA256}})
+    assert resp.status_code == 503
+    doc = shown(api, verified)
+    assert (doc["status"], doc["size"], hashes(doc), "os_glance_import_task" in doc) == (
+        "queued", None, UNHASHED, False)
+    assert location_urls(api, verified) == []

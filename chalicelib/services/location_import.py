@@ -72,7 +72,9 @@ class LocationImports:
         without keeps its location unhashed, as a hashing failure leaves it ("the image location add
         operation should succeed", _CalculateHash), and the add is answered."""
         task_id = self.ids.new_id() if self.secure_hash else None
-        judge = lambda image: add_location(self.support, image, ctx, url, validation, task_id)  # noqa: E731
+        def judge(image: Image) -> Image:
+            return add_location(self.support, image, ctx, url, validation, task_id)
+
         written = self.writer.change(ctx, image_id, judge, guard=STATUS).after
         if task_id is None:
             return written

@@ -31,7 +31,8 @@ def gateway(method: str, path: str, headers: dict[str, str], data: bytes = b"") 
     event = {"resource": "/{proxy+}", "path": path, "httpMethod": method,
              "headers": {**{k.lower(): v for k, v in headers.items()}, "host": HOST, "x-forwarded-proto": "https"},
              "multiValueHeaders": {}, "queryStringParameters": params and {k: v[-1] for k, v in params.items()},
-             "multiValueQueryStringParameters": params, "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None,
+             "multiValueQueryStringParameters": params, "pathParameters": {"proxy": path.lstrip("/")},
+             "stageVariables": None,
              "body": base64.b64encode(data).decode() if data else None, "isBase64Encoded": bool(data),
              "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": method, "path": f"/prod{path}",
                                 "stage": "prod", "identity": {"sourceIp": "127.0.0.1"}}}

@@ -58,6 +58,11 @@ def import_fetch(event: dict, context: object) -> dict:
     return steps.fetch(event, container())
 
 
+@app.lambda_function(name="import_hash")
+def import_hash(event: dict, context: object) -> dict:
+    return steps.hash_location(event, container())
+
+
 @app.lambda_function(name="import_verify")
 def import_verify(event: dict, context: object) -> dict:
     return steps.verify(event, container())

@@ -158,6 +158,10 @@ class LocationSettings:
                                             "the location PATCH API and `locations` in image documents")
     show_image_direct_url: bool = setting("IMAGES_SHOW_DIRECT_URL", False, "`direct_url` in image documents")
     image_location_quota: int = setting("IMAGES_LOCATION_QUOTA", 10, "locations per image")
+    do_secure_hash: bool = setting("IMAGES_DO_SECURE_HASH", True,
+                                   "a location added by `POST /v2/images/{id}/locations` gets its checksum and hash "
+                                   "computed from its data by the pipeline (validation data is verified); `false`: "
+                                   "validation data is stored as given, nothing is computed (Glance's option)")
     allowed_hosts: frozenset[str] = setting("IMPORT_ALLOWED_HOSTS", frozenset(),
                                             "hosts fetched even on private addresses")
     allowed_ports: frozenset[int] = setting("IMPORT_ALLOWED_PORTS", frozenset({80, 443}),

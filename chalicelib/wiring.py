@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.services.metadefs import MetadefService
     from chalicelib.services.import_steps import ImportStepService
     from chalicelib.services.imports import ImportService
+    from chalicelib.services.location_import import LocationImports
     from chalicelib.services.tasks import TaskService
     from chalicelib.services.uploads import PresignedUploads
     from chalicelib.services.v1_images import V1ImageService
@@ -37,6 +38,7 @@ class Container:
     metadefs: "MetadefService"
     tasks: "TaskService"
     imports: "ImportService"
+    location_imports: "LocationImports"
     import_steps: "ImportStepService"
     uploads: "PresignedUploads"
     v1: "V1ImageService"
@@ -136,6 +138,7 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
     from chalicelib.services.metadefs import MetadefService
     from chalicelib.services.import_steps import ImportStepService
     from chalicelib.services.imports import ImportService
+    from chalicelib.services.location_import import LocationImports
     from chalicelib.services.tasks import TaskService
     from chalicelib.services.uploads import PresignedUploads
     from chalicelib.services.v1_images import V1ImageService
@@ -161,12 +164,14 @@ def assemble(settings: Settings, ports: Adapters) -> Container:
     )
     imports = ImportService(images, writer, tasks, store, ports.clock, ports.ids, settings.imports.import_methods,
                             where.fetch_policy(), stores=stores)
+    location_imports = LocationImports(writer, tasks, locations, ports.web, ports.clock, ports.ids,
+                                       settings.data.image_size_cap, where.do_secure_hash)
     steps = ImportStepService(images, writer, tasks, store, ports.web, ports.inspector, settings.data.image_size_cap,
-                              stores)
+                              stores, location_imports)
     uploads = PresignedUploads(imports, writer, store, settings.data.image_size_cap, settings.data.upload_min_part_size)
     v1 = V1ImageService(images, data, members, writer)
     return Container(settings=settings, images=images, data=data, members=members, metadefs=metadefs, tasks=tasks,
-                     imports=imports, import_steps=steps, uploads=uploads, v1=v1, ports=ports, stores=stores)
+                     imports=imports, location_imports=location_imports, import_steps=steps, uploads=uploads, v1=v1, ports=ports, stores=stores)
 
 
 def _session() -> Any:

@@ -8,6 +8,8 @@ Two departures from Chalice's own handler, both for clients that do not know wha
   Gateway's binary media types to ``*/*`` so that API Gateway, which decides by the first
   ``Accept`` value, turns every base64 body back into bytes (infra/stacks/gateway.py). The
   local server and the test client run this same class, so they apply the same rule.
+* A path under a version alias (``/v2.1/images``) is served as its version's path, as Glance's
+  version negotiation does (chalicelib/api/versions.py), whichever front routed it.
 * An Application Load Balancer's event (the data plane's front, infra/stacks/data_plane.py) is
   converted to API Gateway's and back, with the token checked as the authorizer checks it.
 """
@@ -17,7 +19,7 @@ from typing import Any
 
 from chalice.app import CaseInsensitiveMapping, Chalice, RestAPIEventHandler
 
-from chalicelib.api import alb
+from chalicelib.api import alb, versions
 from chalicelib.api.routing import GatewayRouteMatcher
 
 
@@ -39,6 +41,7 @@ class ServiceApp(Chalice):
 
     def _serve(self, event: Any, context: Any) -> dict[str, Any]:
         # Chalice.__call__ with the handler class swapped (chalice is pinned in requirements-dev.txt).
+        event = versions.rewrite(event, self._route_matcher())  # /v2.1/... reaches /{proxy+}: served as /v2/...
         self.lambda_context = context
         handler = _AnyAcceptHandler(self.routes, self.api, self.log, self.debug,
                                     middleware_handlers=self._get_middleware_handlers("http"))

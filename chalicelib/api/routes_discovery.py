@@ -6,7 +6,7 @@ import re
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib.api import schemas
+from chalicelib.api import schemas, versions
 from chalicelib.api import serializers as ser
 from chalicelib.api.errors import http_errors
 from chalicelib.api.http import base_url, request_context
@@ -18,9 +18,8 @@ ANY = ["*/*"]
 # Keystone's project and domain look-ups (v2 ``tenants``; v3 ``projects``, ``domains``), bare or under a version.
 IDENTITY_COLLECTIONS = frozenset({"tenants", "projects", "domains"})
 IDENTITY_VERSIONS = frozenset({"v2.0", "v3"})
-# A first path segment that names an API version (v9, v3.1); Glance answers an unknown one with 300.
+# A first path segment that names an API version (v9, v3.1); Glance answers one it does not serve with 300.
 _VERSION_SEGMENT = re.compile(r"^v\d+(\.\d+)?$")
-SERVED_VERSIONS = ("v1", "v2")
 
 
 @bp.route("/", methods=["GET"], content_types=ANY)
@@ -84,7 +83,7 @@ def unknown_path(**_: str) -> Response:
         request_context(request)  # 401 without a dev identity, as Keystone would
         raise Forbidden("Identity look-ups are not served here: project and domain names or ids are used as given.")
     first = next((p for p in path.split("/") if p), "")
-    if _VERSION_SEGMENT.match(first) and first not in SERVED_VERSIONS:
+    if _VERSION_SEGMENT.match(first) and first not in versions.SERVED:
         # Glance's version negotiation: a version it does not serve gets the choices (300 Multiple Choices).
         return ser.json_response(ser.versions_view(base_url(request)), 300)
     raise NotFound("The resource could not be found.")

@@ -85,7 +85,7 @@ def delete_image_tag(image_id: str, tag_value: str) -> Response:
 @http_errors
 def add_image_location(image_id: str) -> Response:
     url, validation = des.add_location(bp.current_request.raw_body)
-    container().images.add_location(request_context(bp.current_request), image_id, url, validation)
+    container().location_imports.add_location(request_context(bp.current_request), image_id, url, validation)
     return ser.accepted()
 
 

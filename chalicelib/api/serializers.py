@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from chalice.app import HeadersType, Response
 
+from chalicelib.api.versions import VERSIONS
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.images import Image, Location
 from chalicelib.domain.policy import can_see_locations
@@ -25,10 +26,6 @@ if TYPE_CHECKING:
     from chalicelib.services.uploads import MultipartTicket
 
 JSON = {"Content-Type": "application/json; charset=UTF-8"}
-# Glance's version list with multi-store (enabled_backends) and without the cache API, in Glance's own order
-# (glance/api/versions.py): 2.8 and 2.10-2.13 are the stores and image-tasks versions.
-_VERSIONS = [("v2.15", "SUPPORTED"), *((f"v2.{minor}", "SUPPORTED") for minor in (13, 12, 11, 10, 9, 8)),
-             ("v2.17", "CURRENT"), *((f"v2.{minor}", "SUPPORTED") for minor in (7, 6, 5, 4, 3, 2, 1, 0))]
 
 
 def isotime(when: datetime) -> str:
@@ -149,7 +146,7 @@ def versions_view(base_url: str) -> dict[str, Any]:
     href = base_url.rstrip("/") + "/v2/"
     return {
         "versions": [
-            {"id": vid, "status": status, "links": [{"rel": "self", "href": href}]} for vid, status in _VERSIONS
+            {"id": vid, "status": status, "links": [{"rel": "self", "href": href}]} for vid, status in VERSIONS
         ]
     }
 

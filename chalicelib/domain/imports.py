@@ -171,6 +171,22 @@ def take_lock(image: Image, task_id: str, *, holder_stale: bool, stores: list[st
     return replace(image, extra_properties=props)
 
 
+def take_location_lock(image: Image, task_id: str) -> Image:
+    """The lock for a ``location_import`` task: the lock property alone, no store lists (Glance's add_location
+    sets ``os_glance_import_task`` atomically); raises ImportLocked while another task holds it."""
+    holder = lock_holder(image)
+    if holder is not None and holder != task_id:
+        raise ImportLocked(image_id=image.id, task_id=holder)
+    return replace(image, extra_properties={**image.extra_properties, LOCK: task_id})
+
+
+def drop_lock(image: Image, task_id: str) -> Image:
+    """``image`` without the lock if ``task_id`` holds it, else unchanged (Glance's drop_lock_for_task)."""
+    if lock_holder(image) != task_id:
+        return image
+    return replace(image, extra_properties={k: v for k, v in image.extra_properties.items() if k != LOCK})
+
+
 def store_done(image: Image, store_id: str, *, failed: bool) -> Image:
     """One store of the import finished: off os_glance_importing_to_stores, onto os_glance_failed_import if it
     failed (Glance's _ImportToStore)."""

@@ -131,9 +131,10 @@ def _check_quota(count: int, rules: LocationRules) -> None:
 
 
 def _with_locations(
-    image: Image, locations: tuple[Location, ...], values: Mapping[str, str], check: UrlCheck, fresh: Sequence[str]
+    image: Image, locations: tuple[Location, ...], values: Mapping[str, str], check: UrlCheck, fresh: Sequence[str],
+    activate: bool = True,
 ) -> Image:
-    """Validate the fresh URLs, refuse duplicates, fill a missing size, and activate a queued image."""
+    """Validate the fresh URLs, refuse duplicates, fill a missing size, and (``activate``) activate a queued image."""
     urls = [loc.url for loc in locations]
     sizes = [check(url) for url in fresh]
     for url in fresh:
@@ -143,13 +144,15 @@ def _with_locations(
     if image.size is None:
         size = next((s for s in sizes if s is not None), None)
         updated = replace(updated, size=size)
-    if image.status is S.QUEUED:
+    if image.status is S.QUEUED and activate:
         updated = domain.activate(replace(updated, **values))  # type: ignore[arg-type]  # values are Image's own str fields (checksum, os_hash_*), from new_validation_values
     return updated
 
 
-def add(image: Image, token: str, value: NewLocation, rules: LocationRules, check: UrlCheck) -> Image:
-    """``add /locations/N|-``: active or queued only; a queued image becomes active."""
+def add(image: Image, token: str, value: NewLocation, rules: LocationRules, check: UrlCheck, *,
+        activate: bool = True) -> Image:
+    """``add /locations/N|-``: active or queued only; a queued image becomes active (stays queued without
+    ``activate``: the new location API's hashing task moves it)."""
     require_enabled(rules, "add")
     require_status(image, "add", ADD_STATUSES)
     values = new_validation_values(image, [value], rules.hashing_algorithm)
@@ -159,7 +162,7 @@ def add(image: Image, token: str, value: NewLocation, rules: LocationRules, chec
     _check_quota(len(image.locations) + 1, rules)
     locations = list(image.locations)
     locations.insert(pos, value.stored())
-    return _with_locations(image, tuple(locations), values, check, [value.url])
+    return _with_locations(image, tuple(locations), values, check, [value.url], activate)
 
 
 def replace_all(image: Image, values_in: Sequence[NewLocation], rules: LocationRules, check: UrlCheck) -> Image:

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 
 from chalice.local import LambdaEventConverter
 
+from chalicelib.api import versions
 from chalicelib.api.routing import GatewayRouteMatcher
 
 Environ = Mapping[str, Any]
@@ -48,14 +49,15 @@ class EventBuilder:
     def route_of(self, target: str) -> str | None:
         """The route a target matches, None for none."""
         try:
-            return str(self.matcher.match_route(target).route)
+            return str(self.matcher.match_route(versions.served_target(target, self.matcher)).route)
         except ValueError:
             return None
 
     def event(self, method: str, target: str, headers: dict[str, str], body: bytes | None,
               authorizer: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The proxy event; raises ValueError for a target no route matches."""
-        event: dict[str, Any] = self._converter.create_lambda_event(method, target, headers, body)
+        served = versions.served_target(target, self.matcher)  # /v2.1/... is /v2/... (Glance's version negotiation)
+        event: dict[str, Any] = self._converter.create_lambda_event(method, served, headers, body)
         if authorizer is not None:
             event["requestContext"]["authorizer"] = dict(authorizer)
         return event

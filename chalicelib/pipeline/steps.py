@@ -21,6 +21,11 @@ def fetch(event: dict[str, Any], container: Container) -> dict[str, Any]:
     return container.import_steps.fetch(event)
 
 
+def hash_location(event: dict[str, Any], container: Container) -> dict[str, Any]:
+    """HashLocation (location_import tasks)."""
+    return container.import_steps.hash_location(event)
+
+
 def verify(event: dict[str, Any], container: Container) -> dict[str, Any]:
     """VerifyData."""
     return container.import_steps.verify(event)

@@ -65,11 +65,11 @@ class Download:
 
 
 class Digests:
-    """MD5 and SHA-512 of one stream; hashlib releases the GIL, so the two run in parallel."""
+    """MD5 and ``algo`` (SHA-512 by default) of one stream; hashlib releases the GIL, so the two run in parallel."""
 
-    def __init__(self, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, pool: ThreadPoolExecutor, algo: str = HASH_ALGO) -> None:
         self.md5 = hashlib.md5(usedforsecurity=False)
-        self.sha = hashlib.sha512()
+        self.sha = hashlib.new(algo)
         self._pool = pool
 
     def update(self, chunk: bytes) -> None:
@@ -88,6 +88,14 @@ def capped(chunks: Iterable[bytes], cap: int, digests: Digests | None) -> Iterat
         if digests is not None:
             digests.update(chunk)
         yield chunk
+
+
+def digest(chunks: Iterable[bytes], algo: str, cap: int) -> tuple[int, str, str]:
+    """(size, MD5 hex, ``algo`` hex) of ``chunks`` in one pass, holding one chunk; QuotaExceeded past ``cap``."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digests = Digests(pool, algo)
+        size = sum(len(chunk) for chunk in capped(chunks, cap, digests))
+    return size, digests.md5.hexdigest(), digests.sha.hexdigest()
 
 
 @dataclass(frozen=True)

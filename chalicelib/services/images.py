@@ -191,7 +191,9 @@ class ImageService:
         return written.after
 
     def add_location(self, ctx: RequestContext, image_id: str, url: str, validation: Mapping[str, str] | None) -> Image:
-        """The new location API: a queued image gets ``url`` and becomes active, in one conditional write."""
+        """v1's ``x-image-meta-location`` under the new location API's rules: a queued image gets ``url`` and
+        becomes active, in one conditional write, with no hashing task (v1 never hashed a location's data).
+        ``POST /v2/images/{id}/locations`` goes through services/location_import."""
         judge = lambda image: add_location(self._locations, image, ctx, url, validation)  # noqa: E731 - one expression
         return self._writer.change(ctx, image_id, judge, guard=STATUS).after
 

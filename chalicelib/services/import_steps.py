@@ -8,21 +8,20 @@ import lock (``os_glance_import_task``) is checked in the same write.
 """
 from __future__ import annotations
 
-import http.client
 import json
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Mapping
 
 from chalicelib.domain import data, imports
 from chalicelib.domain import images as domain
 from chalicelib.domain.context import RequestContext
-from chalicelib.domain.errors import Conflict, Duplicate, NotFound, QuotaExceeded, Unreachable
+from chalicelib.domain.errors import Conflict, Duplicate, NotFound
 from chalicelib.domain.images import Image, Location
-from chalicelib.domain.urls import TooSlow
 from chalicelib.ports import STATUS, FormatInspector, ObjectStore, WebClient
-from chalicelib.services import store_copy
-from chalicelib.services.image_data import HASH_ALGO, capped, scan
+from chalicelib.services import store_copy, web_source
+from chalicelib.services.image_data import scan
 from chalicelib.services.images import ImageService
+from chalicelib.services.location_import import LOCATION_IMPORT, LocationImports
 from chalicelib.services.stores import Stores
 from chalicelib.services.tasks import TaskService
 from chalicelib.services.writer import ImageWriter
@@ -30,7 +29,6 @@ from chalicelib.services.writer import ImageWriter
 # The pipeline acts for the service itself: it sees every image, as an admin does.
 PIPELINE = RequestContext(user_id="glance-import", project_id=None, roles=frozenset({"admin"}))
 LEGACY = "import"
-CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,6 +43,7 @@ class ImportStepService:
     inspector: FormatInspector
     image_size_cap: int
     stores: Stores | None = None
+    locations: LocationImports | None = None  # the new location API's hashing task (location_import)
 
     def _registry(self) -> Stores:
         """The stores (a single-store registry over ``store`` when none were wired)."""
@@ -58,6 +57,8 @@ class ImportStepService:
     def begin(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Mark the task processing; for a legacy task create its image; move the image to importing."""
         task = self.tasks.mark_processing(state["task_id"])
+        if task.type == LOCATION_IMPORT:
+            return self._location_imports().begin(task)
         task_input = dict(task.input or {})
         targets = list(task_input.get("stores") or [self._registry().catalog.default])
         if task.type == LEGACY:
@@ -103,28 +104,18 @@ class ImportStepService:
             if self.store.size(state["staged_key"]) is None:
                 raise imports.ImportSourceError(detail=f"no staged data for image {state['image_id']}")
             return dict(state)
-        url = str(state["uri"])
-        try:
-            response, final = self.web.open(url, "GET")
-        except TooSlow as exc:  # a source that slow would be as slow on a retry
-            raise imports.ImportSourceError(detail=exc.message) from None
-        except Unreachable as exc:
-            raise imports.SourceUnavailable(detail=exc.message) from None
-        try:
-            if response.status >= 500:
-                raise imports.SourceUnavailable(detail=f"{response.status} from {final}")
-            if not 200 <= response.status < 300:
-                raise imports.ImportSourceError(detail=f"{response.status} from {final}")
-            declared = declared_length(response, final, self.image_size_cap)
-            chunks = exact(capped(_read(response), self.image_size_cap, None), declared, final)
+        with web_source.body_of(self.web, str(state["uri"]), self.image_size_cap) as chunks:
             size = self.store.put_stream(state["staged_key"], chunks)
-        except TooSlow as exc:
-            raise imports.ImportSourceError(detail=exc.message) from None
-        except (OSError, http.client.HTTPException) as exc:  # a connection dropped mid-body (IncompleteRead too)
-            raise imports.SourceUnavailable(detail=f"{exc!r} while reading {final}") from None
-        finally:
-            response.close()
         return {**state, "size": size}
+
+    def hash_location(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """HashLocation (location_import tasks): checksum and hash of an added location's data."""
+        return self._location_imports().hash_location(state)
+
+    def _location_imports(self) -> LocationImports:
+        if self.locations is None:  # pragma: no cover - wiring always passes them
+            raise LookupError("ImportStepService needs the location imports")
+        return self.locations
 
     # -- verify ----------------------------------------------------------------------
     def verify(self, state: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,6 +156,12 @@ class ImportStepService:
         """
         task = self.tasks.find(state["task_id"])
         message = failure_message(state.get("error"))
+        if task.type == LOCATION_IMPORT:
+            try:
+                self._location_imports().revert(task)
+            finally:
+                self.tasks.record_failure(task.id, message)
+            return {"task_id": task.id, "image_id": task.image_id, "status": "failure", "message": message}
         legacy = task.type == LEGACY
         image_id = image_of_task(task.id, task.image_id) if legacy else task.image_id
         try:
@@ -220,43 +217,6 @@ def failure_message(error: Mapping[str, Any] | None) -> str:
     return f"Import failed: {error.get('Error', 'error')}{': ' + cause if cause else ''}"
 
 
-def declared_length(response: Any, url: str, cap: int) -> int | None:
-    """The body length the source declares (None when chunked or not given); QuotaExceeded before any
-    byte is read when it is above ``cap``; ImportSourceError for a malformed Content-Length."""
-    if (response.getheader("Transfer-Encoding") or "").lower() not in ("", "identity"):
-        return None  # chunked: the chunk sizes are the length, and http.client checks them
-    raw = response.getheader("Content-Length")
-    if raw is None:
-        return None
-    if not raw.strip().isdigit():
-        raise imports.ImportSourceError(detail=f"{url} declared an invalid Content-Length ({raw[:40]!r})")
-    declared = int(raw)
-    if declared > cap:
-        raise QuotaExceeded(f"{url} declares {declared} bytes, more than the largest image allowed ({cap} bytes).")
-    return declared
-
-
-def exact(chunks: Iterable[bytes], declared: int | None, url: str) -> Iterator[bytes]:
-    """Pass ``chunks`` through; SourceUnavailable (a cut transfer, retried) at the end if fewer bytes came
-    than ``declared``, so the staged object is never completed with a short body."""
-    size = 0
-    for chunk in chunks:
-        size += len(chunk)
-        yield chunk
-    if declared is not None and size != declared:
-        raise imports.SourceUnavailable(
-            detail=f"received {size} of the {declared} bytes the Content-Length of {url} declared")
-
-
 def _drain(chunks: Iterable[bytes]) -> int:
     """Read every chunk (VerifyData keeps no bytes); their total size."""
     return sum(len(chunk) for chunk in chunks)
-
-
-def _read(response: Any) -> Iterator[bytes]:
-    while True:
-        chunk = response.read(CHUNK)
-        if not chunk:
-            return
-        yield chunk
-

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 from chalicelib.domain import data, imports, policy, urls
+from chalicelib.domain import images as domain
 from chalicelib.domain import locations as locrules
 from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Forbidden, InvalidInput, QuotaExceeded
@@ -105,10 +106,13 @@ def removed(before: Image, after: Image) -> list[Location]:
 
 
 def add_location(
-    support: LocationSupport, image: Image, ctx: RequestContext, url: str, validation: Mapping[str, str] | None
+    support: LocationSupport, image: Image, ctx: RequestContext, url: str, validation: Mapping[str, str] | None,
+    hashed_by: str | None = None,
 ) -> Image:
     """The new location API's change: queued only (409), http only for non-service callers (403),
-    validation data checked (400), then the image is active with the location."""
+    validation data checked (400). With ``hashed_by`` (do_secure_hash) the image takes the location under
+    that location_import task's lock, active at once without validation data and importing with it (the
+    task hashes, verifies and activates); without, it is active with the validation data as given."""
     policy.require_add_location(image, ctx)
     locrules.require_status(image, "add", NEW_LOCATION_API)
     if "service" not in ctx.roles and not url.lower().startswith(_WEB):
@@ -120,7 +124,15 @@ def add_location(
         if algo not in NEW_API_ALGORITHMS:
             raise InvalidInput(f"os_hash_algo must be one of {', '.join(NEW_API_ALGORITHMS)}, not {algo}")
         locrules.check_hashes(values, str(algo), InvalidInput)
-    new = locrules.NewLocation(urls.normalized_or_same(url), {}, values or None)
     # This API does not depend on show_multiple_locations, and takes the algorithm the caller hashed with.
     enabled = replace(support.rules, enabled=True, hashing_algorithm=str(algo))
-    return locrules.add(image, "-", new, enabled, support.checker(image.id))
+    stored_url = urls.normalized_or_same(url)
+    if hashed_by is None:  # Glance's _SetHashValues then _SetImageToActiveTask
+        return locrules.add(image, "-", locrules.NewLocation(stored_url, {}, values or None), enabled,
+                            support.checker(image.id))
+    added = locrules.add(image, "-", locrules.NewLocation(stored_url), enabled, support.checker(image.id),
+                         activate=False)
+    locked = imports.take_location_lock(added, hashed_by)
+    # location_import.get_flow: without validation data _SetImageToActiveTask runs before _CalculateHash; with
+    # it _CalculateHash(status='importing') and _VerifyValidationData come first.
+    return domain.begin_import(locked) if values else domain.activate(locked)

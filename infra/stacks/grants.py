@@ -56,6 +56,10 @@ GRANTS: dict[str, Grant] = {
     "import_begin": Grant(tables={**_STEP_RECORDS, "images": (GET, PUT, UPDATE)}),
     "import_fetch": Grant(tables={"images": (GET,)},  # the image's target stores
                           objects={STAGING: (S3_GET, S3_PUT, S3_ABORT)}),  # web -> staging/
+    "import_hash": Grant(  # an added location's data read once (its own object, in any store), then its hashes written
+        tables={"images": (GET, UPDATE), "members": (QUERY,), "usage": (UPDATE,)},  # usage: active with the hashes
+        objects={DATA: (S3_GET,)}, stores=(S3_GET,),
+    ),
     "import_verify": Grant(tables={"images": (GET,), "tasks": (GET,)}, objects={STAGING: (S3_GET,)}),
     "import_activate": Grant(  # staging/ -> images/ (a server-side copy), then the image goes active
         tables={"images": (GET, UPDATE), "members": (QUERY,), "usage": (UPDATE,)},

@@ -43,7 +43,7 @@ OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMu
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 
-DATA_STEPS = ("import_fetch", "import_verify", "import_activate")
+DATA_STEPS = ("import_fetch", "import_verify", "import_activate", "import_hash")
 DATA_STEP_TIMEOUT = 900  # seconds: Lambda's maximum
 
 
@@ -106,7 +106,8 @@ class GlanceServiceStack(cdk.Stack):
             authorizer.add_property_override("Timeout", 10)
         for name in DATA_STEPS:
             # The data steps move whole images (an http fetch within IMAGES_IMPORT_FETCH_DEADLINE_MS, the
-            # one-pass verify, the server-side copy): Lambda's longest timeout, not the API's minute.
+            # one-pass verify, the server-side copy, an added location's hashing): Lambda's longest timeout, not the
+            # API's minute.
             self.chalice.get_resource(logical_id(name)).add_property_override("Timeout", DATA_STEP_TIMEOUT)
         self._grant(machine_arns)
         self.machines = {name: self._state_machine(name, text) for name, text in machines.items()}

@@ -54,3 +54,18 @@ def stored_keys(container: Any) -> list[str]:
         return store.keys()
     listed = store.client.list_objects_v2(Bucket=store.bucket).get("Contents", [])
     return sorted(o["Key"] for o in listed)
+
+
+def run_location_task(container: Any, task_id: str) -> dict[str, Any]:
+    """The execution of a location_import task as the ASL runs it, on the fakes (whose launcher only records):
+    BeginImport, HashLocation, RecordSuccess; any step's error goes to RecordFailure with the Catch's
+    ``{Error, Cause}``. Returns the last step's output."""
+    steps = container.import_steps
+    state: dict[str, Any] = {"task_id": task_id}
+    try:
+        state = steps.begin(state)
+        assert state["method"] == "location_import"  # the ASL's ChooseSteps goes to HashLocation
+        return dict(steps.succeed(steps.hash_location(state)))
+    except Exception as exc:  # noqa: BLE001 - the ASL's Catch is States.ALL
+        error = {"Error": type(exc).__name__, "Cause": json.dumps({"errorMessage": str(exc)})}
+        return dict(steps.fail({**state, "error": error}))

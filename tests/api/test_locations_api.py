@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from chalicelib.domain.images import ImageStatus, Location
-from tests.api.helpers import ADMIN, ALICE, BOB, PATCH20, body, create, patch, reconfigure, token
+from tests.api.helpers import ADMIN, ALICE, BOB, PATCH20, body, create, patch, reconfigure, run_location_task, token
 from tests.webserver import ALLOWED_PORTS, FileServer, file_server
 
 pytestmark = pytest.mark.settings(show_multiple_locations=True, allowed_hosts=frozenset({"127.0.0.1"}), allowed_ports=ALLOWED_PORTS)
@@ -327,8 +327,13 @@ def test_new_api_validation(api: Any, container: Any, web: FileServer) -> None:
     assert post_location(api, ALICE, image_id, {"url": f"s3://{container.settings.resources.bucket}/images/{image_id}"}).status_code == 403
     vd = {"os_hash_algo": "sha256", "os_hash_value": sha256}
     assert post_location(api, ALICE, image_id, {"url": web["/a.img"], "validation_data": vd}).status_code == 202
+    # The location_import task verifies the data against it (importing meanwhile), then activates.
+    doc = body(api.http.get(f"/v2/images/{image_id}", headers=ALICE))
+    assert (doc["status"], doc["os_hash_algo"], doc["os_hash_value"]) == ("importing", None, None)
+    run_location_task(container, doc["os_glance_import_task"])
     doc = body(api.http.get(f"/v2/images/{image_id}", headers=ALICE))
     assert (doc["status"], doc["os_hash_algo"], doc["os_hash_value"]) == ("active", "sha256", sha256)
+    assert doc["checksum"] == hashlib.md5(DATA).hexdigest()
 
 
 def test_new_api_refuses_an_image_under_import(api: Any, container: Any, web: FileServer) -> None:

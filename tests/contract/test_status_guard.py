@@ -97,3 +97,24 @@ def test_a_status_move_that_keeps_the_tag_rows_survives_a_concurrent_tag_or_visi
     stored = harness.repo.save(begin_upload(seen), expected=seen, guard=STATUS)
     assert stored.status is ImageStatus.SAVING
     assert (stored.tags, stored.visibility) == (edited.tags, edited.visibility)
+
+
+@pytest.mark.parametrize("interloper", ["locations", "rename"])
+def test_the_location_hashes_are_written_only_over_the_locations_read(harness: ImageHarness, interloper: str) -> None:
+    from chalicelib.domain.images import Location
+    from chalicelib.services.location_import import HASH_GUARD
+
+    seen = queued(harness)
+    located = harness.repo.save(replace(seen, locations=(Location("http://example.com/a", {}),)), expected=seen)
+    if interloper == "locations":  # another writer took the location away after the task read the image
+        harness.repo.save(replace(located, locations=()), expected=located)
+    else:
+        rename(harness, seen.id, "renamed")
+    hashed = replace(located, checksum="c" * 32, os_hash_algo="sha512", os_hash_value="e" * 128)
+    if interloper == "locations":
+        with pytest.raises(ConcurrentUpdate):
+            harness.repo.save(hashed, expected=located, guard=HASH_GUARD)
+        assert harness.repo.get(seen.id).checksum is None
+    else:
+        stored = harness.repo.save(hashed, expected=located, guard=HASH_GUARD)
+        assert (stored.name, stored.checksum, stored.os_hash_value) == ("renamed", "c" * 32, "e" * 128)

@@ -5,7 +5,9 @@ location point at a file server on this machine.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
@@ -98,3 +100,32 @@ def test_add_location_new_api_activates_a_queued_image(service: LocalService, we
     assert added.returncode == 0, added.stderr
     shown = glance(service, ADMIN, "image-show", image_id, home=tmp_path).stdout
     assert (field(shown, "status"), field(shown, "size")) == ("active", str(len(DATA)))
+    # make run's pipeline then hashes the location's data (Glance's location_import task).
+    doc = hashed(service, image_id)
+    assert (doc["checksum"], doc["os_hash_algo"], doc["os_hash_value"]) == (
+        hashlib.md5(DATA).hexdigest(), "sha512", hashlib.sha512(DATA).hexdigest())
+
+
+def test_add_location_with_validation_data_is_verified(service: LocalService, web: FileServer, tmp_path: Path) -> None:
+    made = glance(service, ADMIN, "image-create", "--name", "ext", "--disk-format", "raw", "--container-format", "bare",
+                  home=tmp_path)
+    image_id = field(made.stdout, "id")
+    sha256 = hashlib.sha256(DATA).hexdigest()
+    vd = json.dumps({"os_hash_algo": "sha256", "os_hash_value": sha256})
+    added = glance(service, ADMIN, "add-location", "--url", web["/second.img"], "--validation-data", vd, image_id,
+                   home=tmp_path)
+    assert added.returncode == 0, added.stderr
+    doc = hashed(service, image_id)
+    assert (doc["status"], doc["checksum"], doc["os_hash_algo"], doc["os_hash_value"]) == (
+        "active", hashlib.md5(DATA).hexdigest(), "sha256", sha256)
+
+
+def hashed(service: LocalService, image_id: str, timeout: float = 20.0) -> dict[str, Any]:
+    """The image document once its location_import task has released the lock."""
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = image_json(service, image_id)
+        if "os_glance_import_task" not in doc:
+            return doc
+        assert time.monotonic() < deadline, doc
+        time.sleep(0.05)

@@ -114,7 +114,7 @@ def test_local_runner_names_come_from_the_declarations() -> None:
     assert {config.TABLE_ENV[role] for role in config.TABLE_FIELDS} <= set(LOCAL_ENV)
 
 
-@pytest.mark.parametrize("name", ["import_fetch", "import_verify", "import_activate"])
+@pytest.mark.parametrize("name", ["import_fetch", "import_verify", "import_activate", "import_hash"])
 def test_the_data_steps_outlive_the_fetch_deadline(synth: Synth, name: str) -> None:
     """A Lambda killed before the fetch deadline would cut an import the settings allow."""
     props = synth.template.to_json()["Resources"][logical_id(name)]["Properties"]

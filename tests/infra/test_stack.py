@@ -12,7 +12,8 @@ from infra.stacks.service_stack import logical_id
 from infra.stacks.tables import table_env_var
 from tests.infra.conftest import Synth
 
-STEPS = ("import_begin", "import_fetch", "import_verify", "import_activate", "import_succeed", "import_fail")
+STEPS = ("import_begin", "import_hash", "import_fetch", "import_verify", "import_activate", "import_succeed",
+         "import_fail")
 FUNCTIONS = ("api_handler", "authorizer", "scrub_images", "import_trigger", *STEPS)
 
 

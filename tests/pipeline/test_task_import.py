@@ -39,8 +39,8 @@ def test_a_qcow2_imports_to_an_active_image_with_checksums_and_virtual_size(pipe
     assert image["size"] == len(data) and image["virtual_size"] == VIRTUAL_SIZE
     assert "os_glance_import_task" not in image
     assert pipeline.keys() == [f"images/{image['id']}"]  # staged copy removed
-    assert pipeline.states(task["id"]) == ["BeginImport", "FetchData", "VerifyData", "ActivateImage", "MoreStores",
-                                           "RecordSuccess"]
+    assert pipeline.states(task["id"]) == ["BeginImport", "ChooseSteps", "FetchData", "VerifyData", "ActivateImage",
+                                           "MoreStores", "RecordSuccess"]
 
 
 def _assert_failed_clean(p: Pipeline, task: dict, *words: str) -> None:

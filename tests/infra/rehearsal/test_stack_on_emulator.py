@@ -128,7 +128,7 @@ def test_bucket_rule_and_machine_are_wired_to_the_functions(deployed: Rehearsal)
     handlers = {stack.function_config(k)["FunctionArn"]: stack.function_config(k)["Handler"]
                 for k in stack.of_type(FUNCTION_TYPE)}
     assert {handlers[a] for a in step_arns} == {f"app.import_{s}" for s in
-                                                ("begin", "fetch", "verify", "activate", "succeed", "fail")}
+                                                ("begin", "hash", "fetch", "verify", "activate", "succeed", "fail")}
 
 
 def test_the_bucket_lifecycle_expires_staged_data_and_never_image_data(deployed: Rehearsal) -> None:

@@ -1,8 +1,9 @@
 """The WSGI application: data routes streamed into the services, every other route handed to Chalice.
 
 Mode ``all`` (``make run``) serves every request as API Gateway would; mode ``data`` (the AWS
-data plane's container) serves only the upload routes and ``GET /healthcheck`` (any other path
-is a Glance 404). Both authenticate like the API: in cloud mode the token goes through the
+data plane's container) serves only the upload routes and ``GET /healthcheck`` (any other route
+is a Glance 404; a path no route matches gets the functions' own answer: 300 for a version path
+not served, else 404). Both authenticate like the API: in cloud mode the token goes through the
 TOKEN authorizer's own validation (api/authorizer.identity_context) and the event carries the
 same identity context API Gateway would pass on.
 """
@@ -20,6 +21,7 @@ from chalicelib.api import body as body_source
 from chalicelib.api import observability
 from chalicelib.api.errors import error_response, reason_phrase
 from chalicelib.api.http import METHODS, UNSUPPORTED
+from chalicelib.api.versions import CATCH_ALL
 from chalicelib.config import FrontSettings, IdentitySettings
 from chalicelib.front.body import IncompleteBody, RequestBody
 from chalicelib.front.events import EventBuilder, request_headers, request_target, response_parts
@@ -74,7 +76,8 @@ class Front:
             if target.split("?")[0] == HEALTHCHECK and method in ("GET", "HEAD"):
                 return 200, [("Content-Type", "application/json"), ("Content-Length", "15")], (
                     b"" if method == "HEAD" else b'{"status":"ok"}')
-            return _glance(404, "The resource could not be found.", accept, method)
+            if route != CATCH_ALL:  # the catch-all's answers (300, 404) need no AWS: given as the functions give them
+                return _glance(404, "The resource could not be found.", accept, method)
         try:
             context = self._identity(headers)
         except PermissionError:

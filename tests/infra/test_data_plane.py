@@ -61,12 +61,16 @@ def _path(route: str, value: str) -> str:
 def test_the_load_balancer_sends_exactly_the_data_routes_to_the_container(data_plane_synth: Synth) -> None:
     from app import app
 
-    # Every route of the app, every method, with parameters that look like the data routes' own words
+    # Every route of the app, every method, with parameters that look like the data routes' own words,
+    # and each of its version aliases (/v2.1/..., /v2.17/..., /v1.1/...) as the route itself
     for route, views in app.routes.items():
+        version, _, rest = route.lstrip("/").partition("/")
+        aliases = {"v2": ["/v2.1/", "/v2.17/"], "v1": ["/v1.0/", "/v1.1/"]}.get(version, [])
         for method in METHODS:
             for value in ("0b6c9d1e-3f7a-4b8e-9c2d-5e6f7a8b9c0d", "file", "stage", "members"):
                 expected = "ip" if (method, route) in DATA else "lambda"
-                assert _route_to(data_plane_synth, method, _path(route, value)) == expected, (method, route, value)
+                for path in [_path(route, value), *(alias + _path(rest, value) for alias in aliases)]:
+                    assert _route_to(data_plane_synth, method, path) == expected, (method, route, path)
 
 
 def test_rules_match_on_method_and_path_with_the_functions_first(data_plane_synth: Synth) -> None:

@@ -101,6 +101,14 @@ def test_the_data_plane_serves_uploads_with_the_authorizers_identity_and_nothing
     assert status == 404 and glance_json(404, body)
     status, headers, body = call(plane, "GET", "/healthcheck")
     assert status == 200 and json.loads(body) == {"status": "ok"}
+    # A version alias streams here as the route itself; a version not served is the functions' 300, not a 404
+    status, _, _ = call(plane, "PUT", f"/v2.1/images/{image_id}/file",
+                        {"X-Auth-Token": "good", "Content-Type": OCTETS}, b"d" * 10)
+    assert status == 409  # the image is active: the upload route answered, not a 404
+    for front in (plane, api):
+        status, _, body = call(front, "PUT", f"/v2.14/images/{image_id}/file",
+                               {"X-Auth-Token": "good", "Content-Type": OCTETS, "Accept": "application/json"}, b"d")
+        assert status == 300 and "versions" in json.loads(body), body
 
 
 def fake_ctx(project: str) -> Any:

@@ -16,6 +16,7 @@
   may be (the client's own retry then meets its own write).
 * **Request bodies freed when answered**, not when the cyclic collector gets to them (``_Released``,
   and Flask's debug mode off in moto's backend apps).
+* **Large objects read a MiB at a time** (infra/local/s3_reads.py), not whole into memory as moto's GET does.
 * **State on disk** (``state``: infra/local/state.py): each DynamoDB write moto applied is
   journaled, and each S3 object a request created or removed is recorded, before the answer
   leaves the emulator.
@@ -298,7 +299,9 @@ class Emulator:
             made.debug = False
             return made
 
-        app = guarded(DomainDispatcherApplication(backend), self.faults, self.dynamo_lock, self.state)
+        from infra.local.s3_reads import streamed_gets
+
+        app = guarded(streamed_gets(DomainDispatcherApplication(backend)), self.faults, self.dynamo_lock, self.state)
         self._servers = [make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)]
         if self.also_loopback:
             port = self._servers[0].server_address[1]

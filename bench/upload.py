@@ -4,7 +4,8 @@ Starts ``python -m infra.local.run`` (``make run``: the WSGI front and the embed
 child process on free ports, writes a file of ``--gib`` GiB (2 by default), creates an image and
 uploads the file with python-glanceclient's CLI (chunked, as every glance user does), then prints
 the upload's MiB/s, the service's CPU time for it, and its resident memory: before, and its peak
-(VmHWM, which covers start-up too). Goals (issue 15): peak RSS below 512 MiB whatever the size, and at least Glance's
+(VmHWM, which covers start-up too); then downloads it back with ``glance image-download`` and prints
+that rate and the peak again. Goals (issue 15): peak RSS below 512 MiB whatever the size, and at least Glance's
 133 MiB/s on this machine.
 
     python bench/upload.py            # make bench-upload
@@ -92,6 +93,12 @@ def main() -> int:
             rss, hwm = peak_mib(pid)
             image = requests.get(f"{service.url}/v2/images/{image_id}", headers={"X-Auth-Token": TOKEN},
                                  timeout=30).json()
+            # And back: ``glance image-download`` follows the 302 to the emulator's presigned URL.
+            start = time.perf_counter()
+            glance(service.url, "image-download", "--file", str(path.with_name("back.raw")), image_id)
+            back_seconds = time.perf_counter() - start
+            back_hwm = peak_mib(pid)[1]
+            back_ok = path.with_name("back.raw").stat().st_size == size
             requests.delete(f"{service.url}/v2/images/{image_id}", headers={"X-Auth-Token": TOKEN}, timeout=60)
     ok = image["status"] == "active" and image["size"] == size and image["os_hash_value"] == expected
     print(f"== glance image-upload of {size / MIB:.0f} MiB into make run (chunked, through chalicelib/front)")
@@ -103,7 +110,9 @@ def main() -> int:
     print(f"server RSS after     : {rss:.0f} MiB")
     print(f"server peak RSS      : {hwm:.0f} MiB   (goal: < 512; VmHWM, start-up included)")
     print(f"image                : {image['status']}, {image['size']} bytes, sha512 {'matches' if ok else 'DIFFERS'}")
-    return 0 if ok else 1
+    print(f"download rate        : {size / MIB / back_seconds:.0f} MiB/s   (glance image-download, through the 302)")
+    print(f"server peak RSS      : {back_hwm:.0f} MiB after the download{'' if back_ok else ' (DOWNLOAD SHORT)'}")
+    return 0 if ok and back_ok else 1
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """The state directory's own rules (infra/local/state.py); restarts end to end are tests/e2e/test_local_state.py."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
+from typing import Any, Iterator
 
 import boto3
 import pytest
@@ -167,46 +169,46 @@ def test_a_joined_object_becomes_one_file_when_written_and_its_files_go_when_clo
     assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["part0", "part1"]  # its segments went, not the parts
 
 
-@pytest.mark.moto
-def test_a_restart_restores_a_joined_object_and_drops_one_with_a_segment_cut_short(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _emulated_bucket(tmp_path: Path) -> Iterator[tuple[Any, state.ObjectStore]]:
+    """A fresh moto with the bucket ``joined-bucket`` and an object store on ``tmp_path`` active."""
     from moto import mock_aws
 
-    from infra.local import moto_fixes
-
-    moto_fixes.install()
-    part = 5 * 1024 * 1024
-    data = [os.urandom(part), os.urandom(part), b"tail"]
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="joined-bucket")
         store = state.ObjectStore(tmp_path)
         store.activate()
         try:
-            for name in ("whole", "cut"):
-                upload = s3.create_multipart_upload(Bucket="joined-bucket", Key=name)["UploadId"]
-                parts = [{"PartNumber": n + 1, "ETag": s3.upload_part(Bucket="joined-bucket", Key=name, UploadId=upload,
-                                                                       PartNumber=n + 1, Body=chunk)["ETag"]}
-                         for n, chunk in enumerate(data)]
-                s3.complete_multipart_upload(Bucket="joined-bucket", Key=name, UploadId=upload, MultipartUpload={"Parts": parts})
-                store.sync("joined-bucket", name)
-            assert s3.get_object(Bucket="joined-bucket", Key="whole")["Body"].read() == b"".join(data)
-            assert s3.get_object(Bucket="joined-bucket", Key="whole", Range="bytes=5242878-5242881")["Body"].read() == \
-                data[0][-2:] + data[1][:2]
+            yield s3, store
         finally:
             store.deactivate()
-        names = {p.name for p in tmp_path.iterdir()}
-        assert len(names) == 2 * 5  # two objects: each its empty file, its record and three segments
-        cut = next(p for p in tmp_path.glob("*.json") if json.loads(p.read_text())["key"] == "cut").with_suffix("")
-        os.truncate(cut.with_name(cut.name + ".2"), 10)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="joined-bucket")
-        again = state.ObjectStore(tmp_path)
-        again.activate()
-        try:
-            assert again.restore() == 1
-            assert s3.get_object(Bucket="joined-bucket", Key="whole")["Body"].read() == b"".join(data)
-            assert [o["Key"] for o in s3.list_objects_v2(Bucket="joined-bucket")["Contents"]] == ["whole"]
-        finally:
-            again.deactivate()
+
+
+@pytest.mark.moto
+def test_a_restart_restores_a_joined_object_and_drops_one_with_a_segment_cut_short(tmp_path: Path) -> None:
+    from infra.local import moto_fixes
+
+    moto_fixes.install()
+    part = 5 * 1024 * 1024
+    data = [os.urandom(part), os.urandom(part), b"tail"]
+    with _emulated_bucket(tmp_path) as (s3, store):
+        for name in ("whole", "cut"):
+            upload = s3.create_multipart_upload(Bucket="joined-bucket", Key=name)["UploadId"]
+            parts = [{"PartNumber": n + 1, "ETag": s3.upload_part(Bucket="joined-bucket", Key=name, UploadId=upload,
+                                                                   PartNumber=n + 1, Body=chunk)["ETag"]}
+                     for n, chunk in enumerate(data)]
+            s3.complete_multipart_upload(Bucket="joined-bucket", Key=name, UploadId=upload, MultipartUpload={"Parts": parts})
+            store.sync("joined-bucket", name)
+        assert s3.get_object(Bucket="joined-bucket", Key="whole")["Body"].read() == b"".join(data)
+        assert s3.get_object(Bucket="joined-bucket", Key="whole", Range="bytes=5242878-5242881")["Body"].read() == \
+            data[0][-2:] + data[1][:2]
+    names = {p.name for p in tmp_path.iterdir()}
+    assert len(names) == 2 * 5  # two objects: each its empty file, its record and three segments
+    cut = next(p for p in tmp_path.glob("*.json") if json.loads(p.read_text())["key"] == "cut").with_suffix("")
+    os.truncate(cut.with_name(cut.name + ".2"), 10)
+    with _emulated_bucket(tmp_path) as (s3, again):
+        assert again.restore() == 1
+        assert s3.get_object(Bucket="joined-bucket", Key="whole")["Body"].read() == b"".join(data)
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket="joined-bucket")["Contents"]] == ["whole"]
     assert not any(p.name.startswith(cut.name) for p in tmp_path.iterdir())  # nothing of the cut one is left

@@ -108,7 +108,7 @@ def bench_upload_pass(size_mib: int = 512) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from chalicelib.adapters.inspection import OsloInspector
-    from chalicelib.services.image_data import Digests, capped
+    from chalicelib.services.scanning import Digests, capped
 
     with tempfile.NamedTemporaryFile(dir="/tmp") as tmp:
         block = os.urandom(1024 * 1024)

@@ -19,7 +19,7 @@ from chalicelib.domain.errors import Conflict, Duplicate, NotFound
 from chalicelib.domain.images import Image, Location
 from chalicelib.ports import STATUS, FormatInspector, ObjectStore, WebClient
 from chalicelib.services import store_copy, web_source
-from chalicelib.services.image_data import scan
+from chalicelib.services.scanning import scan
 from chalicelib.services.images import ImageService
 from chalicelib.services.location_import import LOCATION_IMPORT, LocationImports
 from chalicelib.services.stores import Stores

@@ -31,7 +31,7 @@ from chalicelib.domain.images import Image, ImageStatus
 from chalicelib.domain.tasks import Task, TaskStatus
 from chalicelib.ports import STATUS, Clock, Guard, IdGen, ObjectStore
 from chalicelib.services import web_source
-from chalicelib.services.image_data import HASH_ALGO, digest
+from chalicelib.services.scanning import HASH_ALGO, digest
 from chalicelib.services.locations import LocationSupport, add_location
 from chalicelib.services.tasks import TaskService
 from chalicelib.services.writer import ImageWriter, Judge

@@ -15,7 +15,7 @@ from chalicelib.domain import imports
 from chalicelib.domain.errors import QuotaExceeded, Unreachable
 from chalicelib.domain.urls import TooSlow
 from chalicelib.ports import WebClient
-from chalicelib.services.image_data import capped
+from chalicelib.services.scanning import capped
 
 CHUNK = 1024 * 1024
 

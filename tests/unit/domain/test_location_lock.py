@@ -10,7 +10,7 @@ import pytest
 from chalicelib.domain import imports
 from chalicelib.domain.errors import QuotaExceeded
 from chalicelib.domain.images import Image
-from chalicelib.services.image_data import Digests, digest
+from chalicelib.services.scanning import Digests, digest
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

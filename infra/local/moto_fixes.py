@@ -28,7 +28,9 @@ runner and the tests import this.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import copy
+import functools
 import inspect
 import threading
 from typing import Any
@@ -188,6 +190,12 @@ class _Joined:
         return self.size
 
 
+@functools.cache
+def _etags() -> concurrent.futures.ThreadPoolExecutor:
+    """Where written objects' MD5s are computed, beside their writes."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="emulator-etag")
+
+
 def _multipart_without_concatenation(s3: Any) -> None:
     import codecs
     import shutil
@@ -234,11 +242,15 @@ def _multipart_without_concatenation(s3: Any) -> None:
 
     def value_setter(self: Any, new_value: Any) -> None:
         if not isinstance(new_value, _Joined):
-            original_setter(self, new_value)
+            # The MD5 moto's ``etag`` would compute, from the bytes at hand, while they are written (hashlib
+            # and the write both let go of the GIL): moto reads the stored buffer back for it, from disk with
+            # the local state, after the write: a second pass over every upload.
+            digest = None
             if self._etag is None and isinstance(new_value, bytes):
-                # The MD5 moto's ``etag`` would compute, from the bytes at hand: it reads the stored
-                # buffer back (from disk with the local state: a second pass over every upload).
-                self._etag = s3.md5_hash(new_value).hexdigest()
+                digest = _etags().submit(lambda: s3.md5_hash(new_value).hexdigest())
+            original_setter(self, new_value)
+            if digest is not None:
+                self._etag = digest.result()
             return
         self._value_buffer.close()
         self._value_buffer = new_value.file

@@ -13,8 +13,12 @@ from tests.sfn_waits import short_retry_waits
 from tests.webserver import ALLOWED_PORTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
+    """The in-process service for this package only: its emulator serves moto's process-wide backends, which
+    every ``mock_aws`` of another package resets on entry and exit (tables, buckets, state machines gone).
+    Package scope ends it before any other package's test runs, whatever the order (``-p random``, xdist),
+    and starts a fresh one if this package's tests come again."""
     env = {**TEST_ENV, "IMAGES_TABLE": "e2e-images", "IMAGES_MEMBERS_TABLE": "e2e-members", "IMAGES_USAGE_TABLE": "e2e-usage", "IMAGES_METADEFS_TABLE": "e2e-metadefs", "IMAGES_TASKS_TABLE": "e2e-tasks", "IMAGES_BUCKET": "e2e-bucket",
            # As `IMPORT_ALLOWED_HOSTS=127.0.0.1 IMPORT_ALLOWED_PORTS=... make run`: locations on a local
            # file server (the port list is a check of its own, as Glance's import filtering).
@@ -35,7 +39,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
                 os.environ[key] = value
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def _service_container(service: LocalService) -> wiring.Container:
     """The container the local service serves with: built once, as ``make run``'s process builds it."""
     return wiring.build(service.settings)

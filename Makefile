@@ -21,9 +21,11 @@ qemu-img:
 	@command -v qemu-img >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq qemu-utils >/dev/null; } \
 		|| { echo "qemu-img is needed: install the qemu-utils package" >&2; exit 1; }
 
+# Two pytest-xdist workers (the machine's two cores): tests/infra on one of them, every other test spread
+# one by one (tests/xdist_groups.py); the IAM check judges all workers' calls. `pytest -q` alone runs serially.
 test: $(STAMP) qemu-img
 	$(BIN)/mypy --strict chalicelib
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 # The deploy rehearsal alone (it is also part of `make test`): the synthesized stack created by the
 # emulator's CloudFormation, checked against what the code expects, then smoke-tested (tests/infra/rehearsal/).

@@ -31,6 +31,16 @@ TEST_ENV = {
 }
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``make test``'s ``-n 2 --dist loadgroup``: tests/infra on one worker (tests/xdist_groups.py)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests.xdist_groups import PathGroupScheduling
+
+    return PathGroupScheduling(config, log)
+
+
 @pytest.fixture(autouse=True)
 def _fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in TEST_ENV.items():

@@ -14,6 +14,7 @@ import pytest
 from chalicelib import wiring
 from infra.stacks.service_stack import logical_id
 from tests.iam.check import check, stack_functions
+from tests.iam.plugin import judge, merge, worker_output
 from tests.iam.policy import StackPolicies, allowed
 from tests.iam.recorder import Call, Recording, recording_into
 from tests.infra.conftest import Synth
@@ -97,6 +98,28 @@ def test_a_call_the_code_newly_makes_is_recorded_and_denied(synth: Synth, aws: w
     report = check(_policies(synth), seen.calls, stack_functions())
     bucket = synth.logical_id(synth.stack.bucket.node.default_child)
     assert report.denied == [f"ImportVerify: s3:GetBucketPolicyStatus on arn:aws:s3:::{bucket}"]
+
+
+def test_under_xdist_the_controller_judges_every_workers_calls_on_the_workers_synth(synth: Synth) -> None:
+    # Given two workers' recordings: one made only allowed calls, the other also one its role denies
+    step = Call("import_begin", START_IMPORT.service, START_IMPORT.operation, START_IMPORT.params)
+    first, second = Recording(Counter([GET_IMAGE, GET_IMAGE])), Recording(Counter([GET_IMAGE, START_IMPORT, step]))
+    second.unattributed[("s3", "CreateBucket")] += 1
+    # When each sends its record at its end (the second ran the infra tests: it has the default synth)
+    # and the controller merges them
+    merged = Recording()
+    assert merge(merged, worker_output(first, deselected=0))[0] == 0
+    deselected, template = merge(merged, worker_output(second, deselected=3))
+    # Then the controller holds the union, counts summed, and the synth's template as that worker made it
+    assert merged.calls == Counter({GET_IMAGE: 3, START_IMPORT: 1, step: 1})
+    assert merged.unattributed == Counter({("s3", "CreateBucket"): 1}) and deselected == 3
+    assert template == (synth.template.to_json(), synth.stack.stack_name)
+    # And judging the union fails on the second worker's denied call, and on unused grants when complete
+    failed, text = judge(merged.calls, completeness=False, template=template)
+    assert failed and "ImportBegin: states:StartExecution on" in text
+    failed, text = judge(Counter([GET_IMAGE, START_IMPORT]), completeness=True, template=template)
+    assert failed and "Granted but no test made such a call" in text
+    assert judge(Counter([GET_IMAGE, START_IMPORT]), completeness=False, template=template)[0] is False
 
 
 def test_every_function_has_a_role_of_its_own(synth: Synth) -> None:

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): requirements.txt requirements-front.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade "pip<26.3"  # chalice 1.34 requires pip<26.3: no upgrade it would undo
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 

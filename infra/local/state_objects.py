@@ -104,18 +104,18 @@ class JoinedFile(ObjectFile):
         linked: list[Path] = []
         try:
             for number, part in enumerate(parts, 1):
-                segment = empty.path.with_name(f"{empty.path.name}.{number}")
+                segment = _segment(empty.path, number)
                 os.link(part, segment)
                 linked.append(segment)
         except BaseException:
-            for segment in linked:
+            for segment in reversed(linked):  # last first: what a crash leaves is still 1..k (_segments_of)
                 segment.unlink(missing_ok=True)
             raise
         return cls(empty.path, [s.stat().st_size for s in linked], create=False)
 
     @property
     def segments(self) -> list[Path]:
-        return [self.path.with_name(f"{self.path.name}.{n}") for n in range(1, len(self.sizes) + 1)]
+        return [_segment(self.path, n) for n in range(1, len(self.sizes) + 1)]
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         if whence == os.SEEK_END and self.sizes:
@@ -157,7 +157,7 @@ class JoinedFile(ObjectFile):
                 with segment.open("rb") as src:
                     os.copy_file_range(src.fileno(), out.fileno(), min(length, keep - out.tell()))
                 out.seek(0, os.SEEK_END)
-        for segment in self.segments:
+        for segment in reversed(self.segments):  # last first, as adopt's undo
             segment.unlink(missing_ok=True)
         self.sizes = []
         self._pos = position
@@ -172,7 +172,7 @@ class JoinedFile(ObjectFile):
 
     def close(self) -> None:
         if not self.closed and not self.kept:
-            for segment in self.segments:
+            for segment in reversed(self.segments):
                 segment.unlink(missing_ok=True)
         super().close()
 
@@ -268,16 +268,23 @@ class ObjectStore:
         backend = _s3_backend()
         restored = 0
         records = {p.with_suffix(""): p for p in self.root.glob("*.json")}
+        segments: dict[Path, list[Path]] = {}  # the recorded JoinedFiles' segments, from this one listing
         for data in [p for p in self.root.iterdir() if p.suffix != ".json"]:
-            if data.with_name(data.name.split(".")[0]) not in records or data.suffix == ".tmp":
+            owner = data.with_name(data.name.split(".")[0])
+            if owner not in records or data.suffix == ".tmp":
                 data.unlink()  # a part, a temporary key, bytes whose PUT was never answered, a torn record
+            elif data.suffix[1:].isdigit():
+                segments.setdefault(owner, []).append(data)
         loaded = sorted(((json.loads(sidecar.read_text()), data) for data, sidecar in records.items()),
                         key=lambda pair: int(pair[0]["written"]))
         for record, data in loaded:  # oldest first: a crash between two writes of one key leaves the newer
             sizes = record.get("segments")
-            whole = not sizes or [p.stat().st_size for p in _segments_of(data)] == sizes  # no segment lost or cut
+            found = sorted(segments.get(data, []), key=lambda p: int(p.suffix[1:]))
+            whole = not sizes or [p.stat().st_size for p in found] == sizes  # no segment lost or cut
             if not data.exists() or not whole or record["bucket"] not in backend.buckets:
                 _remove(data)
+                for segment in found:  # those past a lost one too, which _remove's probe stops short of
+                    segment.unlink(missing_ok=True)
                 continue
             older = self._index.get((record["bucket"], record["key"]))
             if older is not None:
@@ -300,11 +307,21 @@ class ObjectStore:
 def _remove(data: Path) -> None:
     data.with_suffix(".json").unlink(missing_ok=True)
     data.unlink(missing_ok=True)
-    for segment in _segments_of(data):
+    for segment in reversed(_segments_of(data)):
         segment.unlink(missing_ok=True)
 
 
+def _segment(data: Path, number: int) -> Path:
+    """A JoinedFile's ``number``th segment file (from 1): ``<id>.<number>``."""
+    return data.with_name(f"{data.name}.{number}")
+
+
 def _segments_of(data: Path) -> list[Path]:
-    """A JoinedFile's segment files (``<id>.<n>``), in order."""
-    found = [p for p in data.parent.glob(data.name + ".*") if p.suffix[1:].isdigit()]
-    return sorted(found, key=lambda p: int(p.suffix[1:]))
+    """A JoinedFile's segment files on disk, in order: ``<id>.1``, ``<id>.2``, ... while they exist. Probed,
+    not listed: a directory listing per removed object made every delete O(objects) and a restore O(objects²)
+    (restore lists the directory once). Segments are always removed last first, so what a crash leaves of
+    them is still numbered from 1."""
+    found: list[Path] = []
+    while (segment := _segment(data, len(found) + 1)).exists():
+        found.append(segment)
+    return found

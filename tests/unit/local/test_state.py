@@ -186,14 +186,14 @@ def _emulated_bucket(tmp_path: Path) -> Iterator[tuple[Any, state.ObjectStore]]:
 
 
 @pytest.mark.moto
-def test_a_restart_restores_a_joined_object_and_drops_one_with_a_segment_cut_short(tmp_path: Path) -> None:
+def test_a_restart_restores_a_joined_object_and_drops_those_with_a_segment_cut_short_or_lost(tmp_path: Path) -> None:
     from infra.local import moto_fixes
 
     moto_fixes.install()
     part = 5 * 1024 * 1024
     data = [os.urandom(part), os.urandom(part), b"tail"]
     with _emulated_bucket(tmp_path) as (s3, store):
-        for name in ("whole", "cut"):
+        for name in ("whole", "cut", "lost"):
             upload = s3.create_multipart_upload(Bucket="joined-bucket", Key=name)["UploadId"]
             parts = [{"PartNumber": n + 1, "ETag": s3.upload_part(Bucket="joined-bucket", Key=name, UploadId=upload,
                                                                    PartNumber=n + 1, Body=chunk)["ETag"]}
@@ -204,11 +204,13 @@ def test_a_restart_restores_a_joined_object_and_drops_one_with_a_segment_cut_sho
         assert s3.get_object(Bucket="joined-bucket", Key="whole", Range="bytes=5242878-5242881")["Body"].read() == \
             data[0][-2:] + data[1][:2]
     names = {p.name for p in tmp_path.iterdir()}
-    assert len(names) == 2 * 5  # two objects: each its empty file, its record and three segments
-    cut = next(p for p in tmp_path.glob("*.json") if json.loads(p.read_text())["key"] == "cut").with_suffix("")
+    assert len(names) == 3 * 5  # three objects: each its empty file, its record and three segments
+    cut, lost = (next(p for p in tmp_path.glob("*.json") if json.loads(p.read_text())["key"] == key).with_suffix("")
+                 for key in ("cut", "lost"))
     os.truncate(cut.with_name(cut.name + ".2"), 10)
+    cut.with_name(lost.name + ".2").unlink()  # the middle one: segment 3 is left past the gap
     with _emulated_bucket(tmp_path) as (s3, again):
         assert again.restore() == 1
         assert s3.get_object(Bucket="joined-bucket", Key="whole")["Body"].read() == b"".join(data)
         assert [o["Key"] for o in s3.list_objects_v2(Bucket="joined-bucket")["Contents"]] == ["whole"]
-    assert not any(p.name.startswith(cut.name) for p in tmp_path.iterdir())  # nothing of the cut one is left
+    assert not any(p.name.startswith((cut.name, lost.name)) for p in tmp_path.iterdir())  # nothing of either is left

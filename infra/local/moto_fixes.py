@@ -19,11 +19,13 @@ The first two were measured with bench/concurrency.py (issue 13), the third with
   new object's spooled file takes it, and with no checksum asked for it also builds a CRC64 of a
   third copy. A 2 GiB upload peaked above 4 GiB resident. Here the parts are copied file to file,
   1 MiB at a time, into the spooled file the new object then adopts (parts and objects beyond
-  moto's 5 MiB buffer live in temporary files), and the object gets a checksum only when the
-  upload asked for one.
+  moto's 5 MiB buffer live in temporary files), or, with the local state, the parts' own files
+  become the object's (state_objects.JoinedFile: nothing copied); the object gets a checksum only
+  when the upload asked for one. And a written value's MD5 (its ETag) is computed from the bytes
+  beside their write, not by reading the stored buffer back after it.
 
 moto is pinned exactly (requirements-dev.txt); ``check()`` fails loudly when any target
-changes shape, and tests/infra/test_moto_fixes.py runs it. Never shipped: only the local
+changes shape, and tests/unit/local/test_moto_fixes.py runs it. Never shipped: only the local
 runner and the tests import this.
 """
 from __future__ import annotations

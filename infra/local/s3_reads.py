@@ -106,7 +106,8 @@ def streamed_gets(app: WsgiApp) -> WsgiApp:
             start = int(fields["content-range"].split()[1].split("-")[0])
         overrides = {ALLOWED_HEADER_OVERRIDES[name]: values[0] for name, values in request[2].items()
                      if name in ALLOWED_HEADER_OVERRIDES}
-        headers = [(n, v) for n, v in headers if n.lower() not in {o.lower() for o in overrides}]
+        overridden = {name.lower() for name in overrides}
+        headers = [(n, v) for n, v in headers if n.lower() not in overridden]
         start_response(status, headers + list(overrides.items()))
         return _pieces(stored, start, length)
 

@@ -14,12 +14,12 @@ from chalicelib.adapters import aws_errors
 from chalicelib.adapters.aws_errors import translated
 from chalicelib.adapters.s3_multipart import CONTENT_TYPE, WHAT, S3Multipart
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.multipart import MAX_PARTS
 
 PART_SIZE = 8 * 1024 * 1024
 # CopyObject copies at most 5 GB; larger objects are copied in UploadPartCopy ranges (at most 10,000 parts).
 COPY_LIMIT = 5 * 1024 ** 3
 COPY_PART_SIZE = 512 * 1024 * 1024
-MAX_PARTS = 10_000
 
 
 SCHEME = "s3://"

@@ -152,20 +152,17 @@ class ImportStepService:
         import's image goes back to queued with the lock released and os_glance_failed_import
         set. Bytes go only where this import still owns the image (its lock, or its legacy
         image) or the image is deleted, so a later import that broke a stale lock keeps its
-        data. The failure is recorded even when putting the image back fails.
+        data. A location's hashing task has services/location_import revert it. The failure is
+        recorded even when putting the image back fails.
         """
         task = self.tasks.find(state["task_id"])
         message = failure_message(state.get("error"))
-        if task.type == LOCATION_IMPORT:
-            try:
-                self._location_imports().revert(task)
-            finally:
-                self.tasks.record_failure(task.id, message)
-            return {"task_id": task.id, "image_id": task.image_id, "status": "failure", "message": message}
         legacy = task.type == LEGACY
         image_id = image_of_task(task.id, task.image_id) if legacy else task.image_id
         try:
-            if image_id is not None:
+            if task.type == LOCATION_IMPORT:
+                self._location_imports().revert(task)
+            elif image_id is not None:
                 staged = state.get("staged_key") or (task.input or {}).get("staged_key") or data.staging_key(image_id)
                 targets = list((task.input or {}).get("stores") or [self._registry().catalog.default])
                 copying = (task.input or {}).get("method", {}).get("name") == store_copy.COPY

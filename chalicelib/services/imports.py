@@ -27,6 +27,8 @@ from chalicelib.services.writer import ImageWriter
 
 API_IMPORT = "api_image_import"
 UPLOAD_METHOD = "s3-upload"
+# The headers a client sends with a presigned PUT, single or a part (not signed into the URL: any type does).
+UPLOAD_HEADERS: Mapping[str, str] = {"Content-Type": "application/octet-stream"}
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class ImportService:
         imports.check_can_import(image, UPLOAD_METHOD)
         multipart.require_none_pending(image)
         url = self.store.presigned_put(data.upload_key(image_id), self.upload_url_seconds)
-        return UploadTicket(url, self.upload_url_seconds, {"Content-Type": "application/octet-stream"})
+        return UploadTicket(url, self.upload_url_seconds, dict(UPLOAD_HEADERS))
 
     def object_created(self, key: str, etag: str, sequencer: str) -> Task | None:
         """An S3 "Object Created" under the upload prefix: start its image's import once per object version.

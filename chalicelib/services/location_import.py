@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 from chalicelib.domain import imports
 from chalicelib.domain import images as domain
@@ -29,15 +29,12 @@ from chalicelib.domain.context import RequestContext
 from chalicelib.domain.errors import Conflict, DomainError, NotFound
 from chalicelib.domain.images import Image, ImageStatus
 from chalicelib.domain.tasks import Task, TaskStatus
-from chalicelib.ports import STATUS, Clock, Guard, IdGen, ObjectStore
+from chalicelib.ports import STATUS, Clock, Guard, IdGen, ObjectStore, WebClient
 from chalicelib.services import web_source
-from chalicelib.services.scanning import HASH_ALGO, digest
 from chalicelib.services.locations import LocationSupport, add_location
+from chalicelib.services.scanning import HASH_ALGO, digest
 from chalicelib.services.tasks import TaskService
 from chalicelib.services.writer import ImageWriter, Judge
-
-if TYPE_CHECKING:
-    from chalicelib.ports import WebClient
 
 LOCATION_IMPORT = "location_import"
 # The hashes are written only over the locations the task read: a location removed meanwhile refuses the write.
@@ -57,7 +54,7 @@ class LocationImports:
     writer: ImageWriter
     tasks: TaskService
     support: LocationSupport
-    web: "WebClient"
+    web: WebClient
     clock: Clock
     ids: IdGen
     image_size_cap: int

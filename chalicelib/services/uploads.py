@@ -21,7 +21,7 @@ from chalicelib.domain.errors import DomainError, InvalidInput, NotFound, QuotaE
 from chalicelib.domain.images import Image
 from chalicelib.domain.multipart import PartPlan, PendingUpload
 from chalicelib.ports import STATUS, ObjectStore
-from chalicelib.services.imports import UPLOAD_METHOD, ImportService, UploadTicket
+from chalicelib.services.imports import UPLOAD_HEADERS, UPLOAD_METHOD, ImportService, UploadTicket
 from chalicelib.services.writer import ImageWriter
 
 
@@ -43,8 +43,7 @@ class MultipartTicket:
     parts: tuple[PartUrl, ...]
     next_part: int | None
     expires_in: int
-    # Not signed into a part URL (any type does); the single PUT's, so a client sends the same for both.
-    headers: Mapping[str, str] = field(default_factory=lambda: {"Content-Type": "application/octet-stream"})
+    headers: Mapping[str, str] = field(default_factory=lambda: dict(UPLOAD_HEADERS))  # the single PUT's
 
 
 @dataclass(frozen=True)
@@ -87,9 +86,7 @@ class PresignedUploads:
 
     def part_urls(self, ctx: RequestContext, image_id: str, first_part: int) -> MultipartTicket:
         """Fresh part URLs of the upload in progress from ``first_part``: 404 when none, 403 policy."""
-        image = self.writer.visible(ctx, image_id)
-        policy.require_modify(image, ctx, "upload_image")
-        upload = multipart.require_pending(image)
+        upload = self._pending(ctx, image_id)[1]
         if first_part > upload.plan.part_count:
             raise InvalidInput(f"part must be between 1 and {upload.plan.part_count}.")
         return self._ticket(image_id, upload, first_part)
@@ -98,9 +95,7 @@ class PresignedUploads:
         """CompleteMultipartUpload once every planned part is there (the S3 event then imports the object):
         400 parts missing, misfit or refused, 404 no upload, 409 another upload id or the image not queued."""
         upload_id, etags = multipart.parse_completion(body)
-        image = self.writer.visible(ctx, image_id)
-        policy.require_modify(image, ctx, "upload_image")
-        upload = multipart.require_pending(image, upload_id)
+        image, upload = self._pending(ctx, image_id, upload_id)
         imports.check_can_import(image, UPLOAD_METHOD)
         key = upload_key(image_id)
         try:
@@ -113,11 +108,16 @@ class PresignedUploads:
 
     def abort(self, ctx: RequestContext, image_id: str) -> None:
         """AbortMultipartUpload and forget it; the image stays as it is (queued): 404 when none, 403 policy."""
-        image = self.writer.visible(ctx, image_id)
-        policy.require_modify(image, ctx, "upload_image")
-        upload = multipart.require_pending(image)
+        upload = self._pending(ctx, image_id)[1]
         self.store.abort_multipart(upload_key(image_id), upload.upload_id)  # first: a forgotten upload is orphaned
         self._forget(image_id, upload.upload_id)
+
+    def _pending(self, ctx: RequestContext, image_id: str, upload_id: str | None = None) -> tuple[Image, PendingUpload]:
+        """The image and its multipart upload in progress (``upload_id``'s, when given): 404 unseen or none,
+        403 policy, 409 another upload id."""
+        image = self.writer.visible(ctx, image_id)
+        policy.require_modify(image, ctx, "upload_image")
+        return image, multipart.require_pending(image, upload_id)
 
     def _check_can_start(self, ctx: RequestContext, image: Image) -> None:
         policy.require_modify(image, ctx, "upload_image")

@@ -15,6 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from chalicelib.domain.multipart import S3_MIN_PART
 from chalicelib.domain.stores import HTTP, Store, StoreCatalog
 
 DOWNLOAD_MODES = ("redirect", "proxy")
@@ -145,7 +146,7 @@ class DataSettings:
                                    "`true`: deleting an image with data leaves it `pending_delete` with its data")
     scrub_delay_seconds: int = setting("IMAGES_SCRUB_DELAY_SECONDS", 0,
                                        "how long pending_delete data is kept before `scrub_images` purges it")
-    upload_min_part_size: int = setting("IMAGES_UPLOAD_MIN_PART_SIZE", 5 * 1024 * 1024,
+    upload_min_part_size: int = setting("IMAGES_UPLOAD_MIN_PART_SIZE", S3_MIN_PART,
                                         "smallest part of a presigned multipart upload in bytes (S3's minimum; "
                                         "lower only against an emulator that accepts smaller parts)")
 

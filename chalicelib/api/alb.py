@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import unquote_plus
 
 from chalicelib.api import authorizer
-from chalicelib.api.errors import error_response, reason_phrase
+from chalicelib.api.errors import NOT_FOUND, error_response, reason_phrase
 from chalicelib.api.http import MAX_REQUEST_ID_LENGTH
 from chalicelib.api.routing import GatewayRouteMatcher
 from chalicelib.domain.errors import Unauthenticated
@@ -32,20 +32,20 @@ def is_alb_event(event: Any) -> bool:
 
 
 def handle(event: Mapping[str, Any], context: Any, serve: Handler, matcher: GatewayRouteMatcher,
-           check_tokens: bool, validator: Any = None) -> dict[str, Any]:
+           check_tokens: bool) -> dict[str, Any]:
     """Serve one ALB event through ``serve`` (the API Gateway handler); 401 without a valid token."""
     headers = _headers(event)
     claims: dict[str, str] | None = None
     if check_tokens:
         try:
-            claims = authorizer.identity_context(headers.get(TOKEN_HEADER, ""), validator)
+            claims = authorizer.identity_context(headers.get(TOKEN_HEADER, ""))
         except authorizer.Unauthorized:
             return _refused(401, Unauthenticated().message, headers)
     query = _query(event)
     try:
         match = matcher.match_route(str(event.get("path") or "/"))
     except ValueError:
-        return _refused(404, "The resource could not be found.", headers)
+        return _refused(404, NOT_FOUND, headers)
     return to_alb_response(serve(to_gateway_event(event, headers, query, match.route, match.captured, claims),
                                  context))
 

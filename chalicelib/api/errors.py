@@ -37,6 +37,8 @@ ERROR_STATUS: dict[type[e.DomainError], int] = {
 WEBOB_PHRASES = {416: "Request Range Not Satisfiable"}
 # Seconds a client should wait before retrying a 503 (a throttled or briefly unreachable backend).
 RETRY_AFTER_SECONDS = 1
+# The 404 of a path no route serves, from every front (functions, gateway responses, ALB, WSGI front).
+NOT_FOUND = "The resource could not be found."
 
 
 def _from_kwarg(header: str, key: str) -> Callable[[e.DomainError], dict[str, str]]:

@@ -8,7 +8,7 @@ from chalice.app import Blueprint, Request, Response
 
 from chalicelib.api import schemas, versions
 from chalicelib.api import serializers as ser
-from chalicelib.api.errors import http_errors
+from chalicelib.api.errors import NOT_FOUND, http_errors
 from chalicelib.api.http import base_url, request_context
 from chalicelib.domain.errors import Forbidden, NotFound
 from chalicelib.wiring import container
@@ -86,7 +86,7 @@ def unknown_path(**_: str) -> Response:
     if _VERSION_SEGMENT.match(first) and first not in versions.SERVED:
         # Glance's version negotiation: a version it does not serve gets the choices (300 Multiple Choices).
         return ser.json_response(ser.versions_view(base_url(request)), 300)
-    raise NotFound("The resource could not be found.")
+    raise NotFound(NOT_FOUND)
 
 
 def _is_identity_lookup(path: str) -> bool:

@@ -167,11 +167,6 @@ class FrontServer:
         self._thread.start()
         return self
 
-    def serve_forever(self) -> None:
-        """Bind and serve in this thread until ``stop``."""
-        self.server.prepare()
-        self.server.serve()
-
     def stop(self) -> None:
         """Stop accepting; in-flight requests get SHUTDOWN_SECONDS, then their sockets' reads are shut."""
         self.server.stop()

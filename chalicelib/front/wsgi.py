@@ -19,7 +19,8 @@ from chalice.local import LambdaContext
 
 from chalicelib.api import body as body_source
 from chalicelib.api import observability
-from chalicelib.api.errors import error_response, reason_phrase
+from chalicelib.api.authorizer import Unauthorized, identity_context
+from chalicelib.api.errors import NOT_FOUND, error_response, reason_phrase
 from chalicelib.api.http import METHODS, UNSUPPORTED
 from chalicelib.api.versions import CATCH_ALL
 from chalicelib.config import FrontSettings, IdentitySettings
@@ -50,7 +51,7 @@ class Front:
         self.read_bytes = settings.front_read_bytes
         self.quiet = settings.log_format != "json"
         self.cloud = identity.auth_mode == "cloud"
-        self._authorize = authorize
+        self._authorize = authorize or identity_context
         self.events = EventBuilder(list(app.routes), list(app.api.binary_types))
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -77,10 +78,10 @@ class Front:
                 return 200, [("Content-Type", "application/json"), ("Content-Length", "15")], (
                     b"" if method == "HEAD" else b'{"status":"ok"}')
             if route != CATCH_ALL:  # the catch-all's answers (300, 404) need no AWS: given as the functions give them
-                return _glance(404, "The resource could not be found.", accept, method)
+                return _glance(404, NOT_FOUND, accept, method)
         try:
-            context = self._identity(headers)
-        except PermissionError:
+            context = self._authorize(headers.get("x-auth-token", "")) if self.cloud else None
+        except Unauthorized:
             return _glance(401, "The request you have made requires authentication.", accept, method)
         body = _body(environ, headers, self.read_bytes)
         try:
@@ -107,18 +108,6 @@ class Front:
             except IncompleteBody:
                 pass
         return response_parts(answer, method)
-
-    def _identity(self, headers: Mapping[str, str]) -> Mapping[str, str] | None:
-        """The authorizer context in cloud mode; raises PermissionError for a missing or bad token."""
-        if not self.cloud:
-            return None
-        from chalicelib.api.authorizer import Unauthorized, identity_context
-
-        try:
-            token = headers.get("x-auth-token", "")
-            return self._authorize(token) if self._authorize is not None else identity_context(token)
-        except Unauthorized:
-            raise PermissionError() from None
 
 
 def _body(environ: Mapping[str, Any], headers: Mapping[str, str], read_bytes: int) -> RequestBody:

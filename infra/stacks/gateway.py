@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.api.errors import RETRY_AFTER_SECONDS, error_response
+from chalicelib.api.errors import NOT_FOUND, RETRY_AFTER_SECONDS, error_response
 from chalicelib.domain.errors import BackendFailure, Unauthenticated
 
 BINARY_MEDIA_TYPES = ["*/*"]
@@ -28,7 +28,6 @@ TOO_LARGE = (
     "method web-download), the presigned upload (POST /v2/images/{image_id}/upload-url, then PUT the data "
     "to the URL it returns), or the data plane (deploy the stack with -c data_plane=on and use its endpoint)."
 )
-NOT_FOUND = "The resource could not be found."
 DENIED = "Access was denied to this resource."
 BUSY = "Too many requests; try again later."
 

@@ -97,6 +97,7 @@ class JoinedFile(ObjectFile):
     def __init__(self, path: Path, sizes: list[int], create: bool = True) -> None:
         super().__init__(path, create)
         self.sizes = list(sizes)
+        self.segments = [_segment(path, n) for n in range(1, len(self.sizes) + 1)]  # read at every 1 MiB: made once
 
     @classmethod
     def adopt(cls, empty: ObjectFile, parts: list[Path]) -> "JoinedFile":
@@ -112,10 +113,6 @@ class JoinedFile(ObjectFile):
                 segment.unlink(missing_ok=True)
             raise
         return cls(empty.path, [s.stat().st_size for s in linked], create=False)
-
-    @property
-    def segments(self) -> list[Path]:
-        return [_segment(self.path, n) for n in range(1, len(self.sizes) + 1)]
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         if whence == os.SEEK_END and self.sizes:
@@ -159,7 +156,7 @@ class JoinedFile(ObjectFile):
                 out.seek(0, os.SEEK_END)
         for segment in reversed(self.segments):  # last first, as adopt's undo
             segment.unlink(missing_ok=True)
-        self.sizes = []
+        self.sizes, self.segments = [], []
         self._pos = position
 
     def write(self, data: bytes) -> int:

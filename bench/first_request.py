@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -105,15 +104,9 @@ def _create_image(container: Any) -> str:
 
 def _app_copy(root: Path, compiled: bool) -> Path:
     """The app's files as the package holds them, with their bytecode (as packaged) or without (source only)."""
-    from infra.stacks.chalice_app import APP_FILES, compile_tree
+    from infra.stacks.chalice_app import compile_tree, copy_app
 
-    for name in APP_FILES:
-        src, dst = ROOT / name, root / name
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
+    copy_app(ROOT, root)
     if compiled:
         compile_tree(root, shown_as=str(root))
     return root

@@ -43,13 +43,7 @@ class ChaliceApp(Chalice):
             project = Path(self.source_dir)
             if self._app_only:
                 project = Path(tmp)
-                for name in APP_FILES:
-                    src, dst = Path(self.source_dir) / name, project / name
-                    if src.is_dir():
-                        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-                    else:
-                        dst.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copy2(src, dst)
+                copy_app(Path(self.source_dir), project)
                 (project / "requirements.txt").write_text("")
             args = [str(project), self._sam_package_dir, self.stage_name, json.dumps(self.stage_config)]
             # chalice asks botocore for a region only to spell service principals; no call is made.
@@ -58,6 +52,17 @@ class ChaliceApp(Chalice):
             if done.returncode != 0:
                 raise RuntimeError(f"chalice package failed:\n{done.stderr[-4000:]}")
         with_bytecode(Path(self._sam_package_dir) / "deployment.zip")
+
+
+def copy_app(source: Path, dest: Path) -> None:
+    """The app's own files (APP_FILES) from ``source`` into ``dest``, without any bytecode."""
+    for name in APP_FILES:
+        src, dst = source / name, dest / name
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
 
 
 def compile_tree(root: Path, shown_as: str = TASK_ROOT) -> None:

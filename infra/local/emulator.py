@@ -34,7 +34,8 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
-from urllib.parse import parse_qs
+
+from infra.local.s3_reads import path_style, streamed_gets
 
 if TYPE_CHECKING:
     from infra.local.state import LocalState
@@ -147,6 +148,15 @@ def _read_body(environ: Environ) -> bytes:
     return body
 
 
+def _recording(start_response: StartResponse, statuses: list[str]) -> StartResponse:
+    """``start_response`` that also notes each status line in ``statuses``."""
+    def started(status: str, headers: Any, *exc_info: Any) -> Any:
+        statuses.append(status)
+        return start_response(status, headers, *exc_info)
+
+    return started
+
+
 def _region(environ: Environ) -> str:
     """The region of a SigV4 request's credential scope (``Credential=key/date/region/service/aws4_request``)."""
     try:
@@ -160,9 +170,7 @@ def _record_s3(state: "LocalState", environ: Environ) -> None:
     method = environ.get("REQUEST_METHOD")
     if method not in ("PUT", "POST", "DELETE"):
         return
-    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-    path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
-    bucket, _, key = path.lstrip("/").partition("/")
+    bucket, key, query = path_style(environ)
     if "delete" in query and method == "POST":
         state.objects.sync_bucket(bucket)
     elif key and "uploads" not in query and not (method == "PUT" and "uploadId" in query):
@@ -174,27 +182,27 @@ def guarded(app: WsgiApp, faults: FaultPlan, dynamo_lock: threading.Lock | None 
     """``app`` with DynamoDB requests serialised, ``faults`` answered in front of it, and ``state`` recorded."""
     dynamo_lock = dynamo_lock or threading.Lock()
 
-    def applied(environ: Environ, operation: str, statuses: list[str]) -> None:
+    def applied(environ: Environ, operation: str, statuses: list[str], request: bytes) -> None:
         if state is not None and operation in DYNAMO_WRITES and statuses and statuses[0].startswith("200"):
-            state.dynamo_applied(_region(environ), operation, environ["wsgi.input"].getvalue())
+            state.dynamo_applied(_region(environ), operation, request)
 
     def serve(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith(DYNAMO_TARGET):
             operation = target[len(DYNAMO_TARGET):]
             kind = faults.dynamo(operation)
-            if state is not None and operation in DYNAMO_WRITES:
-                _read_body(environ)  # kept in memory: the journal looks up the items it names once moto applied it
+            # Read ahead (and handed on to moto from memory) when the journal needs the items it names once moto
+            # applied it, or a fault answers it: the landed kind hands it on to moto first.
+            journaled = state is not None and operation in DYNAMO_WRITES
+            request = _read_body(environ) if journaled or kind is not None else b""
             if kind is not None:
-                request = _read_body(environ)  # kept: the landed kind hands it on to moto first
                 if kind == "landed":
                     with dynamo_lock:
                         statuses: list[str] = []
-                        answer = app(environ, lambda status, *_: statuses.append(status))
+                        answer = app(environ, _recording(lambda *_: None, statuses))
                         b"".join(answer)
                         getattr(answer, "close", lambda: None)()
-                        environ["wsgi.input"].seek(0)
-                        applied(environ, operation, statuses)
+                        applied(environ, operation, statuses, request)
                 status, payload = _dynamo_error(kind, operation, request)
                 body = json.dumps(payload).encode()
                 start_response(status, [("Content-Type", "application/x-amz-json-1.0"),
@@ -203,17 +211,12 @@ def guarded(app: WsgiApp, faults: FaultPlan, dynamo_lock: threading.Lock | None 
             with dynamo_lock:
                 # The whole answer is produced under the lock: moto builds it from live objects.
                 seen: list[str] = []
-
-                def started(status: str, headers: Any, *exc_info: Any) -> Any:
-                    seen.append(status)
-                    return start_response(status, headers, *exc_info)
-
-                answer = app(environ, started)
+                answer = app(environ, _recording(start_response, seen))
                 try:
                     body = b"".join(answer)
                 finally:
                     getattr(answer, "close", lambda: None)()
-                applied(environ, operation, seen)
+                applied(environ, operation, seen, request)
                 return [body]
         if _is_s3(environ) and faults.s3_slowdown():
             body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
@@ -226,12 +229,7 @@ def guarded(app: WsgiApp, faults: FaultPlan, dynamo_lock: threading.Lock | None 
         if state is None or not _is_s3(environ):
             return _Released(app(environ, start_response), environ)
         codes: list[str] = []
-
-        def s3_started(status: str, headers: Any, *exc_info: Any) -> Any:
-            codes.append(status)
-            return start_response(status, headers, *exc_info)
-
-        answer = app(environ, s3_started)  # moto has applied the request once its app returns
+        answer = app(environ, _recording(start_response, codes))  # moto has applied the request once its app returns
         if codes and codes[0][:1] == "2":
             _record_s3(state, environ)
         return _Released(answer, environ)
@@ -298,8 +296,6 @@ class Emulator:
             # a cycle holding the request body (an 8 MiB upload part) until the cyclic collector runs.
             made.debug = False
             return made
-
-        from infra.local.s3_reads import streamed_gets
 
         app = guarded(streamed_gets(DomainDispatcherApplication(backend)), self.faults, self.dynamo_lock, self.state)
         self._servers = [make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)]

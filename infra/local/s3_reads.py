@@ -18,6 +18,8 @@ from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+from infra.local.state_objects import stored_key
+
 Environ = dict[str, Any]
 WsgiApp = Callable[[Environ, Callable[..., Any]], Iterable[bytes]]
 
@@ -26,23 +28,20 @@ PIECE = 1024 * 1024
 PRESIGNED_V2 = frozenset({"AWSAccessKeyId", "Signature", "Expires"})  # a SigV2 presigned URL's (SigV4's are X-Amz-*)
 
 
-def _stored_key(bucket: str, key: str) -> Any:
-    from moto.core.models import DEFAULT_ACCOUNT_ID
-    from moto.s3.models import s3_backends
-
-    found = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets.get(bucket)
-    return found.keys.get(key) if found is not None else None
+def path_style(environ: Environ) -> tuple[str, str, dict[str, list[str]]]:
+    """(bucket, key, query) of a path-style S3 request (key "" for a bucket's own)."""
+    path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+    bucket, _, key = path.lstrip("/").partition("/")
+    return bucket, key, parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
 
 
 def _plain_get(environ: Environ) -> tuple[str, str, dict[str, list[str]]] | None:
     """(bucket, key, query) of a path-style GetObject without sub-resources; None for anything else."""
     if environ.get("REQUEST_METHOD") != "GET":
         return None
-    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    bucket, key, query = path_style(environ)
     if any(not name.lower().startswith(("x-amz-", "response-")) and name not in PRESIGNED_V2 for name in query):
         return None
-    path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
-    bucket, _, key = path.lstrip("/").partition("/")
     return (bucket, key, query) if bucket and key else None
 
 
@@ -89,7 +88,7 @@ def streamed_gets(app: WsgiApp) -> WsgiApp:
 
     def serve(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = _plain_get(environ)
-        stored = _stored_key(request[0], request[1]) if request else None
+        stored = stored_key(request[0], request[1]) if request else None
         if request is None or stored is None or stored.size < STREAM_FROM:
             return app(environ, start_response)
         status, headers = _head(app, environ)

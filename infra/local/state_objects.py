@@ -200,6 +200,12 @@ def _s3_backend() -> Any:
     return s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
 
 
+def stored_key(bucket_name: str, key_name: str) -> Any:
+    """moto's FakeKey at bucket/key, or None."""
+    bucket = _s3_backend().buckets.get(bucket_name)
+    return bucket.keys.get(key_name) if bucket is not None else None
+
+
 class ObjectStore:
     """S3 objects as files; ``sync`` records what a request left at one key, ``restore`` puts it all back."""
 
@@ -224,8 +230,7 @@ class ObjectStore:
 
     def sync(self, bucket_name: str, key_name: str) -> None:
         """Make the files say what the emulator now holds at bucket/key (called before the request is answered)."""
-        bucket = _s3_backend().buckets.get(bucket_name)
-        current = bucket.keys.get(key_name) if bucket is not None else None
+        current = stored_key(bucket_name, key_name)
         buffer = getattr(current, "_value_buffer", None)
         with self._lock:
             old = self._index.get((bucket_name, key_name))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chalicelib.domain.data import data_key, staging_key
+
 # DynamoDB actions by what the repositories call (a TransactWriteItems needs the action of each item in it).
 GET, BATCH_GET, QUERY = "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"
 PUT, UPDATE, DELETE, BATCH_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
@@ -15,7 +17,7 @@ PUT, UPDATE, DELETE, BATCH_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "
 # S3 object actions: HeadObject/GetObject; PutObject covers a multipart upload, which aborts on a failure.
 S3_GET, S3_PUT, S3_ABORT, S3_DELETE = "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"
 S3_LIST_PARTS = "s3:ListMultipartUploadParts"  # a presigned multipart upload's completion checks its parts
-DATA, STAGING = "images/", "staging/"  # chalicelib.domain.data's key prefixes (uploads land in staging/imports/)
+DATA, STAGING = data_key(""), staging_key("")  # images/, staging/ (uploads land in staging/imports/)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Stack, Validations
 
+from infra.stacks.grants import DATA
+
 # finding id -> why it is acceptable here
 STACK_ACKNOWLEDGED: dict[str, str] = {
     "AwsSolutions-IAM5[Resource::*]": (
@@ -38,10 +40,10 @@ def acknowledge_scoped_wildcards(stack: Stack, table_ids: list[str], bucket_id: 
 def acknowledge_store_wildcards(stack: Stack, made: list[tuple[str, str]], existing: list[tuple[str, str]]) -> None:
     """The same for each further store's data: (logical id, key prefix) of a bucket the stack makes, (name, key
     prefix) of an existing one; the grants end in ``<prefix>images/*``."""
-    reason = "Objects under images/ of this one store bucket; keys end in image ids, not known at deploy"
+    reason = f"Objects under {DATA} of this one store bucket; keys end in image ids, not known at deploy"
     for bucket, prefix in made:
         Validations.of(stack).acknowledge(Acknowledgment(
-            id=f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{prefix}images/*]", reason=reason))
+            id=f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{prefix}{DATA}*]", reason=reason))
     for name, prefix in existing:
         Validations.of(stack).acknowledge(Acknowledgment(
-            id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{name}/{prefix}images/*]", reason=reason))
+            id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{name}/{prefix}{DATA}*]", reason=reason))

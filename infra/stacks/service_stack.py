@@ -33,7 +33,7 @@ AUTHORIZER = "authorizer"  # @app.lambda_function(name=...) in app.py
 IMPORT_TRIGGER = "import_trigger"
 IMPORT_TRIGGER_PREFIX = UPLOAD_PREFIX
 METADEFS_LOADER = "load_metadefs"  # glance-manage db_load_metadefs' role, run after a deploy
-STAGING_PREFIX = "staging/"
+STAGING_PREFIX = grants.STAGING
 STAGING_EXPIRY_DAYS = 7
 TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
                  "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
@@ -85,7 +85,7 @@ class GlanceServiceStack(cdk.Stack):
         self.deploy = deploy
         removal = cdk.RemovalPolicy.RETAIN if deploy.production else cdk.RemovalPolicy.DESTROY
         self.tables = ServiceTables(self, "Tables", table_models, deploy.production)
-        self.bucket, self.access_logs = self._buckets(removal)
+        self.bucket = self._buckets(removal)
         self.store_buckets = self._store_buckets(removal)
         names = chalice_function_names(chalice_app)
         self.roles = self._function_roles(names)
@@ -133,32 +133,32 @@ class GlanceServiceStack(cdk.Stack):
             [(s["bucket"], s.get("prefix", "")) for s, b in further if not isinstance(b, s3.Bucket)])
 
     # -- data ---------------------------------------------------------------------------
-    def _buckets(self, removal: cdk.RemovalPolicy) -> tuple[s3.Bucket, s3.Bucket]:
+    def _buckets(self, removal: cdk.RemovalPolicy) -> s3.Bucket:
+        """The access-log bucket (``self.access_logs``, every data bucket's) and the image bucket."""
         common: dict[str, Any] = dict(
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True,
             encryption=s3.BucketEncryption.S3_MANAGED, removal_policy=removal,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         )
         self._common = common
-        access_logs = s3.Bucket(self, "AccessLogs", **common,
-                                lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))])
-        bucket = self._data_bucket(access_logs, "Images", "images/", s3.LifecycleRule(
+        self.access_logs = s3.Bucket(self, "AccessLogs", **common,
+                                     lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))])
+        bucket = self._data_bucket("Images", "images/", s3.LifecycleRule(
             id="staging", prefix=STAGING_PREFIX, expiration=cdk.Duration.days(STAGING_EXPIRY_DAYS)))
         # S3 -> EventBridge in CloudFormation itself; event_bridge_enabled=True would add a
         # custom-resource Lambda (with a managed policy) only to set this one property.
         cfn_bucket = bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)
         cfn_bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
-        return bucket, access_logs
+        return bucket
 
-    def _data_bucket(self, access_logs: s3.Bucket, construct_id: str, log_prefix: str,
-                     *rules: s3.LifecycleRule) -> s3.Bucket:
+    def _data_bucket(self, construct_id: str, log_prefix: str, *rules: s3.LifecycleRule) -> s3.Bucket:
         """An image data bucket: blocked public access, TLS only, encrypted, access-logged, versioned in production."""
         return s3.Bucket(
             self, construct_id, **self._common,
             # Versioning guards production data against overwrites and deletes; other stages skip its cost.
             versioned=self.deploy.production,
-            server_access_logs_bucket=access_logs, server_access_logs_prefix=log_prefix,
+            server_access_logs_bucket=self.access_logs, server_access_logs_prefix=log_prefix,
             lifecycle_rules=[*rules, s3.LifecycleRule(
                 id="multipart", abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
                 noncurrent_version_expiration=cdk.Duration.days(30))],
@@ -174,7 +174,7 @@ class GlanceServiceStack(cdk.Stack):
             elif "bucket" in store:
                 buckets[store["id"]] = s3.Bucket.from_bucket_name(self, f"Store{index}", store["bucket"])
             else:
-                buckets[store["id"]] = self._data_bucket(self.access_logs, f"Store{index}", f"stores/{store['id']}/")
+                buckets[store["id"]] = self._data_bucket(f"Store{index}", f"stores/{store['id']}/")
         return buckets
 
     def _further_stores(self) -> list[tuple[dict[str, Any], s3.IBucket]]:

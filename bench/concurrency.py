@@ -261,14 +261,14 @@ class Workload:
 
 # -- the service in a child process -------------------------------------------------------------
 class ChildService:
-    """``python -m infra.local.run`` on free ports; its RSS read from /proc."""
+    """``python -m infra.local.run`` on free ports; its memory read from /proc."""
 
     def __init__(self, env: dict[str, str], root: Path = ROOT) -> None:
         self.root = root
-        # The default persistent mode, in a directory of its own (not the user's .run/state).
+        # The default persistent mode, in a directory of its own (not the user's .run/state), removed at the end.
+        self._state = tempfile.TemporaryDirectory(prefix="glance-bench-")
         self.env = {**os.environ, "HOST": "127.0.0.1", "PORT": "0", "POWERTOOLS_LOG_LEVEL": "WARNING",
-                    "POWERTOOLS_METRICS_DISABLED": "true", "LOCAL_STATE_DIR": tempfile.mkdtemp(prefix="glance-bench-"),
-                    **env}
+                    "POWERTOOLS_METRICS_DISABLED": "true", "LOCAL_STATE_DIR": self._state.name, **env}
         self.env.pop("AWS_ENDPOINT_URL", None)
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
@@ -289,10 +289,13 @@ class ChildService:
         self._drain.start()
         return self
 
-    def rss_mib(self) -> float:
+    def memory_mib(self) -> tuple[float, float]:
+        """(VmRSS, VmHWM: its peak) of the service in MiB."""
         assert self.proc is not None
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
+        rss, hwm = (int(re.search(rf"{key}:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
+                    for key in ("VmRSS", "VmHWM"))
+        return rss, hwm
 
     def __exit__(self, *_: object) -> None:
         assert self.proc is not None
@@ -301,7 +304,9 @@ class ChildService:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
         self._drain.join(timeout=5)
+        self._state.cleanup()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -347,7 +352,7 @@ def latency_probe(root: Path, sizes: tuple[int, ...] = (200, 1000), window: int 
             for size in sizes:
                 if n == size + window // 2 - 1:
                     medians[size] = statistics.median(c.seconds for c in report.calls[-window:])
-        rss = svc.rss_mib()
+        rss = svc.memory_mib()[0]
     shown = ", ".join(f"{medians[s] * 1000:.1f} ms at {s}" for s in sizes)
     print(f"\n== create latency, one client alone: {shown} images in the table (service RSS then {rss:.0f} MiB)")
 
@@ -358,11 +363,11 @@ def run_once(threads: int, creates: int, fault_rate: float, seed: int, root: Pat
         # Warm the service up (first requests wire the adapters), then read its memory.
         warm = Workload(svc.url, threads=2, creates=2, mixed_per_create=1.0)
         warm.run()
-        before = svc.rss_mib()
+        before = svc.memory_mib()[0]
         started = time.perf_counter()
         report = Workload(svc.url, threads=threads, creates=creates, seed=seed).run()
         elapsed = time.perf_counter() - started
-        after = svc.rss_mib()
+        after = svc.memory_mib()[0]
     title = f"{threads} threads x {creates} creates, faults {fault_rate:.0%}"
     print_report(title, report, (before, after), elapsed)
     for line in svc.output:

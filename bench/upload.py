@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -48,14 +47,6 @@ def write_image(path: Path, size: int) -> str:
     return digest.hexdigest()
 
 
-def peak_mib(pid: int) -> tuple[float, float]:
-    """(VmRSS, VmHWM) of ``pid`` in MiB."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    rss, hwm = (int(re.search(rf"{key}:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
-                for key in ("VmRSS", "VmHWM"))
-    return rss, hwm
-
-
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time ``pid`` has used."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -84,20 +75,20 @@ def main() -> int:
             # Created through the API: ``glance image-create`` would upload its standard input.
             image_id = requests.post(f"{service.url}/v2/images", headers={"X-Auth-Token": TOKEN}, timeout=30, json={
                 "name": "bench-upload", "disk_format": "raw", "container_format": "bare"}).json()["id"]
-            before = peak_mib(pid)
+            before = service.memory_mib()
             cpu_before = cpu_seconds(pid)
             start = time.perf_counter()
             glance(service.url, "image-upload", "--file", str(path), image_id)
             seconds = time.perf_counter() - start
             cpu = cpu_seconds(pid) - cpu_before
-            rss, hwm = peak_mib(pid)
+            rss, hwm = service.memory_mib()
             image = requests.get(f"{service.url}/v2/images/{image_id}", headers={"X-Auth-Token": TOKEN},
                                  timeout=30).json()
             # And back: ``glance image-download`` follows the 302 to the emulator's presigned URL.
             start = time.perf_counter()
             glance(service.url, "image-download", "--file", str(path.with_name("back.raw")), image_id)
             back_seconds = time.perf_counter() - start
-            back_hwm = peak_mib(pid)[1]
+            back_hwm = service.memory_mib()[1]
             back_ok = path.with_name("back.raw").stat().st_size == size
             requests.delete(f"{service.url}/v2/images/{image_id}", headers={"X-Auth-Token": TOKEN}, timeout=60)
     ok = image["status"] == "active" and image["size"] == size and image["os_hash_value"] == expected

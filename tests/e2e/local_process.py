@@ -53,11 +53,16 @@ class RunProcess:
                 time.sleep(0.2)
         raise AssertionError(f"make run did not answer in {timeout} s:\n{self.log.read_text()[-3000:]}")
 
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        """Send ``sig`` and wait for the process to end; returns its exit status."""
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        """Send ``sig`` and wait for the process to end; returns its exit status. One still running after
+        ``timeout`` is killed (it would keep its port and its state directory's lock) and the wait fails."""
         self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout=60)
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
         finally:
             self._out.close()
 

@@ -2,12 +2,9 @@
 flight is aborted as a cut-off body is (issue 15: image back to ``queued``, nothing stored)."""
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,9 +13,9 @@ from urllib.parse import urlparse
 import requests
 
 from infra.local.run import EMULATOR_CREDENTIALS, LocalService
+from tests.e2e.local_process import RunProcess
 from tests.e2e.test_front_uploads import DATA, SIZE, create_v2, head, status_of, stored_for, usage
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "admin:demo:admin"
 
 
@@ -40,22 +37,8 @@ def slow_upload(url: str, image_id: str, stop: threading.Event) -> None:
 
 def test_sigterm_stops_make_run_within_5_s_under_load(tmp_path: Path) -> None:
     # Its state (kept, as make run keeps it, and snapshotted at the stop) in a directory of its own, not .run/.
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": "0", "LOCAL_STATE_DIR": str(tmp_path / "state"),
-           **EMULATOR_CREDENTIALS}
-    env.pop("AWS_ENDPOINT_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "infra.local.run"], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    url = ""
-    for line in proc.stdout:
-        found = re.search(r"Glance API at (http://\S+)", line)
-        if found:
-            url = found.group(1)
-            break
-    assert url, "make run did not start"
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
-    reader.start()
+    run = RunProcess(tmp_path / "run.log", {"LOCAL_STATE_DIR": str(tmp_path / "state")})
+    url = run.url
     headers = {"X-Auth-Token": TOKEN}
     ids = [requests.post(f"{url}/v2/images", headers=headers, json={"name": f"load{n}"}, timeout=30).json()["id"]
            for n in range(2)]
@@ -74,15 +57,12 @@ def test_sigterm_stops_make_run_within_5_s_under_load(tmp_path: Path) -> None:
         thread.start()
     time.sleep(1.5)
     started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
     try:
-        code = proc.wait(timeout=15)
+        code = run.stop(signal.SIGTERM, timeout=15)
     finally:
         stop.set()
-        if proc.poll() is None:
-            proc.kill()
     elapsed = time.monotonic() - started
-    reader.join(timeout=5)
+    output = run.log.read_text().splitlines()
     assert code == 0 and elapsed < 5, (code, elapsed, output)
     assert any("Stopping..." in line for line in output) and any(line.startswith("Stopped") for line in output)
     # Requests were answered until the signal: one access line each, with a request id.
@@ -90,20 +70,24 @@ def test_sigterm_stops_make_run_within_5_s_under_load(tmp_path: Path) -> None:
 
 
 def test_an_upload_in_flight_when_the_front_stops_is_aborted(service: LocalService) -> None:
-    second = LocalService(port=0, endpoint_url=service.endpoint_url,
-                          env={**service.settings.to_env(), **EMULATOR_CREDENTIALS}).start()
     image_id = create_v2(service)
     before = usage(service)
+    second = LocalService(port=0, endpoint_url=service.endpoint_url,
+                          env={**service.settings.to_env(), **EMULATOR_CREDENTIALS}).start()
     stop = threading.Event()
     uploader = threading.Thread(target=slow_upload, args=(second.url, image_id, stop), daemon=True)
     uploader.start()
+    stopped = False
     try:
         assert status_of(service, image_id, "saving") == "saving"
         started = time.monotonic()
         second.stop()
+        stopped = True
         elapsed = time.monotonic() - started
     finally:
         stop.set()
+        if not stopped:  # a failed check above: no second front left serving the shared emulator
+            second.stop()
         uploader.join(timeout=10)
     assert elapsed < 5, elapsed
     assert status_of(service, image_id, "queued") == "queued"

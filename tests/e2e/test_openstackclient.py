@@ -7,6 +7,8 @@ dev mode answers those look-ups 403, after which the client uses the id as given
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 import sys
 import urllib.error
@@ -21,10 +23,16 @@ OPENSTACK = str(Path(sys.executable).parent / "openstack")
 
 
 def openstack(service: LocalService, token: str, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    argv = ["--os-auth-type", "admin_token", "--os-endpoint", service.url, "--os-token", token, *args]
-    # stdin empty, not a terminal: ``image create`` then uploads nothing (tests/e2e/warm_cli closes fd 0, which osc refuses).
-    return subprocess.run([OPENSTACK, *argv], env={"HOME": str(home), "PATH": "/usr/bin:/bin"}, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=90)
+    """python-openstackclient, unmodified, with the admin_token plugin; stdin a terminal, as at a shell (with a
+    pipe or /dev/null ``image create`` uploads it as image data; closed, it fails)."""
+    argv = [OPENSTACK, "--os-auth-type", "admin_token", "--os-endpoint", service.url, "--os-token", token, *args]
+    controller, terminal = pty.openpty()
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=terminal,
+                              env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    finally:
+        os.close(controller)
+        os.close(terminal)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

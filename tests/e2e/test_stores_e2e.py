@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import pty
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,12 +15,12 @@ import boto3
 import openstack
 
 from infra.local.run import LocalService
+from tests.e2e import test_openstackclient as osc
 from tests.e2e.test_glanceclient import field, glance
 from tests.e2e.test_glanceclient_data import real_qcow2  # noqa: F401 - fixture
 from tests.webserver import file_server
 
 ADMIN = "admin:demo:admin"
-OPENSTACK = str(Path(sys.executable).parent / "openstack")
 
 
 def shown(service: LocalService, image_id: str, home: Path) -> str:
@@ -109,39 +105,26 @@ def test_openstacksdk_create_with_import_and_a_file(service: LocalService, real_
     assert current.properties["stores"] == "local"  # an attribute the SDK does not model: in properties
 
 
-def openstack_cli(service: LocalService, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    """python-openstackclient, unmodified, with the admin_token plugin; stdin a terminal, as at a shell (with a
-    pipe or /dev/null `image create` uploads it as image data; closed, it fails)."""
-    argv = [OPENSTACK, "--os-auth-type", "admin_token", "--os-endpoint", service.url, "--os-token", ADMIN, *args]
-    controller, terminal = pty.openpty()
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=terminal,
-                              env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
-    finally:
-        os.close(controller)
-        os.close(terminal)
-
-
 def test_openstack_cli_create_import_file_and_web_download_import_with_defaults(
         service: LocalService, real_qcow2: Path, tmp_path: Path) -> None:
     data = real_qcow2.read_bytes()
-    made = openstack_cli(service, "image", "create", "--import", "--file", str(real_qcow2), "--disk-format",
+    made = osc.openstack(service, ADMIN, "image", "create", "--import", "--file", str(real_qcow2), "--disk-format",
                          "qcow2", "--container-format", "bare", "osc-import", "-f", "json", home=tmp_path)
     assert made.returncode == 0, made.stderr
     image_id = json.loads(made.stdout)["id"]
     out = settle(service, image_id, tmp_path, lambda o: field(o, "status") == "active")
     assert field(out, "checksum") == hashlib.md5(data).hexdigest() and field(out, "stores") == "local"
-    shown = openstack_cli(service, "image", "show", image_id, "-f", "json", home=tmp_path)
+    shown = osc.openstack(service, ADMIN, "image", "show", image_id, "-f", "json", home=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["properties"]["stores"] == "local"
     # `openstack image import` sends all_stores_must_succeed=false by default (--allow-failure)
     with file_server() as web:
         web.files["/osc.qcow2"] = data
-        queued = openstack_cli(service, "image", "create", "--disk-format", "qcow2", "--container-format", "bare",
+        queued = osc.openstack(service, ADMIN, "image", "create", "--disk-format", "qcow2", "--container-format", "bare",
                                "osc-web", "-f", "json", home=tmp_path)
         assert queued.returncode == 0, queued.stderr
         web_id = json.loads(queued.stdout)["id"]
-        imported = openstack_cli(service, "image", "import", "--method", "web-download", "--uri", web["/osc.qcow2"],
+        imported = osc.openstack(service, ADMIN, "image", "import", "--method", "web-download", "--uri", web["/osc.qcow2"],
                                  web_id, home=tmp_path)
         assert imported.returncode == 0, imported.stderr
         out = settle(service, web_id, tmp_path, lambda o: field(o, "status") == "active")

@@ -131,6 +131,13 @@ CUTS: dict[str, Callable[[LocalService, str, str, dict[str, str]], tuple[int, by
 }
 
 
+def assert_nothing_kept(service: LocalService, image_id: str, settled: str, before: dict[str, Any]) -> None:
+    """An aborted upload's end state: the image back to ``settled``, no object or part left, usage as ``before``."""
+    assert status_of(service, image_id, settled) == settled
+    assert stored_for(service, image_id) == ([], [])
+    assert usage(service) == before
+
+
 def check_refused(status: int, body: bytes) -> None:
     if status:  # the client that reset reads no answer
         assert status == 400
@@ -145,9 +152,7 @@ def test_a_cut_off_v2_upload_leaves_the_image_queued_and_nothing_stored(service:
     before = usage(service)
     status, body = CUTS[cut](service, "PUT", f"/v2/images/{image_id}/{route}", {"Accept": "application/json"})
     check_refused(status, body)
-    assert status_of(service, image_id, "queued") == "queued"
-    assert stored_for(service, image_id) == ([], [])
-    assert usage(service) == before
+    assert_nothing_kept(service, image_id, "queued", before)
 
     done = requests.put(f"{service.url}/v2/images/{image_id}/{route}", data=DATA, timeout=60,
                         headers={**HEADERS, "Content-Type": "application/octet-stream"})
@@ -169,9 +174,7 @@ def test_a_cut_off_v1_upload_leaves_the_image_killed_and_nothing_stored(service:
     before = usage(service)
     status, body = CUTS[cut](service, "PUT", f"/v1/images/{image_id}", {"Accept": "application/json"})
     check_refused(status, body)
-    assert status_of(service, image_id, "killed") == "killed"
-    assert stored_for(service, image_id) == ([], [])
-    assert usage(service) == before
+    assert_nothing_kept(service, image_id, "killed", before)
     # Glance v1 does not take data into a killed image; a new image with the complete body does become active.
     again = requests.post(f"{service.url}/v1/images", data=DATA, timeout=60, headers={
         **HEADERS, "x-image-meta-name": "v1 whole", "x-image-meta-disk_format": "raw",

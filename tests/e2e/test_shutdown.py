@@ -14,7 +14,7 @@ import requests
 
 from infra.local.run import EMULATOR_CREDENTIALS, LocalService
 from tests.e2e.local_process import RunProcess
-from tests.e2e.test_front_uploads import DATA, SIZE, create_v2, head, status_of, stored_for, usage
+from tests.e2e.test_front_uploads import DATA, SIZE, assert_nothing_kept, create_v2, head, status_of, usage
 
 TOKEN = "admin:demo:admin"
 
@@ -90,6 +90,4 @@ def test_an_upload_in_flight_when_the_front_stops_is_aborted(service: LocalServi
             second.stop()
         uploader.join(timeout=10)
     assert elapsed < 5, elapsed
-    assert status_of(service, image_id, "queued") == "queued"
-    assert stored_for(service, image_id) == ([], [])
-    assert usage(service) == before
+    assert_nothing_kept(service, image_id, "queued", before)

@@ -25,6 +25,7 @@ _ARNS = {  # resource type -> its Fn::GetAtt Arn, from the name its Ref gives
 }
 _NAME_PROPERTY = {"AWS::Logs::LogGroup": "LogGroupName", "AWS::StepFunctions::StateMachine": "StateMachineName"}
 UNMODELLED = ("NotAction", "NotResource", "NotPrincipal", "Condition")
+TASK_DEFINITION = "AWS::ECS::TaskDefinition"  # its task role is judged as a function's role is
 
 
 @dataclass(frozen=True)
@@ -114,14 +115,22 @@ class StackPolicies:
                       if r["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function"))
 
     def role_of(self, function: str) -> str:
-        role = self.resources[function]["Properties"]["Role"]
+        """The role a function (or an ECS task definition's task: the data plane's container) runs as."""
+        props = self.resources[function]["Properties"]
+        role = props["TaskRoleArn"] if self.resources[function]["Type"] == TASK_DEFINITION else props["Role"]
         if not (isinstance(role, dict) and "Fn::GetAtt" in role):
             raise ValueError(f"{function}: its Role is not a role of this stack: {role!r}")
         return str(role["Fn::GetAtt"][0])
 
     def environment(self, function: str) -> dict[str, str]:
-        """Variable -> the ARN (for a Ref to a resource) or the value, as the function gets it."""
-        variables = self.resources[function]["Properties"].get("Environment", {}).get("Variables", {})
+        """Variable -> the ARN (for a Ref to a resource) or the value, as the function (or the task's one
+        container) gets it."""
+        props = self.resources[function]["Properties"]
+        if self.resources[function]["Type"] == TASK_DEFINITION:
+            [container] = props["ContainerDefinitions"]
+            variables = {v["Name"]: v["Value"] for v in container.get("Environment", [])}
+        else:
+            variables = props.get("Environment", {}).get("Variables", {})
         return {k: self.arn(v) for k, v in variables.items()}
 
     def statements(self, role: str) -> list[Statement]:

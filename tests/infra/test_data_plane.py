@@ -1,21 +1,26 @@
 """The data plane's synth (``-c data_plane=on``): routes by method and path, the service, its exact role."""
 from __future__ import annotations
 
+import copy
 import json
 import re
 import subprocess
 import sys
-from fnmatch import fnmatchcase
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chalicelib.config import TABLE_FIELDS, ConfigError
+from chalicelib.config import ConfigError
 from infra.stacks.data_plane import DOCKERFILE, FRONT
 from infra.stacks.settings import DeployConfig
 from tests.infra.conftest import DATA_PLANE, ROOT, Synth
-from tests.infra.upload_calls import Call, upload_flows
+from tests.iam.check import Report, check
+from tests.iam.policy import TASK_DEFINITION, StackPolicies
+from tests.iam.recorder import Call
+from tests.infra.upload_calls import upload_flows
 
 # (method, route) of the app that carry image data: these, and only these, reach the container.
 DATA = {("PUT", "/v2/images/{image_id}/file"), ("PUT", "/v2/images/{image_id}/stage"),
@@ -134,71 +139,56 @@ def test_the_service_runs_the_front_in_data_mode_in_private_subnets(data_plane_s
     assert (group["HealthCheckPath"], group["Matcher"], group["Port"]) == (FRONT.health_path, {"HttpCode": "200"}, FRONT.port)
 
 
-def _task_statements(synth: Synth) -> list[dict[str, Any]]:
-    _, task = _one(synth, "AWS::ECS::TaskDefinition")
-    role = task["TaskRoleArn"]["Fn::GetAtt"][0]
-    policies = [p["Properties"] for p in synth.resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]]
-    assert "ManagedPolicyArns" not in synth.template.to_json()["Resources"][role]["Properties"]
-    return [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+def _judged(synth: Synth, calls: Counter[Call], template: dict[str, Any] | None = None) -> Report:
+    """The upload routes' calls judged against the task role (tests/iam: the same evaluator as the functions')."""
+    task, _ = _one(synth, TASK_DEFINITION)
+    policies = StackPolicies(template or synth.template.to_json(), synth.stack.stack_name)
+    as_task = Counter({replace(call, function="data_plane"): n for call, n in calls.items()})
+    return check(policies, as_task, {"data_plane": task})
 
 
-def _resource(value: Any) -> tuple[str, str]:
-    """(logical id, suffix) of an ARN written as GetAtt or Join(GetAtt, suffix)."""
-    if "Fn::GetAtt" in value:
-        return value["Fn::GetAtt"][0], ""
-    head, *tail = value["Fn::Join"][1]
-    return head["Fn::GetAtt"][0], "".join(tail)
+def _without_grant(template: dict[str, Any], role: str, action: str, resource: Any) -> dict[str, Any]:
+    """``template`` with the one grant of ``action`` on ``resource`` taken out of the policies attached to ``role``."""
+    mutated = copy.deepcopy(template)
+    for policy in mutated["Resources"].values():
+        if policy["Type"] == "AWS::IAM::Policy" and {"Ref": role} in policy["Properties"]["Roles"]:
+            document = policy["Properties"]["PolicyDocument"]
+            kept = []
+            for s in document["Statement"]:
+                actions, resources = _listed(s["Action"]), _listed(s["Resource"])
+                if action not in actions or resource not in resources:
+                    kept.append(s)
+                    continue
+                if len(actions) > 1:  # the statement's other actions, on all its resources
+                    kept.append({**s, "Action": [a for a in actions if a != action]})
+                if len(resources) > 1:  # the action on the statement's other resources
+                    kept.append({**s, "Action": [action], "Resource": [r for r in resources if r != resource]})
+            document["Statement"] = kept
+    return mutated
 
 
-def _grants(synth: Synth) -> list[tuple[str, str, str]]:
-    """(action, logical id, suffix pattern) of every Allow in the task role."""
-    out = []
-    for s in _task_statements(synth):
-        assert s["Effect"] == "Allow"
-        actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
-        resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
-        out += [(a, *_resource(r)) for a in actions for r in resources]
-    return out
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 @pytest.mark.moto
 def test_the_task_role_allows_every_call_of_the_upload_routes_and_nothing_else(
-        data_plane_synth: Synth, api: Any, aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        data_plane_synth: Synth, api: Any, aws: Any) -> None:
     # Given every AWS call the upload routes make on the emulator (multipart, refused, over the cap, limits on)
-    calls = upload_flows(api, aws, monkeypatch)
-    tables = {getattr(aws.settings.resources, field): data_plane_synth.logical_id(data_plane_synth.stack.tables.tables[role])
-              for role, field in TABLE_FIELDS.items()}
-    bucket = data_plane_synth.logical_id(data_plane_synth.stack.bucket.node.default_child)
-
-    def target(call: Call) -> tuple[str, str]:
-        if call.service == "dynamodb":
-            name, _, index = call.resource.partition("/")
-            return tables[name], f"/{index}" if index else ""
-        return bucket, call.resource[call.resource.index("/"):]
-
-    grants = _grants(data_plane_synth)
-    denied, unused = _judge(calls, grants, target)
-    # Then each call is allowed by the role, and the role grants nothing those calls do not use
-    assert denied == [] and unused == []
-    # And the check has teeth: without any one of the grants, some call would be refused
-    for grant in grants:
-        assert _judge(calls, [g for g in grants if g != grant], target)[0], grant
-
-
-Grant = tuple[str, str, str]
-
-
-def _judge(calls: list[Call], grants: list[Grant], target: Any) -> tuple[list[Call], list[Grant]]:
-    """(calls no grant allows, grants no call uses)."""
-    used: set[Grant] = set()
-    denied = []
-    for call in calls:
-        logical, suffix = target(call)
-        allowing = [g for g in grants if g[0] == f"{call.service}:{call.action}" and g[1] == logical
-                    and (fnmatchcase(suffix, g[2]) if g[2] else suffix == "")]
-        denied += [] if allowing else [call]
-        used.update(allowing)
-    return denied, sorted(set(grants) - used)
+    calls = upload_flows(api, aws)
+    # Then each call is allowed by the task role, and the role grants nothing those calls do not use
+    report = _judged(data_plane_synth, calls)
+    assert report.denied == [] and report.unexercised == [] and report.checked > 0
+    # And the check has teeth: without any one of its grants (an action on a resource), some call is refused
+    template = data_plane_synth.template.to_json()
+    policies = StackPolicies(template, data_plane_synth.stack.stack_name)
+    role = policies.role_of(_one(data_plane_synth, TASK_DEFINITION)[0])
+    raw = [s for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Policy"
+           and {"Ref": role} in r["Properties"]["Roles"] for s in r["Properties"]["PolicyDocument"]["Statement"]]
+    grants = [(a, r) for s in raw for a in _listed(s["Action"]) for r in _listed(s["Resource"])]
+    assert grants and all(s["Effect"] == "Allow" for s in raw)
+    for action, resource in grants:
+        assert _judged(data_plane_synth, calls, _without_grant(template, role, action, resource)).denied, (action, resource)
 
 
 def test_the_dockerfile_runs_the_front_the_stack_starts(data_plane_synth: Synth) -> None:

@@ -2,6 +2,7 @@
 sources that misbehave (a Content-Length that lies, headers or a body trickled slowly)."""
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -34,6 +35,13 @@ class FileServer:
 
     def __getitem__(self, path: str) -> str:
         return self.url + path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port no one listens on now on ``host`` (for a server started later)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def _handler(server: FileServer) -> type[BaseHTTPRequestHandler]:

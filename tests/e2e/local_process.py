@@ -5,7 +5,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,16 +13,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.webserver import ALLOWED_PORTS
+from tests.webserver import ALLOWED_PORTS, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "admin:demo:admin"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 class RunProcess:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+
+from tests.webserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -54,7 +55,7 @@ def synthesize(work: Path) -> Synth:
     """The default stack (CLOUD_JWT, a private mirror allowed) synthesized under ``work``; once per process, then the
     same one: the infra tests and the IAM check at the session's end (tests/iam/plugin.py) share it."""
     if not _SYNTHS:
-        port = _free_port()
+        port = free_port()  # the rehearsal's file server takes it later
         # As an operator allows a private mirror (-c app_env=...): the rehearsal's task import fetches from 127.0.0.1.
         mirror = {"IMPORT_ALLOWED_HOSTS": "127.0.0.1", "IMPORT_ALLOWED_PORTS": f"80,443,{port}"}
         _SYNTHS.append(_synth(work, {**CLOUD_JWT, "app_env": mirror}, port))
@@ -98,9 +99,3 @@ def expanded(synth: Synth) -> dict[str, Any]:
     resources: dict[str, Any] = expand(synth.template.to_json())["Resources"]
     return resources
 
-
-def _free_port() -> int:
-    """A port no one listens on now (the rehearsal's file server takes it later)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -19,6 +19,7 @@ from chalicelib.api.authorizer import identity_context
 from chalicelib.config import FrontSettings, IdentitySettings
 from chalicelib.front import make_application
 from chalicelib.front.wsgi import MAX_EVENT_BODY, Front
+from tests.webserver import free_port
 
 OCTETS = "application/octet-stream"
 
@@ -172,7 +173,6 @@ def test_the_container_command_serves_the_data_plane_until_sigterm(tmp_path: Any
     ``GET /healthcheck`` answered (no AWS call needed), any other path a Glance 404, SIGTERM stops it."""
     import os
     import signal
-    import socket
     import subprocess
     import sys
     import time
@@ -180,9 +180,7 @@ def test_the_container_command_serves_the_data_plane_until_sigterm(tmp_path: Any
 
     import requests
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     from tests.conftest import TEST_ENV, test_settings
 
     env = {**TEST_ENV, **test_settings().to_env(), "PATH": os.environ.get("PATH", ""), "IMAGES_FRONT_MODE": "data",

@@ -10,7 +10,14 @@ from chalicelib import wiring
 from infra.local.run import LocalService
 from tests.conftest import TEST_ENV
 from tests.sfn_waits import short_retry_waits
-from tests.webserver import ALLOWED_PORTS
+from tests.webserver import ALLOWED_PORTS, FileServer, file_server
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[FileServer]:
+    """A file server on one of the ports the service may fetch from (a module may name its own files)."""
+    with file_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="package")

@@ -3,7 +3,6 @@ header (issue 17 item 3, local side), no Content-Type on a 204 (issue 14 part 2)
 request (issue 16 item 3)."""
 from __future__ import annotations
 
-import json
 import logging
 import socket
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 import requests
 
 from infra.local.run import LocalService
+from tests.unit.front.test_front_wsgi import glance_json
 
 TOKEN = "admin:demo:admin"
 JSON = {"X-Auth-Token": TOKEN, "Accept": "application/json"}
@@ -38,12 +38,6 @@ def raw(service: LocalService, request: bytes) -> tuple[int, dict[str, str], byt
     lines = head.decode("latin-1").split("\r\n")
     headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
     return int(lines[0].split()[1]), headers, body
-
-
-def glance_json(status: int, body: bytes) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(body)
-    assert set(doc) == {"message", "code", "title"} and doc["code"].startswith(f"{status} "), doc
-    return doc
 
 
 def glance_html(status: int, headers: dict[str, str], body: bytes) -> None:

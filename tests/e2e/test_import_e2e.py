@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -20,15 +20,9 @@ from chalicelib.domain.imports import derived_id
 from infra.local.run import LocalService
 from tests.e2e.test_glanceclient import field, glance
 from tests.e2e.test_glanceclient_data import bucket_keys, qemu_img, real_qcow2  # noqa: F401 - fixture
-from tests.webserver import FileServer, file_server
+from tests.webserver import FileServer
 
 ADMIN = "admin:demo:admin"
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[FileServer]:
-    with file_server() as server:
-        yield server
 
 
 def call(service: LocalService, method: str, path: str, body: Any = None) -> tuple[int, Any]:

@@ -11,20 +11,14 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from tests.e2e.local_process import RunProcess
-from tests.webserver import FileServer, file_server
+from tests.webserver import FileServer
 
 CONSUMER = "u2:consumer:member"
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[FileServer]:
-    with file_server() as server:
-        yield server
 
 
 def _image(run: RunProcess, name: str, data: bytes | None, **extra: Any) -> str:

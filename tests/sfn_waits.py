@@ -44,3 +44,13 @@ def short_retry_waits(scale: float = SCALE) -> Iterator[None]:
         yield
     finally:
         setattr(retrier_decl, "time", before)
+
+
+def finished_execution(sfn: Any, machine_arn: str, name: str, timeout: float) -> dict[str, Any]:
+    """The description of ``machine_arn``'s execution ``name`` once it stopped running (fails after ``timeout``)."""
+    arn = machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
+    deadline = time.monotonic() + timeout
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"execution {name} still running after {timeout} s"
+        time.sleep(0.05)
+    return dict(described)

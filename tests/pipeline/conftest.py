@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -10,7 +9,7 @@ import pytest
 
 from chalicelib import wiring
 from tests.conftest import Emulator, running_emulator
-from tests.sfn_waits import short_retry_waits
+from tests.sfn_waits import finished_execution, short_retry_waits
 from tests.webserver import ALLOWED_PORTS, FileServer, file_server
 
 ADMIN = {"X-Auth-Token": "admin:admin-proj:admin", "Accept": "application/json", "Content-Type": "application/json"}
@@ -29,14 +28,7 @@ class Pipeline:
 
     def execution(self, name: str, timeout: float = 30.0) -> dict[str, Any]:
         """Wait for the execution named ``name`` to finish; its description."""
-        arn = self.machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
-        deadline = time.monotonic() + timeout
-        while True:
-            described = self.sfn.describe_execution(executionArn=arn)
-            if described["status"] != "RUNNING":
-                return dict(described)
-            assert time.monotonic() < deadline, f"execution {name} still running"
-            time.sleep(0.05)
+        return finished_execution(self.sfn, self.machine_arn, name, timeout)
 
     def states(self, name: str) -> list[str]:
         """The states the execution entered, in order."""

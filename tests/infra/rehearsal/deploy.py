@@ -14,11 +14,12 @@ import inspect
 import json
 import os
 import re
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from tests.sfn_waits import finished_execution
 
 # Resource types the emulator's CloudFormation cannot create: left out of the stack, with why.
 SKIPPED_TYPES = {
@@ -142,14 +143,7 @@ class Deployed:
 
     def wait(self, machine: str, execution: str, timeout: float = 20.0) -> dict[str, Any]:
         """The description of execution ``execution`` of ``machine`` once it stopped running."""
-        sfn = self.client("stepfunctions")
-        arn = machine.replace(":stateMachine:", ":execution:") + ":" + execution
-        deadline = time.monotonic() + timeout
-        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"execution {execution} still running")
-            time.sleep(0.05)
-        return dict(described)
+        return finished_execution(self.client("stepfunctions"), machine, execution, timeout)
 
 
 class Gateway:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
@@ -16,6 +15,7 @@ import pytest
 
 from infra.local.run import LocalService
 from tests.e2e.test_glanceclient import field, glance
+from tests.e2e.waiting import until
 from tests.webserver import FileServer, file_server
 
 ADMIN = "admin:demo:admin"
@@ -122,10 +122,5 @@ def test_add_location_with_validation_data_is_verified(service: LocalService, we
 
 def hashed(service: LocalService, image_id: str, timeout: float = 20.0) -> dict[str, Any]:
     """The image document once its location_import task has released the lock."""
-    deadline = time.monotonic() + timeout
-    while True:
-        doc = image_json(service, image_id)
-        if "os_glance_import_task" not in doc:
-            return doc
-        assert time.monotonic() < deadline, doc
-        time.sleep(0.05)
+    return until(lambda: image_json(service, image_id), lambda doc: "os_glance_import_task" not in doc,
+                 timeout, interval=0.05)

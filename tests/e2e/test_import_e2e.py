@@ -20,6 +20,7 @@ from chalicelib.domain.imports import derived_id
 from infra.local.run import LocalService
 from tests.e2e.test_glanceclient import field, glance
 from tests.e2e.test_glanceclient_data import bucket_keys, qemu_img, real_qcow2  # noqa: F401 - fixture
+from tests.e2e.waiting import until
 from tests.webserver import FileServer
 
 ADMIN = "admin:demo:admin"
@@ -43,12 +44,8 @@ def finished_task(service: LocalService, url: str, fmt: str = "qcow2") -> dict[s
         "import_from": url, "import_from_format": fmt,
         "image_properties": {"name": "via-task", "container_format": "bare"}}})
     assert status == 201, task
-    deadline = time.monotonic() + 60
-    while task["status"] in ("pending", "processing"):
-        assert time.monotonic() < deadline, task
-        time.sleep(0.2)
-        task = call(service, "GET", f"/v2/tasks/{task['id']}")[1]
-    return task
+    return until(lambda: call(service, "GET", f"/v2/tasks/{task['id']}")[1],
+                 lambda shown: shown["status"] not in ("pending", "processing"))
 
 
 def test_a_task_imports_a_real_qcow2(service: LocalService, web: FileServer, real_qcow2: Path) -> None:
@@ -136,9 +133,6 @@ def test_a_presigned_upload_imports_itself(service: LocalService, real_qcow2: Pa
     put = urllib.request.Request(ticket["url"], data=data, method="PUT", headers=ticket["headers"])
     with urllib.request.urlopen(put, timeout=30) as resp:  # straight to the emulator's S3, as a client would
         assert resp.status == 200
-    deadline = time.monotonic() + 60
-    while (shown := call(service, "GET", f"/v2/images/{image['id']}")[1])["status"] != "active":
-        assert time.monotonic() < deadline, shown
-        time.sleep(0.2)
+    shown = until(lambda: call(service, "GET", f"/v2/images/{image['id']}")[1], lambda doc: doc["status"] == "active")
     assert shown["checksum"] == hashlib.md5(data).hexdigest() and shown["virtual_size"] == 4 * 1024 * 1024
     assert not [k for k in bucket_keys(service) if k.startswith("staging/") and image["id"] in k]

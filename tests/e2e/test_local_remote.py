@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import socket
-import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ import pytest
 from chalicelib import wiring
 from infra.local.run import LocalService, reachable_host
 from tests.e2e.local_process import ADMIN, RunProcess
+from tests.e2e.waiting import until
 
 SIZE = 5_000_000  # past IMAGES_PROXY_MAX_BYTES (4,500,000)
 
@@ -73,10 +73,7 @@ def test_a_client_on_the_machines_address_downloads_through_the_302_and_uploads_
         put = urllib.request.Request(ticket["url"], data=data[:300_000], method="PUT", headers=ticket["headers"])
         with urllib.request.urlopen(put, timeout=30) as done:
             assert done.status == 200
-        deadline = time.monotonic() + 60
-        while (shown := run.call("GET", f"/v2/images/{other['id']}")[1])["status"] != "active":
-            assert time.monotonic() < deadline, shown
-            time.sleep(0.2)
+        shown = until(lambda: run.call("GET", f"/v2/images/{other['id']}")[1], lambda doc: doc["status"] == "active")
         assert shown["size"] == 300_000
     finally:
         run.stop()

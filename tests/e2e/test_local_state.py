@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.local_process import RunProcess
+from tests.e2e.waiting import until
 from tests.webserver import FileServer
 
 CONSUMER = "u2:consumer:member"
@@ -51,11 +51,8 @@ def _populate(run: RunProcess, web: FileServer, tag: str, task: bool = True) -> 
             "import_from": web[f"/{tag}.raw"], "import_from_format": "raw",
             "image_properties": {"name": f"{tag}-task", "container_format": "bare", "disk_format": "raw"}}})
         assert status == 201, created
-        deadline = time.monotonic() + 60
-        while created["status"] in ("pending", "processing"):
-            assert time.monotonic() < deadline, created
-            time.sleep(0.2)
-            created = run.call("GET", f"/v2/tasks/{created['id']}")[1]
+        created = until(lambda: run.call("GET", f"/v2/tasks/{created['id']}")[1],
+                        lambda shown: shown["status"] not in ("pending", "processing"))
         assert created["status"] == "success", created
         ids["task"], ids["task_image"] = created["id"], created["result"]["image_id"]
     return ids

@@ -8,7 +8,6 @@ that variable once, at import, into ``moto.s3.models``; the emulator runs in thi
 from __future__ import annotations
 
 import hashlib
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,6 +20,7 @@ from infra.local.run import LocalService
 from tests.api.helpers import reconfigure
 from tests.e2e.test_glanceclient_data import bucket_keys, qemu_img, real_qcow2  # noqa: F401 - fixtures
 from tests.e2e.test_import_e2e import call
+from tests.e2e.waiting import until
 
 PART = 256 * 1024
 OCTETS = {"Content-Type": "application/octet-stream"}
@@ -76,10 +76,8 @@ def test_a_multipart_upload_in_several_parts_ends_active(service: LocalService, 
     status, _ = call(service, "POST", f"/v2/images/{image['id']}/upload-url/complete",
                      {"upload_id": ticket["upload_id"], "parts": parts})
     assert status == 202
-    deadline = time.monotonic() + 60
-    while (shown := call(service, "GET", f"/v2/images/{image['id']}")[1])["status"] != "active":
-        assert time.monotonic() < deadline and shown["status"] in ("queued", "importing"), shown
-        time.sleep(0.2)
+    shown = until(lambda: call(service, "GET", f"/v2/images/{image['id']}")[1], lambda doc: doc["status"] == "active",
+                  meanwhile=lambda doc: doc["status"] in ("queued", "importing"))
     assert shown["checksum"] == hashlib.md5(data).hexdigest()
     assert (shown["os_hash_algo"], shown["os_hash_value"]) == ("sha512", hashlib.sha512(data).hexdigest())
     assert shown["size"] == len(data) and shown["virtual_size"] == 4 * 1024 * 1024

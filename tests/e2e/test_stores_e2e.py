@@ -18,6 +18,7 @@ from infra.local.run import LocalService
 from tests.e2e import test_openstackclient as osc
 from tests.e2e.test_glanceclient import field, glance
 from tests.e2e.test_glanceclient_data import real_qcow2  # noqa: F401 - fixture
+from tests.e2e.waiting import until
 from tests.webserver import file_server
 
 ADMIN = "admin:demo:admin"
@@ -97,10 +98,8 @@ def test_openstacksdk_create_with_import_and_a_file(service: LocalService, real_
     conn = openstack.connect(auth_type="admin_token", auth={"endpoint": service.url, "token": "u:p:admin"})
     image = conn.image.create_image(name="sdk-import", filename=str(real_qcow2), disk_format="qcow2",
                                     container_format="bare", use_import=True, allow_duplicates=True, wait=False)
-    deadline = time.monotonic() + 60
-    while (current := conn.image.get_image(image.id)).status != "active":
-        assert current.status in ("queued", "uploading", "importing") and time.monotonic() < deadline, current.status
-        time.sleep(0.3)
+    current = until(lambda: conn.image.get_image(image.id), lambda shown: shown.status == "active", interval=0.3,
+                    meanwhile=lambda shown: shown.status in ("queued", "uploading", "importing"))
     assert current.checksum == hashlib.md5(real_qcow2.read_bytes()).hexdigest()
     assert current.properties["stores"] == "local"  # an attribute the SDK does not model: in properties
 

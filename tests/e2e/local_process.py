@@ -19,6 +19,26 @@ ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "admin:demo:admin"
 
 
+def call(base_url: str, method: str, path: str, body: Any = None, token: str = ADMIN,
+         data: bytes | None = None) -> tuple[int, Any]:
+    """A JSON request (or ``data`` as an octet-stream upload); (status, decoded body or None)."""
+    headers = {"X-Auth-Token": token, "Accept": "application/json"}
+    if data is not None:
+        headers["Content-Type"] = "application/octet-stream"
+    elif body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    if method == "PATCH":
+        headers["Content-Type"] = "application/openstack-images-v2.1-json-patch"
+    request = urllib.request.Request(base_url + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            raw = answer.read()
+            return answer.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as err:
+        raw = err.read()
+        return err.code, json.loads(raw) if raw else None
+
+
 class RunProcess:
     """One ``make run`` on ``port``, its output in ``log``; ``env`` adds to a bare environment."""
 
@@ -61,22 +81,8 @@ class RunProcess:
 
     def call(self, method: str, path: str, body: Any = None, token: str = ADMIN,
              data: bytes | None = None) -> tuple[int, Any]:
-        """A JSON request (or ``data`` as an octet-stream upload); (status, decoded body or None)."""
-        headers = {"X-Auth-Token": token, "Accept": "application/json"}
-        if data is not None:
-            headers["Content-Type"] = "application/octet-stream"
-        elif body is not None:
-            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
-        if method == "PATCH":
-            headers["Content-Type"] = "application/openstack-images-v2.1-json-patch"
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as answer:
-                raw = answer.read()
-                return answer.status, json.loads(raw) if raw else None
-        except urllib.error.HTTPError as err:
-            raw = err.read()
-            return err.code, json.loads(raw) if raw else None
+        """``call`` on this process's API."""
+        return call(self.url, method, path, body, token, data)
 
     def sha256(self, image_id: str, token: str = ADMIN) -> tuple[str, str]:
         """The sha256 of the image's data as downloaded (through the 302), and the URL that served it."""

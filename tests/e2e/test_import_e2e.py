@@ -7,9 +7,7 @@ Lambda steps in-process; the source is a file server on 127.0.0.1 (allowed, as w
 from __future__ import annotations
 
 import hashlib
-import json
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import pytest
 
 from chalicelib.domain.imports import derived_id
 from infra.local.run import LocalService
+from tests.e2e import local_process
 from tests.e2e.test_glanceclient import field, glance
 from tests.e2e.test_glanceclient_data import bucket_keys, qemu_img, real_qcow2  # noqa: F401 - fixture
 from tests.e2e.waiting import until
@@ -27,16 +26,8 @@ ADMIN = "admin:demo:admin"
 
 
 def call(service: LocalService, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(service.url + path, data=data, method=method,
-                                 headers={"X-Auth-Token": ADMIN, "Content-Type": "application/json",
-                                          "Accept": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            raw = resp.read()
-            return resp.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+    """A JSON request to the in-process service as the admin (tests/e2e/local_process.call)."""
+    return local_process.call(service.url, method, path, body)
 
 
 def finished_task(service: LocalService, url: str, fmt: str = "qcow2") -> dict[str, Any]:

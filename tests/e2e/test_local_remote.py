@@ -19,7 +19,8 @@ import pytest
 
 from chalicelib import wiring
 from infra.local.run import LocalService, reachable_host
-from tests.e2e.local_process import ADMIN, RunProcess
+from tests.api.helpers import reconfigure
+from tests.e2e.local_process import ADMIN, RunProcess, call
 from tests.e2e.waiting import until
 
 SIZE = 5_000_000  # past IMAGES_PROXY_MAX_BYTES (4,500,000)
@@ -79,27 +80,18 @@ def test_a_client_on_the_machines_address_downloads_through_the_302_and_uploads_
         run.stop()
 
 
-def test_proxy_mode_past_the_limit_answers_400_and_serves_ranges(service: LocalService,
-                                                               _service_container: wiring.Container) -> None:
+def test_proxy_mode_past_the_limit_answers_400_and_serves_ranges(service: LocalService) -> None:
     """``IMAGES_DOWNLOAD_MODE=proxy`` past 4.5 MB: the function cannot return more (Lambda's 6 MB), locally as in AWS.
 
     A whole download is a clear 400 naming the way out; ranges within the limit are served (206), and
     put together they are the image.
     """
     data = os.urandom(SIZE)
-    base = f"{service.url}/v2/images"
-    create = urllib.request.Request(base, method="POST", data=b'{"disk_format": "raw", "container_format": "bare"}',
-                                    headers={"X-Auth-Token": ADMIN, "Content-Type": "application/json"})
-    with urllib.request.urlopen(create, timeout=30) as answer:
-        image_id = json.load(answer)["id"]
-    upload = urllib.request.Request(f"{base}/{image_id}/file", method="PUT", data=data,
-                                    headers={"X-Auth-Token": ADMIN, "Content-Type": "application/octet-stream"})
-    urllib.request.urlopen(upload, timeout=30).close()
-    wiring.override(wiring.build(service.settings.with_values(download_mode="proxy")))
-    try:
-        _check_proxy(service, image_id, data)
-    finally:
-        wiring.override(_service_container)
+    status, image = call(service.url, "POST", "/v2/images", {"disk_format": "raw", "container_format": "bare"})
+    assert status == 201, image
+    assert call(service.url, "PUT", f"/v2/images/{image['id']}/file", data=data)[0] == 204
+    reconfigure(wiring.container(), download_mode="proxy")  # the e2e fixture serves the next test as before
+    _check_proxy(service, image["id"], data)
 
 
 def _check_proxy(service: LocalService, image_id: str, data: bytes) -> None:

@@ -1,8 +1,10 @@
 """Headers and small helpers for API tests."""
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
+from urllib.parse import parse_qs
 
 from tests.fakes import InMemoryObjectStore
 
@@ -69,3 +71,23 @@ def run_location_task(container: Any, task_id: str) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - the ASL's Catch is States.ALL
         error = {"Error": type(exc).__name__, "Cause": json.dumps({"errorMessage": str(exc)})}
         return dict(steps.fail({**state, "error": error}))
+
+
+GATEWAY_HOST = "abc.execute-api.us-east-1.amazonaws.com"
+
+
+def gateway_event(path: str, stage: str = "prod", method: str = "GET", headers: dict[str, str] | None = None,
+                  data: bytes = b"") -> dict[str, Any]:
+    """What API Gateway hands the function for a path only the greedy ``/{proxy+}`` resource matches
+    (chalice's local router matches ``{proxy+}`` against one segment only); ``path`` may carry a query."""
+    path, _, query = path.partition("?")
+    params = parse_qs(query, keep_blank_values=True) or None
+    sent = {k.lower(): v for k, v in headers.items()} if headers is not None else {"accept": "application/json"}
+    return {"resource": "/{proxy+}", "path": path, "httpMethod": method,
+            "headers": {**sent, "host": GATEWAY_HOST, "x-forwarded-proto": "https"},
+            "multiValueHeaders": {}, "queryStringParameters": params and {k: v[-1] for k, v in params.items()},
+            "multiValueQueryStringParameters": params, "pathParameters": {"proxy": path.lstrip("/")},
+            "stageVariables": None,
+            "body": base64.b64encode(data).decode() if data else None, "isBase64Encoded": bool(data),
+            "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": method, "path": f"/{stage}{path}",
+                               "stage": stage, "identity": {"sourceIp": "127.0.0.1"}}}

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests import images as fx
-from tests.api.helpers import ADMIN, ALICE, body, create
+from tests.api.helpers import ADMIN, ALICE, body, create, gateway_event
 
 OCTET = {"Content-Type": "application/octet-stream"}
 
@@ -40,18 +40,6 @@ def test_an_unknown_version_answers_300_with_the_versions_document(api: Any, pat
     assert resp.status_code == 300
     assert resp.headers["Content-Type"].startswith("application/json")
     assert body(resp) == body(api.http.get("/versions", headers=host))
-
-
-def gateway_event(path: str, stage: str = "prod") -> dict[str, Any]:
-    """What API Gateway hands the function for a path only the greedy ``/{proxy+}`` resource matches
-    (chalice's local router matches ``{proxy+}`` against one segment only)."""
-    return {"resource": "/{proxy+}", "path": path, "httpMethod": "GET", "body": None, "isBase64Encoded": False,
-            "headers": {"host": "abc.execute-api.us-east-1.amazonaws.com", "accept": "application/json",
-                        "x-forwarded-proto": "https"},
-            "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
-            "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None,
-            "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": "GET", "path": f"/{stage}{path}",
-                               "stage": stage, "identity": {"sourceIp": "127.0.0.1"}}}
 
 
 @pytest.mark.parametrize("path,code", [("/v9/images", 300), ("/v3.1/images/x/file", 300), ("/v2/nope/x", 404),

@@ -5,17 +5,16 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any, Callable
-from urllib.parse import parse_qs
 
 import pytest
 
 from chalicelib.config import FrontSettings, IdentitySettings
 from chalicelib.front.wsgi import Front
-from tests.api.helpers import ALICE
+from tests.api.helpers import ALICE, GATEWAY_HOST, gateway_event
 from tests.unit.front.test_front_wsgi import call
 
 Answer = tuple[int, dict[str, str], bytes]
-HOST = "abc.execute-api.us-east-1.amazonaws.com"
+HOST = GATEWAY_HOST
 # Served as /v2: v2 and every version of the versions document (multi-store on, no cache API).
 V2_ALIASES = ["v2.0", "v2.1", "v2.7", "v2.8", "v2.9", "v2.10", "v2.13", "v2.15", "v2.17"]
 # Glance answers these 300: the cache API's versions (2.14, 2.16, 2.18), versions it never had, other spellings.
@@ -26,17 +25,7 @@ def gateway(method: str, path: str, headers: dict[str, str], data: bytes = b"") 
     """The app as API Gateway invokes it for a path only ``/{proxy+}`` matches."""
     from app import app
 
-    path, _, query = path.partition("?")
-    params = parse_qs(query, keep_blank_values=True) or None
-    event = {"resource": "/{proxy+}", "path": path, "httpMethod": method,
-             "headers": {**{k.lower(): v for k, v in headers.items()}, "host": HOST, "x-forwarded-proto": "https"},
-             "multiValueHeaders": {}, "queryStringParameters": params and {k: v[-1] for k, v in params.items()},
-             "multiValueQueryStringParameters": params, "pathParameters": {"proxy": path.lstrip("/")},
-             "stageVariables": None,
-             "body": base64.b64encode(data).decode() if data else None, "isBase64Encoded": bool(data),
-             "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": method, "path": f"/prod{path}",
-                                "stage": "prod", "identity": {"sourceIp": "127.0.0.1"}}}
-    out = app(event, None)
+    out = app(gateway_event(path, method=method, headers=headers, data=data), None)
     raw = out.get("body") or ""
     payload = base64.b64decode(raw) if out.get("isBase64Encoded") else raw.encode()
     return out["statusCode"], dict(out.get("headers") or {}), payload

@@ -6,7 +6,6 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
-from chalicelib.config import Settings
 
 
 class _Sent(Exception):
@@ -21,10 +20,9 @@ def test_an_upload_part_is_checksummed_but_its_body_not_hashed_again(endpoint: s
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
-    resources = Settings.from_env({"AWS_REGION": "eu-west-1", "IMAGES_TABLE": "t", "IMAGES_MEMBERS_TABLE": "m",
-                                           "IMAGES_USAGE_TABLE": "u", "IMAGES_METADEFS_TABLE": "d",
-                                           "IMAGES_TASKS_TABLE": "k", "IMAGES_BUCKET": "b", "AWS_ENDPOINT_URL": endpoint,
-                                 "IMAGES_AUTH_MODE": "dev"}).resources
+    from tests.conftest import test_settings  # imported here: at module level pytest would collect it as a test
+
+    resources = test_settings(region="eu-west-1", endpoint_url=endpoint).resources
     client: Any = wiring._s3_client(resources)  # noqa: SLF001 - the one place S3 clients are configured
     seen: dict[str, str] = {}
 
